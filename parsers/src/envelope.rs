@@ -1,0 +1,1 @@
+//! Container log envelopes. STUB: to be implemented.

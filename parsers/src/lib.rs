@@ -1,0 +1,25 @@
+//! Pure, synchronous parsers for Envoy and Istio access logs.
+//!
+//! ```text
+//! bytes ─ envelope::EnvelopeDecoder ─▶ inner line ─ LineParser (Format | Auto) ─▶ AccessLogRecord
+//!                                                     ▲
+//!                         format::Format::compile("<Envoy format string>" | preset | JSON)
+//! ```
+//!
+//! No I/O, no async, no Arrow: callers hand in bytes and get typed, borrowed records or
+//! a [`ParseError`] that says why and where. Nothing here panics on any input.
+
+pub mod cluster_name;
+pub mod envelope;
+pub mod error;
+pub mod field;
+pub mod flags;
+pub mod record;
+pub mod time_format;
+
+pub use cluster_name::{ClusterName, Direction};
+pub use error::{ErrorKind, ParseError};
+pub use field::{Field, ValueClass};
+pub use flags::ResponseFlags;
+pub use record::{AccessLogRecord, ExtraField, FieldValue};
+pub use time_format::{TimeFormat, Timestamp};
