@@ -25,8 +25,9 @@ pub enum ErrorKind {
     Ambiguous,
     /// A JSON line that is not a JSON object, or not valid JSON.
     InvalidJson { message: String },
-    /// `auto` found no known format that reads this line.
-    NoFormatMatched,
+    /// `auto` found no known format that reads this line; `closest` names the
+    /// format that read furthest into it and why it stopped.
+    NoFormatMatched { closest: Option<String> },
 }
 
 impl ErrorKind {
@@ -40,7 +41,7 @@ impl ErrorKind {
             ErrorKind::TrailingData => "trailing_data",
             ErrorKind::Ambiguous => "ambiguous_line",
             ErrorKind::InvalidJson { .. } => "invalid_json",
-            ErrorKind::NoFormatMatched => "no_format_matched",
+            ErrorKind::NoFormatMatched { .. } => "no_format_matched",
         }
     }
 }
@@ -57,7 +58,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::TrailingData => write!(f, "unexpected text after the last field"),
             ErrorKind::Ambiguous => write!(f, "line splits into fields in too many ways"),
             ErrorKind::InvalidJson { message } => write!(f, "invalid JSON: {message}"),
-            ErrorKind::NoFormatMatched => write!(f, "no known access-log format matches"),
+            ErrorKind::NoFormatMatched { closest: None } => {
+                write!(f, "no known access-log format matches")
+            }
+            ErrorKind::NoFormatMatched { closest: Some(closest) } => {
+                write!(f, "no known access-log format matches (closest: {closest})")
+            }
         }
     }
 }

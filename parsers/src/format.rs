@@ -1,0 +1,76 @@
+//! The format-string compiler: any Envoy access-log format (text, or a JSON object
+//! of key → format string) becomes a [`Format`] that reads lines into
+//! [`AccessLogRecord`]s. Presets are nothing but format strings fed to the same
+//! [`Format::compile`].
+
+mod json;
+mod operators;
+mod render;
+mod text;
+mod tokens;
+mod value;
+
+use std::fmt;
+
+pub use json::JsonFormat;
+pub use text::TextFormat;
+
+use crate::error::ParseError;
+use crate::record::AccessLogRecord;
+
+/// A format string that could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// Byte offset in the format string where the problem is.
+    pub offset: usize,
+    pub message: String,
+}
+
+impl FormatError {
+    pub(crate) fn new(offset: usize, message: impl Into<String>) -> FormatError {
+        FormatError { offset, message: message.into() }
+    }
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {} of the format)", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// A compiled access-log format: Envoy's text `format` or its `json_format`.
+#[derive(Debug, Clone)]
+pub enum Format {
+    Text(TextFormat),
+    Json(JsonFormat),
+}
+
+impl Format {
+    /// Compiles a format string. A string that is a JSON object (`{"code":
+    /// "%RESPONSE_CODE%", …}`, as in Envoy's `json_format` or Istio's
+    /// `accessLogFormat` with JSON encoding) compiles to a JSON format.
+    pub fn compile(format: &str) -> Result<Format, FormatError> {
+        if format.trim_start().starts_with('{') {
+            return JsonFormat::compile(format).map(Format::Json);
+        }
+        TextFormat::compile(format).map(Format::Text)
+    }
+
+    /// Reads one line (no trailing newline) into a record.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
+        match self {
+            Format::Text(format) => format.parse(line),
+            Format::Json(format) => format.parse(line),
+        }
+    }
+
+    /// The line Envoy would write for `record` with this format.
+    pub fn render(&self, record: &AccessLogRecord<'_>) -> String {
+        match self {
+            Format::Text(format) => format.render(record),
+            Format::Json(format) => format.render(record),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! JSON access logs: Envoy's `json_format` (and Istio's JSON encoding) is an object
+//! of key → format string, so a JSON format compiles each value with the same
+//! operator table as text formats. A value that is one operator (`"%RESPONSE_CODE%"`)
+//! maps its key to that column; a value with text around operators (`"%DURATION%ms"`)
+//! is read with a small text format; anything else is a constant. Lines may carry
+//! values as strings (`"503"`, `"-"`, older proxies) or typed (`503`, `null`); keys
+//! the format does not name are kept as extras, never dropped.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::FormatError;
+use super::operators::Slot;
+use super::text::TextFormat;
+use super::tokens::{Token, tokenize};
+use super::value::{store, store_absent, store_integer};
+use crate::error::{ErrorKind, ParseError};
+use crate::field::Field;
+use crate::record::{AccessLogRecord, FieldValue};
+use crate::time_format::Timestamp;
+
+/// What one key of a JSON format holds.
+#[derive(Debug, Clone)]
+enum KeySpec {
+    /// Exactly one operator.
+    Slot(Slot),
+    /// Operators with literal text around them.
+    Template(Box<TextFormat>),
+    /// No operator: a constant the line repeats.
+    Constant(serde_json::Value),
+}
+
+/// A compiled JSON access-log format.
+#[derive(Debug, Clone)]
+pub struct JsonFormat {
+    keys: HashMap<Box<str>, KeySpec>,
+    /// Keys in the order they were declared, for rendering.
+    order: Vec<Box<str>>,
+}
+
+impl JsonFormat {
+    /// Compiles a `json_format` object: `{"key": "%OPERATOR%", …}`.
+    pub fn compile(format: &str) -> Result<JsonFormat, FormatError> {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(format)
+            .map_err(|error| FormatError::new(0, format!("JSON format: {error}")))?;
+        let mut keys = HashMap::with_capacity(object.len());
+        let mut order = Vec::with_capacity(object.len());
+        for (key, value) in object {
+            let spec = key_spec(&key, value)?;
+            order.push(Box::from(key.as_str()));
+            keys.insert(Box::from(key), spec);
+        }
+        Ok(JsonFormat { keys, order })
+    }
+
+    /// Reads one JSON object line into a record.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(line);
+        let visitor = LineVisitor { format: self, line };
+        let record =
+            deserializer.deserialize_map(visitor).map_err(|error| json_error(line, &error))?;
+        deserializer.end().map_err(|error| json_error(line, &error))?;
+        record
+    }
+
+    /// The JSON line Envoy would write for `record`.
+    pub fn render(&self, record: &AccessLogRecord<'_>) -> String {
+        let mut object = serde_json::Map::with_capacity(self.order.len());
+        for key in &self.order {
+            if let Some(spec) = self.keys.get(key) {
+                object.insert(key.to_string(), render_value(spec, record));
+            }
+        }
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
+fn key_spec(key: &str, value: serde_json::Value) -> Result<KeySpec, FormatError> {
+    let text = match value {
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+            let message = format!("JSON format key {key:?}: nested values are not supported");
+            return Err(FormatError::new(0, message));
+        }
+        constant => return Ok(KeySpec::Constant(constant)),
+    };
+    let tokens = tokenize(&text)?;
+    match tokens.as_slice() {
+        [Token::Operator(op)] => Ok(KeySpec::Slot(Slot::for_operator(op, 0)?)),
+        tokens if tokens.iter().any(|token| matches!(token, Token::Operator(_))) => {
+            Ok(KeySpec::Template(Box::new(TextFormat::compile(&text)?)))
+        }
+        _ => Ok(KeySpec::Constant(serde_json::Value::String(text))),
+    }
+}
+
+fn json_error(line: &[u8], error: &serde_json::Error) -> ParseError {
+    let offset = byte_offset(line, error.line(), error.column());
+    ParseError::at(ErrorKind::InvalidJson { message: error.to_string() }, line, offset)
+}
+
+/// serde_json reports 1-based line and column; turn them into a byte offset.
+fn byte_offset(text: &[u8], line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive(|byte| *byte == b'\n')
+        .take(line.saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    (line_start + column.saturating_sub(1)).min(text.len())
+}
+
+struct LineVisitor<'f, 'a> {
+    format: &'f JsonFormat,
+    line: &'a [u8],
+}
+
+impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
+    type Value = Result<AccessLogRecord<'de>, ParseError>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut record = AccessLogRecord::default();
+        let mut invalid = None;
+        while let Some(JsonKey(key)) = map.next_key::<JsonKey<'de>>()? {
+            let raw: &'de RawValue = map.next_value()?;
+            if let Err(column) = self.store_key(&mut record, &key, raw.get()) {
+                invalid.get_or_insert((column, raw.get()));
+            }
+        }
+        Ok(match invalid {
+            None => Ok(record),
+            Some((column, raw)) => Err(self.invalid(column, raw)),
+        })
+    }
+}
+
+impl<'f, 'de> LineVisitor<'f, 'de> {
+    /// Stores the value of `key`; on failure returns the column that refused it.
+    fn store_key(
+        &self,
+        record: &mut AccessLogRecord<'de>,
+        key: &str,
+        raw: &'de str,
+    ) -> Result<(), String> {
+        match self.format.keys.get(key) {
+            Some(KeySpec::Slot(slot)) => store_raw(record, slot, raw).map_err(|_| column_of(slot)),
+            Some(KeySpec::Template(format)) => merge_template(record, format, raw),
+            Some(KeySpec::Constant(_)) => Ok(()),
+            None => {
+                let slot = Slot::Extra(Arc::from(key));
+                store_raw(record, &slot, raw).map_err(|_| key.to_owned())
+            }
+        }
+    }
+
+    fn invalid(&self, column: String, raw: &str) -> ParseError {
+        let offset = self.line.windows(raw.len()).position(|window| window == raw.as_bytes());
+        ParseError::at(ErrorKind::InvalidValue { column }, self.line, offset.unwrap_or(0))
+    }
+}
+
+/// A map key, borrowed from the line unless it has escapes (serde's `Cow<str>`
+/// always copies).
+struct JsonKey<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for JsonKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(JsonKeyVisitor)
+    }
+}
+
+struct JsonKeyVisitor;
+
+impl<'de> Visitor<'de> for JsonKeyVisitor {
+    type Value = JsonKey<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(JsonKey(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(JsonKey(Cow::Owned(key.to_owned())))
+    }
+}
+
+fn column_of(slot: &Slot) -> String {
+    match slot {
+        Slot::Extra(name) => name.to_string(),
+        slot => slot.field().map_or("ts", Field::column).to_owned(),
+    }
+}
+
+/// Stores one raw JSON value: strings as text, whole numbers typed, `null` absent,
+/// anything else (floats, booleans, objects) as its JSON text.
+fn store_raw<'a>(record: &mut AccessLogRecord<'a>, slot: &Slot, raw: &'a str) -> Result<(), ()> {
+    if raw == "null" {
+        store_absent(record, slot);
+        return Ok(());
+    }
+    if let Ok(number) = raw.parse::<u64>() {
+        return store_integer(record, slot, number).map_err(|_| ());
+    }
+    let text = json_text(raw)?;
+    if matches!(slot, Slot::Time(_)) {
+        return store_time(record, slot, text);
+    }
+    store(record, slot, text).map_err(|_| ())
+}
+
+/// Times are read with the format's time format, then as RFC 3339 as a fallback.
+fn store_time<'a>(
+    record: &mut AccessLogRecord<'a>,
+    slot: &Slot,
+    text: Cow<'a, str>,
+) -> Result<(), ()> {
+    let rfc3339 = Timestamp::parse_rfc3339(&text);
+    match store(record, slot, text) {
+        Ok(()) => Ok(()),
+        Err(_) => rfc3339.map(|ts| record.ts = Some(ts)).ok_or(()),
+    }
+}
+
+/// The text of a JSON value: a string's contents (borrowed when it has no escapes),
+/// or the raw JSON of any other value.
+fn json_text(raw: &str) -> Result<Cow<'_, str>, ()> {
+    let Some(inner) = raw.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) else {
+        return Ok(Cow::Borrowed(raw));
+    };
+    if !inner.contains('\\') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(raw).map(Cow::Owned).map_err(|_| ())
+}
+
+/// A value like `"%DURATION%ms"`: read it with its small text format and copy the
+/// fields it yields into the record.
+fn merge_template(
+    record: &mut AccessLogRecord<'_>,
+    format: &TextFormat,
+    raw: &str,
+) -> Result<(), String> {
+    let refused = || "template".to_owned();
+    let text = json_text(raw).map_err(|_| refused())?;
+    let parsed = format.parse(text.as_bytes()).map_err(|_| refused())?.into_owned();
+    for field in Field::ALL {
+        let value = match parsed.get(field) {
+            FieldValue::Absent => continue,
+            FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.into_owned())),
+            FieldValue::Integer(number) => FieldValue::Integer(number),
+            FieldValue::Time(ts) => FieldValue::Time(ts),
+        };
+        record.set(field, value).map_err(|_| field.column().to_owned())?;
+    }
+    for extra in parsed.extra {
+        record.set_extra(&extra.name, extra.value);
+    }
+    Ok(())
+}
+
+fn render_value(spec: &KeySpec, record: &AccessLogRecord<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    let slot = match spec {
+        KeySpec::Constant(value) => return value.clone(),
+        KeySpec::Template(format) => return Value::String(format.render(record)),
+        KeySpec::Slot(slot) => slot,
+    };
+    let value = match slot {
+        Slot::Extra(name) => {
+            let extra = record.extra.iter().find(|extra| extra.name == *name);
+            let text = extra.and_then(|extra| extra.value.as_deref());
+            return text.map_or(Value::Null, |text| Value::String(text.to_owned()));
+        }
+        Slot::Time(format) => match record.ts {
+            Some(ts) => {
+                let mut text = String::new();
+                format.render(ts, &mut text);
+                return Value::String(text);
+            }
+            None => FieldValue::Absent,
+        },
+        Slot::Column(field) => record.get(*field),
+    };
+    match value {
+        FieldValue::Absent => Value::Null,
+        FieldValue::Text(text) => Value::String(text.into_owned()),
+        FieldValue::Integer(number) => Value::from(number),
+        FieldValue::Time(ts) => Value::String(ts.to_rfc3339()),
+    }
+}

@@ -1,0 +1,169 @@
+//! `meshlog parse`: reads access-log lines from a file or stdin and prints one JSON
+//! object per line, keyed by `requests` column names, plus the `format` that read
+//! it; a rejected line prints its line number, error and raw text. Rejects do not
+//! fail the command: a summary on stderr counts lines per format and per reason.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use meshlog_parsers::stream::LogStream;
+use meshlog_parsers::{LineParser, ParseError, Parsed, parser::DEFAULT_MAX_LINE_BYTES, presets};
+use serde::Serialize;
+
+use crate::Error;
+use crate::ingest::lines::{Line, LineReader};
+
+/// Arguments of `meshlog parse`.
+#[derive(Debug, clap::Args)]
+pub struct ParseArgs {
+    /// `auto` (detect per stream, fall back per line), a preset name (see `meshlog
+    /// formats`), an Envoy format string, or a JSON format object.
+    #[arg(long, short, default_value = "auto")]
+    format: String,
+    /// Longest line accepted, in bytes; longer lines are rejected with a reason.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
+    /// File to read; `-` or none reads stdin. Container envelopes (CRI, Docker JSON,
+    /// `kubectl logs --prefix/--timestamps`) are unwrapped.
+    input: Option<PathBuf>,
+}
+
+/// A parsed line as printed: the record's columns plus the format name.
+#[derive(Serialize)]
+struct ParsedLine<'r, 'a> {
+    #[serde(flatten)]
+    record: &'r meshlog_parsers::AccessLogRecord<'a>,
+    format: &'static str,
+}
+
+/// A rejected line as printed.
+#[derive(Serialize)]
+struct RejectedLine<'e> {
+    line: u64,
+    reason: &'static str,
+    error: String,
+    raw: &'e str,
+}
+
+/// What was read, for the summary.
+#[derive(Default)]
+struct Summary {
+    lines: u64,
+    by_format: BTreeMap<&'static str, u64>,
+    by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// Runs `meshlog parse`.
+pub fn run(args: &ParseArgs) -> Result<(), Error> {
+    let parser = LineParser::new(&args.format)
+        .map_err(|source| Error::Format { spec: args.format.clone(), source })?
+        .with_max_line_bytes(args.max_line_bytes);
+    let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let input = open(&path)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let summary = parse_stream(input, &path, LogStream::new(parser), &mut out)?;
+    out.flush().map_err(Error::Write)?;
+    print_summary(&summary);
+    Ok(())
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead>, Error> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufReader::with_capacity(1 << 18, io::stdin())));
+    }
+    let file = File::open(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    Ok(Box::new(BufReader::with_capacity(1 << 18, file)))
+}
+
+fn parse_stream(
+    input: Box<dyn BufRead>,
+    path: &Path,
+    mut stream: LogStream,
+    out: &mut impl Write,
+) -> Result<Summary, Error> {
+    let mut reader = LineReader::new(input, stream.max_line_bytes());
+    let mut summary = Summary::default();
+    loop {
+        let line =
+            reader.next_line().map_err(|source| Error::Read { path: path.into(), source })?;
+        let Some(line) = line else { break };
+        summary.lines += 1;
+        let number = summary.lines;
+        match line {
+            Line::Complete(raw) => {
+                let outcome = stream.read(raw);
+                report(outcome, number, raw, &mut summary, out)?;
+            }
+            Line::TooLong { len, head } => {
+                let error = stream.too_long(len, head);
+                report(Some(Err(error)), number, head, &mut summary, out)?;
+            }
+        }
+    }
+    while let Some(outcome) = stream.finish() {
+        report(Some(outcome), summary.lines, b"", &mut summary, out)?;
+    }
+    Ok(summary)
+}
+
+fn report(
+    outcome: Option<Result<Parsed<'_>, ParseError>>,
+    number: u64,
+    raw: &[u8],
+    summary: &mut Summary,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let written = match outcome {
+        None => return Ok(()),
+        Some(Ok(parsed)) => {
+            *summary.by_format.entry(parsed.format).or_default() += 1;
+            let line = ParsedLine { record: &parsed.record, format: parsed.format };
+            serde_json::to_writer(&mut *out, &line)
+        }
+        Some(Err(error)) => {
+            *summary.by_reason.entry(error.code()).or_default() += 1;
+            let raw = String::from_utf8_lossy(raw);
+            let line = RejectedLine {
+                line: number,
+                reason: error.code(),
+                error: error.to_string(),
+                raw: &raw,
+            };
+            serde_json::to_writer(&mut *out, &line)
+        }
+    };
+    written.map_err(io::Error::from).map_err(Error::Write)?;
+    out.write_all(b"\n").map_err(Error::Write)
+}
+
+fn print_summary(summary: &Summary) {
+    let parsed: u64 = summary.by_format.values().sum();
+    let rejected: u64 = summary.by_reason.values().sum();
+    let formats = join_counts(&summary.by_format);
+    eprintln!(
+        "meshlog parse: {} lines, {parsed} parsed ({formats}), {rejected} rejected",
+        summary.lines
+    );
+    for (reason, count) in &summary.by_reason {
+        eprintln!("  rejected {count}: {reason}");
+    }
+}
+
+fn join_counts(counts: &BTreeMap<&'static str, u64>) -> String {
+    let parts: Vec<String> =
+        counts.iter().map(|(name, count)| format!("{name}: {count}")).collect();
+    parts.join(", ")
+}
+
+/// Runs `meshlog formats`: every preset with its format string.
+pub fn list_formats() -> Result<(), Error> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for (name, format) in presets::PRESETS {
+        writeln!(out, "{name}\n  {}\n", format.trim_end()).map_err(Error::Write)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Framing: splits a byte stream into lines with bounded memory. A line longer than
+//! the limit is not buffered whole: its first bytes are kept for the reject record,
+//! the rest is skipped up to the next newline, and its full length is reported.
+
+use std::io::{self, BufRead};
+
+/// Bytes of an overlong line kept for its reject record.
+const OVERLONG_EXCERPT_BYTES: usize = 256;
+
+/// One line read from the input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'b> {
+    /// A complete line, without its `\n`.
+    Complete(&'b [u8]),
+    /// A line over the limit: its length and its first bytes.
+    TooLong { len: usize, head: &'b [u8] },
+}
+
+/// Reads lines of at most `max_bytes` from a buffered reader.
+pub struct LineReader<R> {
+    reader: R,
+    max_bytes: usize,
+    buffer: Vec<u8>,
+    /// Byte offset of the next line in the input.
+    offset: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// A reader that accepts lines of up to `max_bytes` bytes.
+    pub fn new(reader: R, max_bytes: usize) -> Self {
+        LineReader { reader, max_bytes, buffer: Vec::new(), offset: 0 }
+    }
+
+    /// Byte offset in the input where the next line starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next line, or `None` at the end of the input.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buffer.clear();
+        let mut len = 0usize;
+        let mut ended = false;
+        loop {
+            let available = self.reader.fill_buf()?;
+            if available.is_empty() {
+                break;
+            }
+            let (chunk_len, found) = match memchr_newline(available) {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            let content = &available[..chunk_len - usize::from(found)];
+            let room = (self.max_bytes + 1).saturating_sub(self.buffer.len());
+            self.buffer.extend_from_slice(&content[..content.len().min(room)]);
+            len += content.len();
+            self.reader.consume(chunk_len);
+            self.offset += chunk_len as u64;
+            ended = true;
+            if found {
+                break;
+            }
+        }
+        if !ended {
+            return Ok(None);
+        }
+        Ok(Some(self.finish_line(len)))
+    }
+
+    fn finish_line(&self, len: usize) -> Line<'_> {
+        if len > self.max_bytes {
+            let head = &self.buffer[..self.buffer.len().min(OVERLONG_EXCERPT_BYTES)];
+            return Line::TooLong { len, head };
+        }
+        Line::Complete(&self.buffer)
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut reader = LineReader::new(input, max);
+        let mut out = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            out.push(match line {
+                Line::Complete(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                Line::TooLong { len, head } => format!("too long {len} {}", head.len()),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_on_newlines_and_keeps_a_last_unterminated_line() {
+        assert_eq!(lines(b"a\nbb\n\nccc", 10), ["a", "bb", "", "ccc"]);
+    }
+
+    #[test]
+    fn overlong_lines_are_reported_with_their_length_and_reading_goes_on() {
+        let mut input = vec![b'x'; 1000];
+        input.extend_from_slice(b"\nok\n");
+        assert_eq!(lines(&input, 100), ["too long 1000 101", "ok"]);
+    }
+
+    #[test]
+    fn tracks_byte_offsets() {
+        let mut reader = LineReader::new(&b"ab\ncd\n"[..], 10);
+        reader.next_line().unwrap();
+        assert_eq!(reader.offset(), 3);
+    }
+}
