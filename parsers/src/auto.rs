@@ -2,7 +2,9 @@
 //! format that read the previous line (a stream rarely changes format), then with
 //! every other candidate, newest Istio first; so `kubectl logs` output of any Istio
 //! version, Envoy's default, or JSON reads without configuration, and a stream that
-//! mixes them (several proxies in one file) still reads line by line.
+//! mixes them (several proxies in one file) still reads line by line. A text format
+//! reads a line exactly or not at all; a JSON preset is taken at once only when it
+//! names every key of the line, else the preset naming the most keys wins.
 
 use crate::error::{ErrorKind, ParseError};
 use crate::format::Format;
@@ -56,27 +58,49 @@ impl AutoFormat {
     ) -> Result<(AccessLogRecord<'a>, &'static str), ParseError> {
         let json = line.first() == Some(&b'{');
         let mut closest: Option<(ParseError, &'static str)> = None;
+        let mut partial: Option<(AccessLogRecord<'a>, usize)> = None;
         for index in self.order() {
             let candidate = &self.candidates[index];
             if candidate.json != json {
                 continue;
             }
             match candidate.format.parse(line) {
-                Ok(record) if !json || has_any_column(&record) => {
-                    self.last = index;
-                    return Ok((record, candidate.name));
-                }
-                Ok(_) => {}
+                Ok(record) if record.extra.is_empty() => return Ok(self.accept(record, index)),
+                Ok(record) => keep_fewest_extras(&mut partial, record, index),
                 Err(error) => keep_closest(&mut closest, error, candidate.name),
             }
         }
-        Err(no_match(line, closest))
+        match partial {
+            Some((record, index)) if has_any_column(&record) => Ok(self.accept(record, index)),
+            _ => Err(no_match(line, closest)),
+        }
+    }
+
+    fn accept<'a>(
+        &mut self,
+        record: AccessLogRecord<'a>,
+        index: usize,
+    ) -> (AccessLogRecord<'a>, &'static str) {
+        self.last = index;
+        (record, self.candidates[index].name)
     }
 
     /// The last format first, then the others in preference order.
     fn order(&self) -> impl Iterator<Item = usize> + use<> {
         let last = self.last;
         std::iter::once(last).chain((0..self.candidates.len()).filter(move |index| *index != last))
+    }
+}
+
+/// A JSON line with keys a preset does not name may still be that preset (extra
+/// fields added by the operator); the preset that names the most keys wins.
+fn keep_fewest_extras<'a>(
+    partial: &mut Option<(AccessLogRecord<'a>, usize)>,
+    record: AccessLogRecord<'a>,
+    index: usize,
+) {
+    if partial.as_ref().is_none_or(|(best, _)| record.extra.len() < best.extra.len()) {
+        *partial = Some((record, index));
     }
 }
 

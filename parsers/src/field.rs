@@ -42,7 +42,7 @@ pub enum ValueClass {
     Integer,
     /// A timestamp in the operator's time format.
     Time,
-    /// No space, tab or `"`: addresses, cluster names, flags, details, tokens.
+    /// No space and no `"`: addresses, cluster names, flags, details, tokens.
     Token,
     /// Anything but `"` (spaces allowed): `X-Forwarded-For` lists, failure reasons.
     Unquoted,
@@ -139,7 +139,7 @@ impl ValueClass {
     pub fn allows(self, byte: u8) -> bool {
         match self {
             ValueClass::Integer => byte.is_ascii_digit() || byte == b'-',
-            ValueClass::Token => !matches!(byte, b' ' | b'\t' | b'"'),
+            ValueClass::Token => !matches!(byte, b' ' | b'"'),
             ValueClass::Unquoted => byte != b'"',
             ValueClass::Time | ValueClass::Text => true,
         }

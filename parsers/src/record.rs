@@ -102,7 +102,7 @@ impl<'a> AccessLogRecord<'a> {
         Ok(())
     }
 
-    fn integer_slot(&mut self, field: Field) -> Option<&mut Option<u64>> {
+    pub(crate) fn integer_slot(&mut self, field: Field) -> Option<&mut Option<u64>> {
         Some(match field {
             Field::BytesReceived => &mut self.bytes_received,
             Field::BytesSent => &mut self.bytes_sent,
@@ -112,7 +112,7 @@ impl<'a> AccessLogRecord<'a> {
         })
     }
 
-    fn text_slot(&mut self, field: Field) -> Option<&mut Option<Cow<'a, str>>> {
+    pub(crate) fn text_slot(&mut self, field: Field) -> Option<&mut Option<Cow<'a, str>>> {
         Some(match field {
             Field::Proxy => &mut self.proxy,
             Field::Method => &mut self.method,

@@ -46,7 +46,8 @@ const WEEKDAYS: [&str; 7] =
 /// use meshlog_parsers::Timestamp;
 /// let ts = Timestamp::parse_rfc3339("2016-10-06T00:17:09.669794202Z").unwrap();
 /// assert_eq!(ts.to_rfc3339(), "2016-10-06T00:17:09.669794Z");
-/// assert_eq!(Timestamp::from_civil(1970, 1, 1, 0, 0, 1, 500), Some(Timestamp::from_micros(1_000_500)));
+/// let civil = Timestamp::from_civil(1970, 1, 1, 0, 0, 1, 500);
+/// assert_eq!(civil, Some(Timestamp::from_micros(1_000_500)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -140,21 +141,16 @@ impl Timestamp {
     /// Appends [`Timestamp::to_rfc3339`]'s text to `out`.
     pub fn write_rfc3339(self, out: &mut String) {
         let civil = self.to_civil();
-        render_items(RFC3339_WHOLE_SECONDS, &civil, 0, out);
-        out.push('.');
-        if civil.micros % 1000 == 0 {
-            push_padded(out, u64::from(civil.micros / 1000), 3);
-        } else {
-            push_padded(out, u64::from(civil.micros), 6);
-        }
-        out.push('Z');
+        let items = if civil.micros % 1000 == 0 { &ENVOY_DEFAULT_ITEMS } else { &RFC3339_MICROS };
+        render_items(items, &civil, 0, out);
     }
 
     /// Reads RFC 3339 (`2016-10-06T00:17:09.669794202Z`, `…09+05:30`, `…09.5-0700`):
     /// any number of fraction digits (kept to microseconds, truncated), `Z`, `z` or an
     /// offset, and `T`, `t` or a space between date and time. `None` if it is not one.
     pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
-        parse_items(RFC3339, text.as_bytes())
+        let text = text.as_bytes();
+        parse_rfc3339_utc(text).or_else(|| parse_items(&RFC3339, text))
     }
 }
 
@@ -391,51 +387,33 @@ impl Item {
     }
 }
 
-const ENVOY_DEFAULT_ITEMS: &[Item] = &[
-    Item::Year { fixed: false },
-    Item::Byte(b'-'),
-    Item::Month,
-    Item::Byte(b'-'),
-    Item::Day,
-    Item::Byte(b'T'),
-    Item::Hour,
-    Item::Byte(b':'),
-    Item::Minute,
-    Item::Byte(b':'),
-    Item::SecondFrac(3),
-    Item::Byte(b'Z'),
-];
+/// `%Y-%m-%dT%H:%M:%E3SZ`, also RFC 3339 text of whole milliseconds.
+static ENVOY_DEFAULT_ITEMS: [Item; 12] =
+    date_time(Item::Byte(b'T'), Item::SecondFrac(3), Item::Byte(b'Z'));
+/// RFC 3339 text with microseconds.
+static RFC3339_MICROS: [Item; 12] =
+    date_time(Item::Byte(b'T'), Item::SecondFrac(6), Item::Byte(b'Z'));
+/// `%Y-%m-%d%ET%H:%M:%E*S%Ez`: what [`Timestamp::parse_rfc3339`] reads.
+static RFC3339: [Item; 12] =
+    date_time(Item::DateTimeSep, Item::SecondFracAll, Item::Offset { colon: true });
 
-/// `%Y-%m-%dT%H:%M:%E*S%Ez`, reading `T`, `t` or space between date and time.
-const RFC3339: &[Item] = &[
-    Item::Year { fixed: false },
-    Item::Byte(b'-'),
-    Item::Month,
-    Item::Byte(b'-'),
-    Item::Day,
-    Item::DateTimeSep,
-    Item::Hour,
-    Item::Byte(b':'),
-    Item::Minute,
-    Item::Byte(b':'),
-    Item::SecondFracAll,
-    Item::Offset { colon: true },
-];
-
-/// The part of [`Timestamp::to_rfc3339`] before the fraction.
-const RFC3339_WHOLE_SECONDS: &[Item] = &[
-    Item::Year { fixed: false },
-    Item::Byte(b'-'),
-    Item::Month,
-    Item::Byte(b'-'),
-    Item::Day,
-    Item::DateTimeSep,
-    Item::Hour,
-    Item::Byte(b':'),
-    Item::Minute,
-    Item::Byte(b':'),
-    Item::Second,
-];
+/// `%Y-%m-%d<separator>%H:%M<seconds><zone>`.
+const fn date_time(separator: Item, seconds: Item, zone: Item) -> [Item; 12] {
+    [
+        Item::Year { fixed: false },
+        Item::Byte(b'-'),
+        Item::Month,
+        Item::Byte(b'-'),
+        Item::Day,
+        separator,
+        Item::Hour,
+        Item::Byte(b':'),
+        Item::Minute,
+        Item::Byte(b':'),
+        seconds,
+        zone,
+    ]
+}
 
 // ---------------------------------------------------------------------------------------
 // Compiling a spec.
@@ -618,15 +596,15 @@ fn render_item(item: &Item, c: &Civil, epoch_secs: i64, out: &mut String) {
         Item::Byte(byte) => out.push(char::from(*byte)),
         Item::Text(text) => out.push_str(text),
         Item::Year { .. } => push_year(out, i64::from(c.year)),
-        Item::Year2 => push_padded(out, u64::from(c.year.rem_euclid(100).unsigned_abs()), 2),
-        Item::Month => push_padded(out, u64::from(c.month), 2),
-        Item::Day => push_padded(out, u64::from(c.day), 2),
+        Item::Year2 => push_two(out, c.year.rem_euclid(100).unsigned_abs()),
+        Item::Month => push_two(out, c.month),
+        Item::Day => push_two(out, c.day),
         Item::DaySpace => push_space_padded(out, c.day),
         Item::DayOfYear => push_padded(out, u64::from(c.day_of_year), 3),
-        Item::Hour => push_padded(out, u64::from(c.hour), 2),
-        Item::Hour12 => push_padded(out, u64::from((c.hour + 11) % 12 + 1), 2),
-        Item::Minute => push_padded(out, u64::from(c.minute), 2),
-        Item::Second | Item::SecondFrac(0) => push_padded(out, u64::from(c.second), 2),
+        Item::Hour => push_two(out, c.hour),
+        Item::Hour12 => push_two(out, (c.hour + 11) % 12 + 1),
+        Item::Minute => push_two(out, c.minute),
+        Item::Second | Item::SecondFrac(0) => push_two(out, c.second),
         Item::SecondFrac(digits) => push_second_frac(out, c, *digits),
         Item::SecondFracAll => push_second_frac_all(out, c),
         Item::Frac(digits) => push_frac(out, c.micros, *digits),
@@ -648,25 +626,31 @@ fn render_item(item: &Item, c: &Civil, epoch_secs: i64, out: &mut String) {
     }
 }
 
-/// Appends `value` in decimal, zero-padded to `width` digits.
+/// Appends `value` in decimal, zero-padded to `width` (at most 20) digits.
 fn push_padded(out: &mut String, value: u64, width: usize) {
-    let mut digits = [0u8; 20];
+    let mut buf = [b'0'; 20];
     let mut len = 0;
     let mut rest = value;
-    for slot in digits.iter_mut() {
-        *slot = (rest % 10) as u8;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
         rest /= 10;
         len += 1;
         if rest == 0 {
             break;
         }
     }
-    for _ in len..width {
-        out.push('0');
+    let start = buf.len() - len.max(width).min(buf.len());
+    let digits = buf.get(start..).unwrap_or_default();
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+}
+
+/// Appends a calendar field (below 100) as two digits.
+fn push_two(out: &mut String, value: u32) {
+    if value >= 100 {
+        return push_padded(out, u64::from(value), 2);
     }
-    for digit in digits.iter().take(len).rev() {
-        out.push(char::from(b'0' + digit));
-    }
+    out.push(char::from(b'0' + (value / 10) as u8));
+    out.push(char::from(b'0' + (value % 10) as u8));
 }
 
 fn push_signed(out: &mut String, value: i64) {
@@ -711,13 +695,13 @@ fn push_frac_trimmed(out: &mut String, micros: u32) {
 }
 
 fn push_second_frac(out: &mut String, c: &Civil, digits: u8) {
-    push_padded(out, u64::from(c.second), 2);
+    push_two(out, c.second);
     out.push('.');
     push_frac(out, c.micros, digits);
 }
 
 fn push_second_frac_all(out: &mut String, c: &Civil) {
-    push_padded(out, u64::from(c.second), 2);
+    push_two(out, c.second);
     if c.micros != 0 {
         out.push('.');
         push_frac_trimmed(out, c.micros);
@@ -742,40 +726,34 @@ fn abbreviation(name: &str) -> &str {
 /// `2022-11-09T00:00:50.336Z` by fixed positions; `None` sends the text to the general
 /// reader, which gives the final answer (leap seconds, short fields, other fractions).
 fn parse_envoy_default(text: &[u8]) -> Option<Timestamp> {
-    let bytes: &[u8; 24] = text.try_into().ok()?;
-    if !matches_template(bytes, &ENVOY_DEFAULT_TEMPLATE) {
+    let (secs, rest) = fast_date_time(text)?;
+    let [b'.', f0, f1, f2, b'Z'] = *rest else { return None };
+    let millis = fixed_number(&[f0, f1, f2])?;
+    Some(Timestamp(secs * MICROS_PER_SEC + i64::from(millis) * 1000))
+}
+
+/// `2016-10-06T00:17:09Z` or `…09.669794202Z` by fixed positions, else `None`.
+fn parse_rfc3339_utc(text: &[u8]) -> Option<Timestamp> {
+    let (secs, rest) = fast_date_time(text)?;
+    let micros = match rest {
+        [b'Z'] => 0,
+        [b'.', digits @ .., b'Z'] if digits.len() <= 9 => fraction(digits)?,
+        _ => return None,
+    };
+    Some(Timestamp(secs * MICROS_PER_SEC + i64::from(micros)))
+}
+
+/// Seconds since the epoch of a leading `YYYY-MM-DDTHH:MM:SS` (no leap second), and the
+/// text after it.
+fn fast_date_time(text: &[u8]) -> Option<(i64, &[u8])> {
+    let (head, rest) = text.split_first_chunk::<19>()?;
+    if !matches_date_time_shape(head) {
         return None;
     }
-    let [
-        y0,
-        y1,
-        y2,
-        y3,
-        _,
-        mo0,
-        mo1,
-        _,
-        d0,
-        d1,
-        _,
-        h0,
-        h1,
-        _,
-        mi0,
-        mi1,
-        _,
-        s0,
-        s1,
-        _,
-        f0,
-        f1,
-        f2,
-        _,
-    ] = *bytes;
+    let [y0, y1, y2, y3, _, mo0, mo1, _, d0, d1, _, h0, h1, _, mi0, mi1, _, s0, s1] = *head;
     let year = i64::from(pair(y0, y1) * 100 + pair(y2, y3));
     let (month, day) = (pair(mo0, mo1), pair(d0, d1));
     let (hour, minute, second) = (pair(h0, h1), pair(mi0, mi1), pair(s0, s1));
-    let millis = pair(f0, f1) * 10 + u32::from(f2.wrapping_sub(b'0'));
     let date_ok = (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day);
     if !(date_ok && hour < 24 && minute < 60 && second < 60) {
         return None;
@@ -783,7 +761,7 @@ fn parse_envoy_default(text: &[u8]) -> Option<Timestamp> {
     // Years 0000–9999 keep every product far inside `i64`.
     let secs = days_from_civil(year, month, day) * SECS_PER_DAY
         + i64::from(hour * 3600 + minute * 60 + second);
-    Some(Timestamp(secs * MICROS_PER_SEC + i64::from(millis) * 1000))
+    Some((secs, rest))
 }
 
 /// The value of two ASCII digits already checked to be digits.
@@ -791,43 +769,46 @@ fn pair(tens: u8, ones: u8) -> u32 {
     u32::from(tens.wrapping_sub(b'0')) * 10 + u32::from(ones.wrapping_sub(b'0'))
 }
 
-/// The shape of [`TimeFormat::ENVOY_DEFAULT`] text: `0` marks a digit.
-const ENVOY_DEFAULT_TEMPLATE: Template = Template::new(b"0000-00-00T00:00:00.000Z");
+/// `0000-00-00T00:00` as two little-endian words, and where its digits (`0`) are.
+const DATE_TIME_WORDS: [u64; 2] = shape_words(b"0000-00-00T00:00", false);
+const DATE_TIME_DIGITS: [u64; 2] = shape_words(b"0000-00-00T00:00", true);
 
-/// A fixed-width text shape, as 8-byte words: the bytes to match, and which are digits.
-struct Template {
-    words: [u64; 3],
-    digit_lanes: [u64; 3],
-}
-
-impl Template {
-    const fn new(shape: &[u8; 24]) -> Template {
-        let mut template = Template { words: [0; 3], digit_lanes: [0; 3] };
-        let mut i = 0;
-        while i < 24 {
-            template.words[i / 8] |= (shape[i] as u64) << (8 * (i % 8));
-            if shape[i] == b'0' {
-                template.digit_lanes[i / 8] |= 0xff << (8 * (i % 8));
-            }
-            i += 1;
-        }
-        template
+/// `shape` as words of its bytes, or (`digit_lanes`) with `0xff` where it has `0`.
+const fn shape_words(shape: &[u8; 16], digit_lanes: bool) -> [u64; 2] {
+    let mut words = [0; 2];
+    let mut i = 0;
+    while i < 16 {
+        let lane = match (digit_lanes, shape[i]) {
+            (false, byte) => byte as u64,
+            (true, b'0') => 0xff,
+            (true, _) => 0,
+        };
+        words[i / 8] |= lane << (8 * (i % 8));
+        i += 1;
     }
-}
-
-/// Whether `bytes` has an ASCII digit at each digit of `template` and its bytes
-/// elsewhere, checked a word at a time.
-fn matches_template(bytes: &[u8; 24], template: &Template) -> bool {
-    let words = bytes
-        .chunks_exact(8)
-        .map(|chunk| u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()));
     words
-        .zip(template.words.iter().zip(&template.digit_lanes))
-        .fold(true, |ok, (word, (expected, digits))| ok & word_matches(word, *expected, *digits))
 }
 
-/// One word of [`matches_template`]. A digit lane holds `0x30..=0x39`: its high nibble
-/// is 3, and adding 6 cannot carry out of it (lanes with bigger bytes already failed).
+/// Whether `head` is `dddd-dd-ddTdd:dd:dd` (`d` an ASCII digit), 8 bytes at a time.
+fn matches_date_time_shape(head: &[u8; 19]) -> bool {
+    let [.., colon, s0, s1] = *head;
+    let words_ok = (0..2).fold(true, |ok, i| {
+        let expected = DATE_TIME_WORDS.get(i).copied().unwrap_or_default();
+        let digits = DATE_TIME_DIGITS.get(i).copied().unwrap_or_default();
+        ok & word_matches(word_at(head, i * 8), expected, digits)
+    });
+    words_ok & (colon == b':') & s0.is_ascii_digit() & s1.is_ascii_digit()
+}
+
+/// The 8 bytes from `start` as a little-endian word (0 past the end).
+fn word_at(bytes: &[u8], start: usize) -> u64 {
+    let chunk = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>);
+    u64::from_le_bytes(chunk.copied().unwrap_or_default())
+}
+
+/// Whether `word` has a byte `0x30..=0x39` in each `digits` lane and the bytes of
+/// `expected` elsewhere. A digit byte's high nibble is 3, and adding 6 keeps it 3
+/// (lanes over `0xf9`, which could carry, already failed the first test).
 fn word_matches(word: u64, expected: u64, digits: u64) -> bool {
     const HIGH_NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
     const THREES: u64 = 0x3030_3030_3030_3030;
@@ -1028,9 +1009,9 @@ fn number(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |value, &byte| Some(value * 10 + u64::from(digit(byte)?)))
 }
 
-/// Microseconds of a fraction written with at least one digit.
+/// Microseconds of a fraction of at least one digit (all of them checked).
 fn fraction(digits: &[u8]) -> Option<u32> {
-    if digits.is_empty() {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     let kept = digits.get(..6).unwrap_or(digits);
@@ -1393,6 +1374,38 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_fast_path_agrees_with_the_general_reader() {
+        for text in [
+            "2016-10-06T00:17:09Z",
+            "2016-10-06T00:17:09.6Z",
+            "2016-10-06T00:17:09.669794202Z",
+            "2016-10-06T00:17:09.6697942021Z",
+            "2016-10-06T00:17:09.66979x202Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2016-02-30T00:17:09Z",
+        ] {
+            let general = parse_items(&RFC3339, text.as_bytes());
+            assert_eq!(Timestamp::parse_rfc3339(text), general, "{text}");
+            let fast = parse_rfc3339_utc(text.as_bytes());
+            assert!(fast.is_none() || fast == general, "{text}");
+        }
+    }
+
+    #[test]
+    fn extended_specifiers() {
+        let ts = ts("2022-11-09T00:00:50.25Z");
+        assert_eq!(render("%Y-%m-%d%ET%H:%M:%E*S", ts), "2022-11-09T00:00:50.25");
+        assert_eq!(parse("%Y-%m-%d%ET%H:%M:%E*S", "2022-11-09t00:00:50.25"), Some(ts));
+        assert_eq!(parse("%T.%E*f", "00:00:50.25"), Some(Timestamp::from_micros(50_250_000)));
+        let year_one_bc = Timestamp::from_civil(0, 6, 1, 0, 0, 0, 0).expect("valid");
+        assert_eq!(render("%E4Y|%Y", year_one_bc), "0000|0000");
+        let before = Timestamp::from_civil(-5, 6, 1, 0, 0, 0, 0).expect("valid");
+        assert_eq!(render("%E4Y", before), "-005");
+        assert_eq!(parse("%E4Y-%m", "-005-06"), Some(before));
+    }
+
+    #[test]
     fn rfc3339_prints_the_shortest_exact_fraction() {
         assert_eq!(ts("2022-11-09T00:00:50.336Z").to_rfc3339(), "2022-11-09T00:00:50.336Z");
         assert_eq!(ts("2022-11-09T00:00:50.336123Z").to_rfc3339(), "2022-11-09T00:00:50.336123Z");
@@ -1409,6 +1422,7 @@ mod tests {
             TimeFormat::compile("%c %s%3f %j %E*S %y").expect("compiles").render(ts, &mut out);
         }
         assert_eq!(Timestamp::from_civil(i32::MAX, 12, 31, 23, 59, 59, 0), None);
+        assert_eq!(Timestamp::from_civil(i32::MIN, 1, 1, 0, 0, 0, 0), None);
         assert_eq!(Timestamp::parse_rfc3339("999999-12-31T23:59:59Z"), None);
         let min = Timestamp::from_micros(i64::MIN);
         assert_eq!(parse("%s.%6f", "-9223372036855.224192"), Some(min));

@@ -15,9 +15,9 @@ use memchr::memmem::Finder;
 use super::FormatError;
 use super::operators::Slot;
 use super::tokens::{Token, tokenize};
-use super::value::store;
+use super::value::{parse_decimal, store, strip_semicolon};
 use crate::error::{ErrorKind, ParseError};
-use crate::field::ValueClass;
+use crate::field::{Field, ValueClass};
 use crate::record::AccessLogRecord;
 
 /// Candidate value ends tried per line before it is called ambiguous.
@@ -41,6 +41,46 @@ impl Literal {
     fn bytes(&self) -> &[u8] {
         self.text.as_bytes()
     }
+
+    /// Where the literal first occurs in `haystack`.
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        match self.text.as_bytes() {
+            [byte] => memchr::memchr(*byte, haystack),
+            _ => self.finder.find(haystack),
+        }
+    }
+}
+
+/// How many leading bytes of `bytes` a [`ValueClass::Token`] may hold: the index of
+/// the first space or `"`, found with a vectorised search.
+#[inline]
+fn token_run(bytes: &[u8]) -> usize {
+    memchr::memchr2(b' ', b'"', bytes).unwrap_or(bytes.len())
+}
+
+/// How a segment's value is stored, decided once when the format is compiled so
+/// the per-value work is one branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Text(Field),
+    Integer(Field),
+    ResponseCode,
+    Cluster,
+    /// Times and extras, through [`store`].
+    General,
+}
+
+impl Store {
+    fn for_slot(slot: &Slot) -> Store {
+        match slot {
+            Slot::Column(Field::ResponseCode) => Store::ResponseCode,
+            Slot::Column(Field::UpstreamCluster) => Store::Cluster,
+            Slot::Column(field) if field.class() == ValueClass::Integer => Store::Integer(*field),
+            Slot::Column(field) => Store::Text(*field),
+            Slot::Time(_) | Slot::Extra(_) => Store::General,
+        }
+    }
 }
 
 /// One operator and the literal that follows it (empty at the end of the line or
@@ -51,9 +91,24 @@ pub(crate) struct Segment {
     pub(crate) class: ValueClass,
     pub(crate) max_len: Option<usize>,
     pub(crate) literal: Literal,
+    store: Store,
+    end: EndRule,
+}
+
+/// How the matcher finds where a segment's value ends, decided at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndRule {
+    /// The last operator, nothing after it: the value runs to the end of the line.
+    LineEnd,
+    /// The last operator, followed by literal text that must end the line.
+    LiteralAtLineEnd,
+    /// Followed directly by another operator: the value takes what its class allows.
+    Adjacent,
     /// The literal starts with a byte the class forbids, so the value ends at the
     /// first forbidden byte: one candidate, found in one scan.
-    ends_at_forbidden: bool,
+    FirstForbidden,
+    /// Any occurrence of the literal may end the value: try each in turn.
+    EachLiteral,
 }
 
 /// A compiled Envoy text format string.
@@ -109,7 +164,8 @@ fn build(format: &str, tokens: &[Token]) -> Result<TextFormat, FormatError> {
         let offset = operator_offset(format, index, tokens);
         let slot = Slot::for_operator(op, offset)?;
         let quoted = previous_literal.ends_with('"') && next_literal.starts_with('"');
-        segments.push(segment(slot, quoted, op.max_len, next_literal));
+        let is_last = !tokens[index + 1..].iter().any(|token| matches!(token, Token::Operator(_)));
+        segments.push(segment(slot, quoted, op.max_len, next_literal, is_last));
         previous_literal = "";
     }
     Ok(TextFormat { lead: Literal::new(lead), segments })
@@ -128,7 +184,13 @@ fn operator_offset(format: &str, index: usize, tokens: &[Token]) -> usize {
     before.min(format.len())
 }
 
-fn segment(slot: Slot, quoted: bool, max_len: Option<usize>, literal: &str) -> Segment {
+fn segment(
+    slot: Slot,
+    quoted: bool,
+    max_len: Option<usize>,
+    literal: &str,
+    is_last: bool,
+) -> Segment {
     let class = match &slot {
         Slot::Extra(_) if quoted => ValueClass::Text,
         Slot::Extra(_) => ValueClass::Token,
@@ -137,7 +199,30 @@ fn segment(slot: Slot, quoted: bool, max_len: Option<usize>, literal: &str) -> S
     };
     let ends_at_forbidden = literal.as_bytes().first().is_some_and(|byte| !class.allows(*byte))
         && matches!(class, ValueClass::Token | ValueClass::Integer);
-    Segment { slot, class, max_len, literal: Literal::new(literal), ends_at_forbidden }
+    let end = match (is_last, literal.is_empty()) {
+        (true, true) => EndRule::LineEnd,
+        (true, false) => EndRule::LiteralAtLineEnd,
+        (false, true) => EndRule::Adjacent,
+        (false, false) if ends_at_forbidden => EndRule::FirstForbidden,
+        (false, false) => EndRule::EachLiteral,
+    };
+    let store = Store::for_slot(&slot);
+    Segment { slot, class, max_len, literal: Literal::new(literal), store, end }
+}
+
+/// An integer value: `Some(None)` when absent, `None` when not a number.
+#[inline]
+fn integer(bytes: &[u8], absent: bool) -> Option<Option<u64>> {
+    if absent {
+        return Some(None);
+    }
+    parse_decimal(bytes).map(Some)
+}
+
+/// `haystack.starts_with(prefix)` without a `memcmp` call for short literals.
+#[inline]
+fn starts_with(haystack: &[u8], prefix: &[u8]) -> bool {
+    haystack.len() >= prefix.len() && haystack.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
 /// The state of reading one line: the record so far, the attempt budget, and the
@@ -145,6 +230,8 @@ fn segment(slot: Slot, quoted: bool, max_len: Option<usize>, literal: &str) -> S
 struct Matcher<'f, 'a> {
     format: &'f TextFormat,
     line: &'a [u8],
+    /// The line as text when it is valid UTF-8 (checked once, not per value).
+    text: Option<&'a str>,
     record: AccessLogRecord<'a>,
     attempts: u32,
     failure: Option<(usize, ErrorKind)>,
@@ -152,22 +239,28 @@ struct Matcher<'f, 'a> {
 
 impl<'f, 'a> Matcher<'f, 'a> {
     fn new(format: &'f TextFormat, line: &'a [u8]) -> Self {
-        Matcher { format, line, record: AccessLogRecord::default(), attempts: 0, failure: None }
+        let text = std::str::from_utf8(line).ok();
+        let record = AccessLogRecord::default();
+        Matcher { format, line, text, record, attempts: 0, failure: None }
     }
 
     /// Matches segments from `index` on, with the value of `index` starting at `pos`.
-    fn segment(&mut self, index: usize, pos: usize) -> bool {
-        let Some(segment) = self.format.segments.get(index) else {
-            return pos == self.line.len() || self.fail(pos, ErrorKind::TrailingData);
-        };
-        let is_last = index + 1 == self.format.segments.len();
-        match (is_last, segment.literal.text.is_empty()) {
-            (true, true) => self.value(segment, pos, self.line.len()),
-            (true, false) => self.last_with_literal(segment, pos),
-            (false, true) => self.adjacent(index, segment, pos),
-            (false, false) if segment.ends_at_forbidden => self.single_end(index, segment, pos),
-            (false, false) => self.each_end(index, segment, pos),
+    /// Segments with one possible end are read in a loop; only a segment whose value
+    /// may end at several places recurses, to backtrack from there.
+    fn segment(&mut self, mut index: usize, mut pos: usize) -> bool {
+        while let Some(segment) = self.format.segments.get(index) {
+            let next = match segment.end {
+                EndRule::LineEnd => return self.value(segment, pos, self.line.len(), false),
+                EndRule::LiteralAtLineEnd => return self.last_with_literal(segment, pos),
+                EndRule::EachLiteral => return self.each_end(index, segment, pos),
+                EndRule::Adjacent => self.adjacent(segment, pos),
+                EndRule::FirstForbidden => self.single_end(segment, pos),
+            };
+            let Some(next) = next else { return false };
+            index += 1;
+            pos = next;
         }
+        pos == self.line.len() || self.fail(pos, ErrorKind::TrailingData)
     }
 
     /// The last operator is followed by literal text that must end the line.
@@ -176,43 +269,48 @@ impl<'f, 'a> Matcher<'f, 'a> {
         let Some(end) = self.line.len().checked_sub(literal.len()).filter(|end| *end >= pos) else {
             return self.expected(pos, segment);
         };
-        if !self.line[end..].starts_with(literal) {
+        if !starts_with(&self.line[end..], literal) {
             return self.expected(end, segment);
         }
-        self.value(segment, pos, end)
+        self.value(segment, pos, end, false)
     }
 
-    /// Two operators with nothing between them: the first takes what its class allows.
-    fn adjacent(&mut self, index: usize, segment: &Segment, pos: usize) -> bool {
+    /// Two operators with nothing between them: the first takes what its class
+    /// allows. Returns where the next value starts.
+    fn adjacent(&mut self, segment: &Segment, pos: usize) -> Option<usize> {
         let run = self.line[pos..].iter().take_while(|byte| segment.class.allows(**byte)).count();
         let end = pos + run;
-        self.value(segment, pos, end) && self.segment(index + 1, end)
+        self.value(segment, pos, end, true).then_some(end)
     }
 
     /// A token or number ends at its first forbidden byte, where the literal must be.
-    fn single_end(&mut self, index: usize, segment: &Segment, pos: usize) -> bool {
+    /// Returns where the next value starts.
+    #[inline]
+    fn single_end(&mut self, segment: &Segment, pos: usize) -> Option<usize> {
         let rest = &self.line[pos..];
         let run = match segment.class {
-            ValueClass::Token => memchr::memchr3(b' ', b'"', b'\t', rest).unwrap_or(rest.len()),
+            ValueClass::Token => token_run(rest),
             _ => rest.iter().take_while(|byte| segment.class.allows(**byte)).count(),
         };
         let end = pos + run;
-        if !self.line[end..].starts_with(segment.literal.bytes()) {
-            return self.expected(end, segment);
+        if !starts_with(&self.line[end..], segment.literal.bytes()) {
+            self.expected(end, segment);
+            return None;
         }
-        self.value(segment, pos, end) && self.segment(index + 1, end + segment.literal.text.len())
+        let next = end + segment.literal.text.len();
+        self.value(segment, pos, end, true).then_some(next)
     }
 
     /// Tries every occurrence of the literal as the end of the value, in order.
     fn each_end(&mut self, index: usize, segment: &Segment, pos: usize) -> bool {
         let mut search = pos;
-        while let Some(found) = segment.literal.finder.find(&self.line[search..]) {
+        while let Some(found) = segment.literal.find(&self.line[search..]) {
             let end = search + found;
             if let Some(bad) = self.line[pos..end].iter().position(|b| !segment.class.allows(*b)) {
                 return self.invalid(pos + bad, segment);
             }
             let next = end + segment.literal.text.len();
-            if self.value(segment, pos, end) && self.segment(index + 1, next) {
+            if self.value(segment, pos, end, true) && self.segment(index + 1, next) {
                 return true;
             }
             if self.attempts >= MAX_ATTEMPTS {
@@ -223,21 +321,67 @@ impl<'f, 'a> Matcher<'f, 'a> {
         self.expected(pos, segment)
     }
 
-    /// Checks and stores the value `line[start..end]` for `segment`.
-    fn value(&mut self, segment: &Segment, start: usize, end: usize) -> bool {
+    /// Checks and stores the value `line[start..end]` for `segment`; `class_checked`
+    /// says the caller's scan already proved the bytes fit the class.
+    #[inline]
+    fn value(&mut self, segment: &Segment, start: usize, end: usize, class_checked: bool) -> bool {
         self.attempts += 1;
         let bytes = &self.line[start..end];
-        let fits_class = match segment.class {
-            ValueClass::Text | ValueClass::Time => true,
-            class => bytes.iter().all(|byte| class.allows(*byte)),
-        };
+        let fits_class = class_checked
+            || match segment.class {
+                ValueClass::Text | ValueClass::Time => true,
+                class => bytes.iter().all(|byte| class.allows(*byte)),
+            };
         let fits_length = segment.max_len.is_none_or(|max| bytes.len() <= max);
         if !(fits_class && fits_length) {
             return self.invalid(start, segment);
         }
-        let text = String::from_utf8_lossy(bytes);
+        self.store(segment, start, end) || self.invalid(start, segment)
+    }
+
+    /// Stores `line[start..end]` as the segment's column; false if it does not fit.
+    #[inline]
+    fn store(&mut self, segment: &Segment, start: usize, end: usize) -> bool {
+        let bytes = &self.line[start..end];
+        let absent = bytes.is_empty() || bytes == b"-";
+        match segment.store {
+            Store::Text(field) => {
+                let text = (!absent).then(|| self.text_of(start, end));
+                self.record.text_slot(field).map(|slot| *slot = text).is_some()
+            }
+            Store::Cluster => {
+                let text = (!absent).then(|| strip_semicolon(self.text_of(start, end)));
+                self.record.upstream_cluster = text;
+                true
+            }
+            Store::Integer(field) => {
+                let Some(number) = integer(bytes, absent) else { return false };
+                self.record.integer_slot(field).map(|slot| *slot = number).is_some()
+            }
+            Store::ResponseCode => {
+                let Some(number) = integer(bytes, absent) else { return false };
+                let Ok(code) = number.map(u16::try_from).transpose() else { return false };
+                self.record.response_code = code;
+                true
+            }
+            Store::General => {
+                let text = self.text_of(start, end);
+                store(&mut self.record, &segment.slot, text).is_ok()
+            }
+        }
+    }
+
+    /// The text of `line[start..end]`. Every split point is at an ASCII byte or the
+    /// start of a literal, so slicing valid UTF-8 never splits a character; an
+    /// invalid line is decoded per value, replacing bad bytes.
+    #[inline]
+    fn text_of(&mut self, start: usize, end: usize) -> Cow<'a, str> {
+        if let Some(text) = self.text.and_then(|text| text.get(start..end)) {
+            return Cow::Borrowed(text);
+        }
+        let text = String::from_utf8_lossy(&self.line[start..end]);
         self.record.lossy_utf8 |= matches!(text, Cow::Owned(_));
-        store(&mut self.record, &segment.slot, text).is_ok() || self.invalid(start, segment)
+        text
     }
 
     fn expected(&mut self, pos: usize, segment: &Segment) -> bool {

@@ -70,7 +70,9 @@ fn store_column<'a>(
     text: Cow<'a, str>,
 ) -> Result<(), InvalidValue> {
     let value = match field.class() {
-        ValueClass::Integer => FieldValue::Integer(parse_decimal(&text).ok_or(InvalidValue)?),
+        ValueClass::Integer => {
+            FieldValue::Integer(parse_decimal(text.as_bytes()).ok_or(InvalidValue)?)
+        }
         _ if field == Field::UpstreamCluster => FieldValue::Text(strip_semicolon(text)),
         _ => FieldValue::Text(text),
     };
@@ -78,17 +80,18 @@ fn store_column<'a>(
 }
 
 /// Plain decimal digits, no sign, no overflow.
-pub fn parse_decimal(text: &str) -> Option<u64> {
+#[inline]
+pub fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }
-    text.bytes().try_fold(0u64, |number, byte| {
+    text.iter().try_fold(0u64, |number, &byte| {
         let digit = byte.checked_sub(b'0').filter(|digit| *digit < 10)?;
         number.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
-fn strip_semicolon(text: Cow<'_, str>) -> Cow<'_, str> {
+pub(crate) fn strip_semicolon(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
         Cow::Borrowed(text) => Cow::Borrowed(text.strip_suffix(';').unwrap_or(text)),
         Cow::Owned(mut text) => {
@@ -106,12 +109,12 @@ mod tests {
 
     #[test]
     fn decimal_parsing_refuses_signs_and_overflow() {
-        assert_eq!(parse_decimal("503"), Some(503));
-        assert_eq!(parse_decimal("18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_decimal("18446744073709551616"), None);
-        assert_eq!(parse_decimal("-1"), None);
-        assert_eq!(parse_decimal(""), None);
-        assert_eq!(parse_decimal("1.5"), None);
+        assert_eq!(parse_decimal(b"503"), Some(503));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        assert_eq!(parse_decimal(b"-1"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"1.5"), None);
     }
 
     #[test]
