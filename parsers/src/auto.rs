@@ -2,9 +2,11 @@
 //! format that read the previous line (a stream rarely changes format), then with
 //! every other candidate, newest Istio first; so `kubectl logs` output of any Istio
 //! version, Envoy's default, or JSON reads without configuration, and a stream that
-//! mixes them (several proxies in one file) still reads line by line. A text format
-//! reads a line exactly or not at all; a JSON preset is taken at once only when it
-//! names every key of the line, else the preset naming the most keys wins.
+//! mixes them (several proxies in one file) still reads line by line. A reading is
+//! taken at once only when nothing about it is doubtful (no quoted free-text value
+//! holding a `"`, no JSON key the preset does not name); otherwise every candidate
+//! is tried and the least doubtful reading wins. So an Istio 1.2 line is not read as
+//! 1.1 with the failure reason swallowed into the mixer status.
 
 use crate::error::{ErrorKind, ParseError};
 use crate::format::Format;
@@ -58,20 +60,22 @@ impl AutoFormat {
     ) -> Result<(AccessLogRecord<'a>, &'static str), ParseError> {
         let json = line.first() == Some(&b'{');
         let mut closest: Option<(ParseError, &'static str)> = None;
-        let mut partial: Option<(AccessLogRecord<'a>, usize)> = None;
+        let mut doubtful: Option<(AccessLogRecord<'a>, u32, usize)> = None;
         for index in self.order() {
             let candidate = &self.candidates[index];
             if candidate.json != json {
                 continue;
             }
-            match candidate.format.parse(line) {
-                Ok(record) if record.extra.is_empty() => return Ok(self.accept(record, index)),
-                Ok(record) => keep_fewest_extras(&mut partial, record, index),
+            match candidate.format.parse_scored(line) {
+                Ok((record, 0)) => return Ok(self.accept(record, index)),
+                Ok((record, doubt)) => keep_least_doubtful(&mut doubtful, record, doubt, index),
                 Err(error) => keep_closest(&mut closest, error, candidate.name),
             }
         }
-        match partial {
-            Some((record, index)) if has_any_column(&record) => Ok(self.accept(record, index)),
+        match doubtful {
+            Some((record, _, index)) if !json || has_any_column(&record) => {
+                Ok(self.accept(record, index))
+            }
             _ => Err(no_match(line, closest)),
         }
     }
@@ -92,15 +96,16 @@ impl AutoFormat {
     }
 }
 
-/// A JSON line with keys a preset does not name may still be that preset (extra
-/// fields added by the operator); the preset that names the most keys wins.
-fn keep_fewest_extras<'a>(
-    partial: &mut Option<(AccessLogRecord<'a>, usize)>,
+/// A reading with doubt (a quoted free-text value holding `" "`, a JSON key the
+/// preset does not name) may still be right; the least doubtful one wins.
+fn keep_least_doubtful<'a>(
+    doubtful: &mut Option<(AccessLogRecord<'a>, u32, usize)>,
     record: AccessLogRecord<'a>,
+    doubt: u32,
     index: usize,
 ) {
-    if partial.as_ref().is_none_or(|(best, _)| record.extra.len() < best.extra.len()) {
-        *partial = Some((record, index));
+    if doubtful.as_ref().is_none_or(|(_, best, _)| doubt < *best) {
+        *doubtful = Some((record, doubt, index));
     }
 }
 

@@ -66,6 +66,18 @@ impl Format {
         }
     }
 
+    /// [`Self::parse`], plus how doubtful the reading is (0 = certain): free-text
+    /// values holding `"` for text formats, unnamed keys for JSON formats.
+    pub fn parse_scored<'a>(
+        &self,
+        line: &'a [u8],
+    ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
+        match self {
+            Format::Text(format) => format.parse_scored(line),
+            Format::Json(format) => format.parse_scored(line),
+        }
+    }
+
     /// The line Envoy would write for `record` with this format.
     pub fn render(&self, record: &AccessLogRecord<'_>) -> String {
         match self {

@@ -59,12 +59,22 @@ impl JsonFormat {
 
     /// Reads one JSON object line into a record.
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
+        self.parse_scored(line).map(|(record, _)| record)
+    }
+
+    /// [`Self::parse`], plus how doubtful the reading is: the number of keys this
+    /// format does not name (kept as extras). `auto` prefers the JSON preset that
+    /// names every key of a line.
+    pub fn parse_scored<'a>(
+        &self,
+        line: &'a [u8],
+    ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
         let mut deserializer = serde_json::Deserializer::from_slice(line);
         let visitor = LineVisitor { format: self, line };
-        let record =
+        let parsed =
             deserializer.deserialize_map(visitor).map_err(|error| json_error(line, &error))?;
         deserializer.end().map_err(|error| json_error(line, &error))?;
-        record
+        parsed
     }
 
     /// The JSON line Envoy would write for `record`.
@@ -119,7 +129,7 @@ struct LineVisitor<'f, 'a> {
 }
 
 impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
-    type Value = Result<AccessLogRecord<'de>, ParseError>;
+    type Value = Result<(AccessLogRecord<'de>, u32), ParseError>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON object")
@@ -128,14 +138,16 @@ impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut record = AccessLogRecord::default();
         let mut invalid = None;
+        let mut unknown_keys = 0u32;
         while let Some(JsonKey(key)) = map.next_key::<JsonKey<'de>>()? {
             let raw: &'de RawValue = map.next_value()?;
+            unknown_keys += u32::from(!self.format.keys.contains_key(key.as_ref()));
             if let Err(column) = self.store_key(&mut record, &key, raw.get()) {
                 invalid.get_or_insert((column, raw.get()));
             }
         }
         Ok(match invalid {
-            None => Ok(record),
+            None => Ok((record, unknown_keys)),
             Some((column, raw)) => Err(self.invalid(column, raw)),
         })
     }

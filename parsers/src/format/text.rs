@@ -18,7 +18,7 @@ use super::tokens::{Token, tokenize};
 use super::value::{parse_decimal, store, strip_semicolon};
 use crate::error::{ErrorKind, ParseError};
 use crate::field::{Field, ValueClass};
-use crate::record::AccessLogRecord;
+use crate::record::{AccessLogRecord, FieldValue};
 
 /// Candidate value ends tried per line before it is called ambiguous.
 const MAX_ATTEMPTS: u32 = 512;
@@ -136,13 +136,30 @@ impl TextFormat {
 
     /// Reads one line (no trailing newline) into a record.
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
-        let mut matcher = Matcher::new(self, line);
+        self.run(line).map(|matcher| matcher.record)
+    }
+
+    /// [`Self::parse`], plus how doubtful the reading is: the number of free-text
+    /// values holding a `"`. A line of another format can be read with a quoted
+    /// free-text field swallowing `" "` separators; `auto` prefers a reading with
+    /// none (see [`crate::auto`]).
+    pub fn parse_scored<'a>(
+        &self,
+        line: &'a [u8],
+    ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
+        let matcher = self.run(line)?;
+        let doubt = matcher.doubt();
+        Ok((matcher.record, doubt))
+    }
+
+    fn run<'f, 'a>(&'f self, line: &'a [u8]) -> Result<Matcher<'f, 'a>, ParseError> {
         if !line.starts_with(self.lead.bytes()) {
             let expected = self.lead.text.to_string();
             return Err(ParseError::at(ErrorKind::ExpectedLiteral { expected }, line, 0));
         }
+        let mut matcher = Matcher::new(self, line);
         if matcher.segment(0, self.lead.bytes().len()) {
-            return Ok(matcher.record);
+            return Ok(matcher);
         }
         Err(matcher.error())
     }
@@ -403,6 +420,27 @@ impl<'f, 'a> Matcher<'f, 'a> {
             self.failure = Some((pos, kind));
         }
         false
+    }
+
+    /// How many free-text values of the reading hold a `"`.
+    fn doubt(&self) -> u32 {
+        let text_segments = self.format.segments.iter().filter(|s| s.class == ValueClass::Text);
+        let doubtful = text_segments.filter(|segment| self.holds_quote(&segment.slot)).count();
+        u32::try_from(doubtful).unwrap_or(u32::MAX)
+    }
+
+    fn holds_quote(&self, slot: &Slot) -> bool {
+        let value = match slot {
+            Slot::Extra(name) => {
+                let extra = self.record.extra.iter().find(|extra| extra.name == *name);
+                extra.and_then(|extra| extra.value.as_deref())
+            }
+            slot => match slot.field().map(|field| self.record.get(field)) {
+                Some(FieldValue::Text(text)) => return text.contains('"'),
+                _ => None,
+            },
+        };
+        value.is_some_and(|text| text.contains('"'))
     }
 
     fn error(self) -> ParseError {
