@@ -267,7 +267,7 @@ impl<'f, 'a> Matcher<'f, 'a> {
     fn segment(&mut self, mut index: usize, mut pos: usize) -> bool {
         while let Some(segment) = self.format.segments.get(index) {
             let next = match segment.end {
-                EndRule::LineEnd => return self.value(segment, pos, self.line.len(), false),
+                EndRule::LineEnd => return self.last_value(segment, pos),
                 EndRule::LiteralAtLineEnd => return self.last_with_literal(segment, pos),
                 EndRule::EachLiteral => return self.each_end(index, segment, pos),
                 EndRule::Adjacent => self.adjacent(segment, pos),
@@ -278,6 +278,23 @@ impl<'f, 'a> Matcher<'f, 'a> {
             pos = next;
         }
         pos == self.line.len() || self.fail(pos, ErrorKind::TrailingData)
+    }
+
+    /// The last operator, with nothing after it: the value runs to the end of the
+    /// line. A token or number followed by a space means text follows the last field.
+    fn last_value(&mut self, segment: &Segment, pos: usize) -> bool {
+        let rest = &self.line[pos..];
+        let run = match segment.class {
+            ValueClass::Token | ValueClass::Integer => {
+                rest.iter().take_while(|byte| segment.class.allows(**byte)).count()
+            }
+            _ => rest.len(),
+        };
+        let stops_at_space = rest.get(run) == Some(&b' ');
+        if stops_at_space && self.value(segment, pos, pos + run, true) {
+            return self.fail(pos + run, ErrorKind::TrailingData);
+        }
+        self.value(segment, pos, self.line.len(), false)
     }
 
     /// The last operator is followed by literal text that must end the line.
@@ -446,5 +463,137 @@ impl<'f, 'a> Matcher<'f, 'a> {
     fn error(self) -> ParseError {
         let (offset, kind) = self.failure.unwrap_or((0, ErrorKind::TrailingData));
         ParseError::at(kind, self.line, offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time_format::Timestamp;
+
+    fn parse<'a>(format: &str, line: &'a str) -> Result<AccessLogRecord<'a>, ParseError> {
+        TextFormat::compile(format).unwrap().parse(line.as_bytes())
+    }
+
+    #[test]
+    fn integers_are_typed_and_dash_is_absent() {
+        let record = parse("%RESPONSE_CODE% %BYTES_SENT% %DURATION%", "503 - 12").unwrap();
+        assert_eq!(record.response_code, Some(503));
+        assert_eq!(record.bytes_sent, None);
+        assert_eq!(record.duration_ms, Some(12));
+    }
+
+    #[test]
+    fn an_integer_column_refuses_text() {
+        let error = parse("%RESPONSE_CODE% %DURATION%", "OK 12").unwrap_err();
+        assert_eq!(error.code(), "unexpected_text");
+        let error = parse("%RESPONSE_CODE% %DURATION%", "200 1x").unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidValue { column: "duration_ms".into() });
+        assert_eq!(error.offset, 4);
+    }
+
+    #[test]
+    fn tokens_hold_no_quote_so_fields_cannot_shift_into_them() {
+        let format = r#""%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" %UPSTREAM_CLUSTER%"#;
+        let record = parse(format, r#""a" "b" "rid" outbound|80||x"#).unwrap();
+        assert_eq!(record.user_agent.as_deref(), Some(r#"a" "b"#));
+        assert_eq!(record.request_id.as_deref(), Some("rid"));
+    }
+
+    #[test]
+    fn unquoted_values_may_hold_spaces() {
+        let format = r#""%REQ(X-FORWARDED-FOR)%" "%UPSTREAM_TRANSPORT_FAILURE_REASON%""#;
+        let record = parse(format, r#""10.0.0.1, 10.0.0.2" "delayed connect error: 111""#).unwrap();
+        assert_eq!(record.x_forwarded_for.as_deref(), Some("10.0.0.1, 10.0.0.2"));
+        assert_eq!(
+            record.upstream_transport_failure_reason.as_deref(),
+            Some("delayed connect error: 111")
+        );
+    }
+
+    #[test]
+    fn custom_time_formats_may_hold_the_separator() {
+        let format = "%START_TIME(%Y/%m/%d %H:%M:%S)% %RESPONSE_CODE%";
+        let record = parse(format, "2022/11/09 00:00:50 200").unwrap();
+        let expected = Timestamp::from_civil(2022, 11, 9, 0, 0, 50, 0).unwrap();
+        assert_eq!(record.ts, Some(expected));
+        assert_eq!(record.response_code, Some(200));
+    }
+
+    #[test]
+    fn epoch_seconds_with_milliseconds() {
+        let record = parse("%START_TIME(%s.%3f)% %DURATION%", "1667952050.336 5").unwrap();
+        assert_eq!(record.ts.map(Timestamp::micros), Some(1_667_952_050_336_000));
+    }
+
+    #[test]
+    fn length_limit_is_enforced() {
+        assert!(parse("%REQ(X-B3-TRACEID):4% %DURATION%", "abcd 1").is_ok());
+        let error = parse("%REQ(X-B3-TRACEID):4% %DURATION%", "abcde 1").unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+    }
+
+    #[test]
+    fn unknown_operators_are_named_extras() {
+        let record = parse("%REQ(X-B3-TRACEID)% %DURATION%", "463ac35c 5").unwrap();
+        assert_eq!(record.extra[0].name.as_ref(), "REQ(X-B3-TRACEID)");
+        assert_eq!(record.extra[0].value.as_deref(), Some("463ac35c"));
+    }
+
+    #[test]
+    fn adjacent_operators_split_where_the_class_ends() {
+        let record = parse("%DURATION%%REQ(X-UNIT)%", "25ms").unwrap();
+        assert_eq!(record.duration_ms, Some(25));
+        assert_eq!(record.extra[0].value.as_deref(), Some("ms"));
+    }
+
+    #[test]
+    fn a_literal_at_the_end_must_end_the_line() {
+        assert!(parse("[%DURATION%]", "[5]").is_ok());
+        assert_eq!(parse("[%DURATION%]", "[5]x").unwrap_err().code(), "unexpected_text");
+        assert_eq!(parse("%DURATION% ok", "5 ok!").unwrap_err().code(), "unexpected_text");
+    }
+
+    #[test]
+    fn text_after_the_last_field_is_trailing_data() {
+        let error = parse("%DURATION% %RESPONSE_CODE%", "5 200 extra").unwrap_err();
+        assert_eq!((error.code(), error.offset), ("trailing_data", 5));
+        let error = parse("%DURATION% %UPSTREAM_CLUSTER%", "5 outbound|80||a x").unwrap_err();
+        assert_eq!((error.code(), error.offset), ("trailing_data", 16));
+        let error = parse("%DURATION% %RESPONSE_CODE%", "5 2x").unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+    }
+
+    #[test]
+    fn lead_literal_must_start_the_line() {
+        let error = parse("[%START_TIME%] %DURATION%", "x").unwrap_err();
+        assert_eq!(error.kind, ErrorKind::ExpectedLiteral { expected: "[".into() });
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_flagged() {
+        let format = TextFormat::compile(r#""%REQ(USER-AGENT)%" %DURATION%"#).unwrap();
+        let record = format.parse(b"\"a\xffb\" 5").unwrap();
+        assert_eq!(record.user_agent.as_deref(), Some("a\u{fffd}b"));
+        assert!(record.lossy_utf8);
+    }
+
+    #[test]
+    fn hostile_lines_hit_the_attempt_budget_not_the_clock() {
+        let format = r#""%REQ(USER-AGENT)%" "%REQ(X-FOO)%" "%REQ(X-BAR)%" %DURATION%"#;
+        let line = format!("\"{}\" x", "\" \"".repeat(2000));
+        assert!(parse(format, &line).is_err());
+    }
+
+    #[test]
+    fn doubt_counts_free_text_values_holding_quotes() {
+        let format = TextFormat::compile(r#""%REQ(USER-AGENT)%" %DURATION%"#).unwrap();
+        assert_eq!(format.parse_scored(br#""plain" 5"#).unwrap().1, 0);
+        assert_eq!(format.parse_scored(br#""a "b" c" 5"#).unwrap().1, 1);
+    }
+
+    #[test]
+    fn formats_without_operators_are_refused() {
+        assert!(TextFormat::compile("just text").is_err());
     }
 }
