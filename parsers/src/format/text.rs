@@ -93,6 +93,10 @@ pub(crate) struct Segment {
     pub(crate) literal: Literal,
     store: Store,
     end: EndRule,
+    /// Envoy prints `-` for an absent number or unquoted token, never nothing; only a
+    /// quoted value (a header) or free text may be empty. Refusing empty values
+    /// keeps separators from being read as empty fields.
+    may_be_empty: bool,
 }
 
 /// How the matcher finds where a segment's value ends, decided at compile time.
@@ -224,7 +228,8 @@ fn segment(
         (false, false) => EndRule::EachLiteral,
     };
     let store = Store::for_slot(&slot);
-    Segment { slot, class, max_len, literal: Literal::new(literal), store, end }
+    let may_be_empty = quoted || !matches!(class, ValueClass::Token | ValueClass::Integer);
+    Segment { slot, class, max_len, literal: Literal::new(literal), store, end, may_be_empty }
 }
 
 /// An integer value: `Some(None)` when absent, `None` when not a number.
@@ -367,7 +372,8 @@ impl<'f, 'a> Matcher<'f, 'a> {
                 class => bytes.iter().all(|byte| class.allows(*byte)),
             };
         let fits_length = segment.max_len.is_none_or(|max| bytes.len() <= max);
-        if !(fits_class && fits_length) {
+        let fits_emptiness = segment.may_be_empty || !bytes.is_empty();
+        if !(fits_class && fits_length && fits_emptiness) {
             return self.invalid(start, segment);
         }
         self.store(segment, start, end) || self.invalid(start, segment)
@@ -385,7 +391,8 @@ impl<'f, 'a> Matcher<'f, 'a> {
             }
             Store::Cluster => {
                 let text = (!absent).then(|| strip_semicolon(self.text_of(start, end)));
-                self.record.upstream_cluster = text;
+                self.record.upstream_cluster =
+                    text.filter(|name| !matches!(name.as_ref(), "" | "-"));
                 true
             }
             Store::Integer(field) => {
@@ -590,6 +597,26 @@ mod tests {
         let format = TextFormat::compile(r#""%REQ(USER-AGENT)%" %DURATION%"#).unwrap();
         assert_eq!(format.parse_scored(br#""plain" 5"#).unwrap().1, 0);
         assert_eq!(format.parse_scored(br#""a "b" c" 5"#).unwrap().1, 1);
+    }
+
+    #[test]
+    fn unquoted_tokens_and_numbers_are_never_empty() {
+        let format =
+            r#""%REQ(:METHOD)% %REQ(:PATH)% %PROTOCOL%" %RESPONSE_CODE% "%REQ(X-REQUEST-ID)%""#;
+        let line = r#""GET /a "       "x" " HTTP/1.1" 200 """#;
+        let record = parse(format, line).unwrap();
+        assert_eq!(record.path.as_deref(), Some(r#"/a "       "x" ""#));
+        assert_eq!(record.protocol.as_deref(), Some("HTTP/1.1"));
+        assert_eq!(record.request_id, None, "a quoted header may be empty");
+        assert!(parse("%RESPONSE_CODE% %DURATION%", " 5").is_err());
+    }
+
+    #[test]
+    fn a_cluster_of_only_a_semicolon_is_absent() {
+        let record = parse("%UPSTREAM_CLUSTER% %DURATION%", "; 5").unwrap();
+        assert_eq!(record.upstream_cluster, None);
+        let record = parse("%UPSTREAM_CLUSTER% %DURATION%", "-; 5").unwrap();
+        assert_eq!(record.upstream_cluster, None);
     }
 
     #[test]

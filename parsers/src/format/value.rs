@@ -73,7 +73,10 @@ fn store_column<'a>(
         ValueClass::Integer => {
             FieldValue::Integer(parse_decimal(text.as_bytes()).ok_or(InvalidValue)?)
         }
-        _ if field == Field::UpstreamCluster => FieldValue::Text(strip_semicolon(text)),
+        _ if field == Field::UpstreamCluster => match strip_semicolon(text) {
+            name if is_absent(&name) => FieldValue::Absent,
+            name => FieldValue::Text(name),
+        },
         _ => FieldValue::Text(text),
     };
     record.set(field, value).map_err(|_| InvalidValue)
