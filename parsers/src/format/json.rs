@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use serde::de::{Deserializer as _, MapAccess, Visitor};
@@ -34,10 +35,36 @@ enum KeySpec {
     Constant(serde_json::Value),
 }
 
+/// Keys are looked up once per value of every line: FNV-1a hashes these short
+/// strings several times faster than the default SipHash, and the keys come from the
+/// operator's own config, so hash flooding is no concern.
+type KeyMap = HashMap<Box<str>, KeySpec, BuildHasherDefault<Fnv>>;
+
+/// The FNV-1a hash.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// A compiled JSON access-log format.
 #[derive(Debug, Clone)]
 pub struct JsonFormat {
-    keys: HashMap<Box<str>, KeySpec>,
+    keys: KeyMap,
     /// Keys in the order they were declared, for rendering.
     order: Vec<Box<str>>,
 }
@@ -47,7 +74,7 @@ impl JsonFormat {
     pub fn compile(format: &str) -> Result<JsonFormat, FormatError> {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(format)
             .map_err(|error| FormatError::new(0, format!("JSON format: {error}")))?;
-        let mut keys = HashMap::with_capacity(object.len());
+        let mut keys = KeyMap::with_capacity_and_hasher(object.len(), Default::default());
         let mut order = Vec::with_capacity(object.len());
         for (key, value) in object {
             let spec = key_spec(&key, value)?;
@@ -69,7 +96,29 @@ impl JsonFormat {
         &self,
         line: &'a [u8],
     ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
-        let mut deserializer = serde_json::Deserializer::from_slice(line);
+        match std::str::from_utf8(line) {
+            Ok(text) => self.read_object(serde_json::Deserializer::from_str(text), line),
+            Err(_) => self.parse_lossy(line),
+        }
+    }
+
+    /// A line with invalid UTF-8: read its lossy decoding, keep an owned record.
+    fn parse_lossy(&self, line: &[u8]) -> Result<(AccessLogRecord<'static>, u32), ParseError> {
+        let text = String::from_utf8_lossy(line);
+        let deserializer = serde_json::Deserializer::from_str(&text);
+        let (record, doubt) = self.read_object(deserializer, line)?;
+        let mut record = record.into_owned();
+        record.lossy_utf8 = true;
+        Ok((record, doubt))
+    }
+
+    /// Reads the one JSON object of the line. From `&str` serde_json skips
+    /// re-checking UTF-8 string by string: the line was checked once.
+    fn read_object<'a, R: serde_json::de::Read<'a>>(
+        &self,
+        mut deserializer: serde_json::Deserializer<R>,
+        line: &[u8],
+    ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
         let visitor = LineVisitor { format: self, line };
         let parsed =
             deserializer.deserialize_map(visitor).map_err(|error| json_error(line, &error))?;
@@ -123,12 +172,13 @@ fn byte_offset(text: &[u8], line: usize, column: usize) -> usize {
     (line_start + column.saturating_sub(1)).min(text.len())
 }
 
-struct LineVisitor<'f, 'a> {
+struct LineVisitor<'f, 'l> {
     format: &'f JsonFormat,
-    line: &'a [u8],
+    /// The raw line, to locate a refused value in error messages.
+    line: &'l [u8],
 }
 
-impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
+impl<'de> Visitor<'de> for LineVisitor<'_, '_> {
     type Value = Result<(AccessLogRecord<'de>, u32), ParseError>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,9 +191,11 @@ impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
         let mut unknown_keys = 0u32;
         while let Some(JsonKey(key)) = map.next_key::<JsonKey<'de>>()? {
             let raw: &'de RawValue = map.next_value()?;
-            unknown_keys += u32::from(!self.format.keys.contains_key(key.as_ref()));
-            if let Err(column) = self.store_key(&mut record, &key, raw.get()) {
-                invalid.get_or_insert((column, raw.get()));
+            match self.store_key(&mut record, &key, raw.get()) {
+                Ok(known) => unknown_keys += u32::from(!known),
+                Err(column) => {
+                    invalid.get_or_insert((column, raw.get()));
+                }
             }
         }
         Ok(match invalid {
@@ -153,23 +205,26 @@ impl<'de, 'f> Visitor<'de> for LineVisitor<'f, 'de> {
     }
 }
 
-impl<'f, 'de> LineVisitor<'f, 'de> {
-    /// Stores the value of `key`; on failure returns the column that refused it.
-    fn store_key(
+impl LineVisitor<'_, '_> {
+    /// Stores the value of `key`; says whether the format names the key, or on
+    /// failure returns the column that refused the value.
+    fn store_key<'de>(
         &self,
         record: &mut AccessLogRecord<'de>,
         key: &str,
         raw: &'de str,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         match self.format.keys.get(key) {
             Some(KeySpec::Slot(slot)) => store_raw(record, slot, raw).map_err(|_| column_of(slot)),
             Some(KeySpec::Template(format)) => merge_template(record, format, raw),
             Some(KeySpec::Constant(_)) => Ok(()),
             None => {
                 let slot = Slot::Extra(Arc::from(key));
-                store_raw(record, &slot, raw).map_err(|_| key.to_owned())
+                store_raw(record, &slot, raw).map_err(|_| key.to_owned())?;
+                return Ok(false);
             }
         }
+        .map(|()| true)
     }
 
     fn invalid(&self, column: String, raw: &str) -> ParseError {
@@ -236,11 +291,12 @@ fn store_time<'a>(
     slot: &Slot,
     text: Cow<'a, str>,
 ) -> Result<(), ()> {
-    let rfc3339 = Timestamp::parse_rfc3339(&text);
-    match store(record, slot, text) {
-        Ok(()) => Ok(()),
-        Err(_) => rfc3339.map(|ts| record.ts = Some(ts)).ok_or(()),
+    if store(record, slot, text.clone()).is_ok() {
+        return Ok(());
     }
+    let ts = Timestamp::parse_rfc3339(&text).ok_or(())?;
+    record.ts = Some(ts);
+    Ok(())
 }
 
 /// The text of a JSON value: a string's contents (borrowed when it has no escapes),
