@@ -67,16 +67,15 @@ impl AutoFormat {
                 continue;
             }
             match candidate.format.parse_scored(line) {
+                Ok((record, _)) if json && !looks_like_access_log(&record) => {}
                 Ok((record, 0)) => return Ok(self.accept(record, index)),
                 Ok((record, doubt)) => keep_least_doubtful(&mut doubtful, record, doubt, index),
                 Err(error) => keep_closest(&mut closest, error, candidate.name),
             }
         }
         match doubtful {
-            Some((record, _, index)) if !json || has_any_column(&record) => {
-                Ok(self.accept(record, index))
-            }
-            _ => Err(no_match(line, closest)),
+            Some((record, _, index)) => Ok(self.accept(record, index)),
+            None => Err(no_match(line, closest)),
         }
     }
 
@@ -109,10 +108,11 @@ fn keep_least_doubtful<'a>(
     }
 }
 
-/// A JSON object with none of a preset's keys is some other JSON, not this format.
-fn has_any_column(record: &AccessLogRecord<'_>) -> bool {
-    let columns = crate::field::Field::ALL;
-    columns.iter().any(|field| !matches!(record.get(*field), crate::record::FieldValue::Absent))
+/// Any JSON object reads with a JSON preset (unknown keys become extras), so `auto`
+/// takes a JSON line as an access log only when it has a start time or a response
+/// code: `{}` or `{"level":"info"}` from another program is rejected instead.
+fn looks_like_access_log(record: &AccessLogRecord<'_>) -> bool {
+    record.ts.is_some() || record.response_code.is_some()
 }
 
 fn keep_closest(

@@ -125,7 +125,7 @@ impl Field {
             | Field::BytesSent
             | Field::DurationMs
             | Field::UpstreamServiceTimeMs => ValueClass::Integer,
-            Field::Path | Field::UserAgent | Field::RouteName => ValueClass::Text,
+            Field::Path | Field::UserAgent => ValueClass::Text,
             Field::XForwardedFor | Field::UpstreamTransportFailureReason => ValueClass::Unquoted,
             _ => ValueClass::Token,
         }

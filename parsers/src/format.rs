@@ -30,6 +30,11 @@ impl FormatError {
     pub(crate) fn new(offset: usize, message: impl Into<String>) -> FormatError {
         FormatError { offset, message: message.into() }
     }
+
+    /// The format started with `{` but is not a JSON object at all.
+    fn is_not_an_object(&self) -> bool {
+        self.message.starts_with(json::NOT_AN_OBJECT)
+    }
 }
 
 impl fmt::Display for FormatError {
@@ -51,11 +56,19 @@ impl Format {
     /// Compiles a format string. A string that is a JSON object (`{"code":
     /// "%RESPONSE_CODE%", …}`, as in Envoy's `json_format` or Istio's
     /// `accessLogFormat` with JSON encoding) compiles to a JSON format.
+    /// A string starting with `{` that is not a JSON object (`{"status":
+    /// %RESPONSE_CODE%}`, JSON-looking text) compiles as a text format.
     pub fn compile(format: &str) -> Result<Format, FormatError> {
-        if format.trim_start().starts_with('{') {
-            return JsonFormat::compile(format).map(Format::Json);
+        if !format.trim_start().starts_with('{') {
+            return TextFormat::compile(format).map(Format::Text);
         }
-        TextFormat::compile(format).map(Format::Text)
+        match JsonFormat::compile(format) {
+            Ok(json) => Ok(Format::Json(json)),
+            Err(json_error) if json_error.is_not_an_object() => {
+                TextFormat::compile(format).map(Format::Text).map_err(|_| json_error)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Reads one line (no trailing newline) into a record.

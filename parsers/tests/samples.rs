@@ -31,10 +31,7 @@ fn read_sample(file: &str, spec: &str) -> Vec<Value> {
     out
 }
 
-fn describe(
-    line: usize,
-    outcome: Result<meshlog_parsers::Parsed<'_>, meshlog_parsers::ParseError>,
-) -> Value {
+fn describe(line: usize, outcome: meshlog_parsers::stream::Outcome<'_>) -> Value {
     match outcome {
         Ok(parsed) => {
             let mut value = serde_json::to_value(&parsed.record).expect("serialises");
@@ -43,7 +40,7 @@ fn describe(
             value["line"] = json!(line);
             value
         }
-        Err(error) => json!({
+        Err(meshlog_parsers::stream::Rejected { error, .. }) => json!({
             "line": line,
             "reason": error.code(),
             "error": error.to_string(),

@@ -8,8 +8,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use meshlog_parsers::stream::LogStream;
-use meshlog_parsers::{LineParser, ParseError, Parsed, parser::DEFAULT_MAX_LINE_BYTES, presets};
+use clap::builder::TypedValueParser;
+use meshlog_parsers::stream::{LogStream, Outcome, Rejected};
+use meshlog_parsers::{LineParser, parser::DEFAULT_MAX_LINE_BYTES, presets};
 use serde::Serialize;
 
 use crate::Error;
@@ -23,7 +24,8 @@ pub struct ParseArgs {
     #[arg(long, short, default_value = "auto")]
     format: String,
     /// Longest line accepted, in bytes; longer lines are rejected with a reason.
-    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 30).map(|bytes| bytes as usize))]
     max_line_bytes: usize,
     /// File to read; `-` or none reads stdin. Container envelopes (CRI, Docker JSON,
     /// `kubectl logs --prefix/--timestamps`) are unwrapped.
@@ -64,9 +66,14 @@ pub fn run(args: &ParseArgs) -> Result<(), Error> {
     let input = open(&path)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let summary = parse_stream(input, &path, LogStream::new(parser), &mut out)?;
-    out.flush().map_err(Error::Write)?;
-    print_summary(&summary);
+    let outcome = parse_stream(input, &path, LogStream::new(parser), &mut out)
+        .and_then(|summary| out.flush().map_err(Error::Write).map(|()| summary));
+    match outcome {
+        Ok(summary) => print_summary(&summary),
+        // `meshlog parse big.log | head`: the reader has all it wanted.
+        Err(Error::Write(error)) if error.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(error) => return Err(error),
+    }
     Ok(())
 }
 
@@ -95,24 +102,24 @@ fn parse_stream(
         match line {
             Line::Complete(raw) => {
                 let outcome = stream.read(raw);
-                report(outcome, number, raw, &mut summary, out)?;
+                report(outcome, number, &mut summary, out)?;
             }
             Line::TooLong { len, head } => {
                 let error = stream.too_long(len, head);
-                report(Some(Err(error)), number, head, &mut summary, out)?;
+                let rejected = Rejected { error, line: head.into() };
+                report(Some(Err(rejected)), number, &mut summary, out)?;
             }
         }
     }
     while let Some(outcome) = stream.finish() {
-        report(Some(outcome), summary.lines, b"", &mut summary, out)?;
+        report(Some(outcome), summary.lines, &mut summary, out)?;
     }
     Ok(summary)
 }
 
 fn report(
-    outcome: Option<Result<Parsed<'_>, ParseError>>,
+    outcome: Option<Outcome<'_>>,
     number: u64,
-    raw: &[u8],
     summary: &mut Summary,
     out: &mut impl Write,
 ) -> Result<(), Error> {
@@ -123,9 +130,9 @@ fn report(
             let line = ParsedLine { record: &parsed.record, format: parsed.format };
             serde_json::to_writer(&mut *out, &line)
         }
-        Some(Err(error)) => {
+        Some(Err(Rejected { error, line })) => {
             *summary.by_reason.entry(error.code()).or_default() += 1;
-            let raw = String::from_utf8_lossy(raw);
+            let raw = String::from_utf8_lossy(&line);
             let line = RejectedLine {
                 line: number,
                 reason: error.code(),

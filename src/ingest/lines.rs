@@ -51,7 +51,7 @@ impl<R: BufRead> LineReader<R> {
                 None => (available.len(), false),
             };
             let content = &available[..chunk_len - usize::from(found)];
-            let room = (self.max_bytes + 1).saturating_sub(self.buffer.len());
+            let room = self.max_bytes.saturating_add(1).saturating_sub(self.buffer.len());
             self.buffer.extend_from_slice(&content[..content.len().min(room)]);
             len += content.len();
             self.reader.consume(chunk_len);

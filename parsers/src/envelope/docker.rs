@@ -36,7 +36,9 @@ pub(super) fn docker_record(body: &[u8]) -> Option<RuntimeEnvelope<'_>> {
         return None;
     }
     let record: DockerRecord<'_> = serde_json::from_slice(body).ok()?;
-    if record.stream.is_none() && record.time.is_none() {
+    // json-file always writes all three keys; a JSON access log with a `message`
+    // and a `time` key is no Docker record.
+    if record.stream.is_none() || record.time.is_none() {
         return None;
     }
     let mut line = str_to_bytes(record.log.or(record.message)?.0);
@@ -100,18 +102,26 @@ mod tests {
 
     #[test]
     fn docker_message_variant_and_extra_keys() {
-        let raw = br#"{"message":"ACCESS [x] \"GET\"\r\n","attrs":{"tag":"envoy"},"time":"2019-01-01T11:11:11Z"}"#;
+        let raw = br#"{"message":"ACCESS [x] \"GET\"\r\n","attrs":{"tag":"envoy"},"stream":"stdout","time":"2019-01-01T11:11:11Z"}"#;
         let unwrapped = unwrap(raw);
         assert_eq!(&*unwrapped.line, br#"[x] "GET""#);
         assert_eq!(unwrapped.envelopes, Envelopes::DOCKER | Envelopes::ACCESS);
-        assert_eq!(unwrapped.stream, None);
+        assert_eq!(unwrapped.stream, Some(Stream::Stdout));
     }
 
     #[test]
     fn docker_record_without_newline_is_partial() {
-        let unwrapped = unwrap(br#"{"log":"[2022-11-09T00:00:50.336Z] \"GE","stream":"stdout"}"#);
+        let unwrapped = unwrap(
+            br#"{"log":"[2022-11-09T00:00:50.336Z] \"GE","stream":"stdout","time":"2019-01-01T11:11:11Z"}"#,
+        );
         assert_eq!(&*unwrapped.line, br#"[2022-11-09T00:00:50.336Z] "GE"#);
         assert!(unwrapped.partial);
+    }
+
+    #[test]
+    fn a_record_without_stream_and_time_is_no_docker_record() {
+        assert_untouched(br#"{"time":"2022-11-09T00:00:50.336Z","message":"/a","code":"200"}"#);
+        assert_untouched(br#"{"log":"x\n","stream":"stdout"}"#);
     }
 
     #[test]

@@ -155,7 +155,8 @@ mod tests {
     fn decoder_finish_flushes_every_pending_join() {
         let mut decoder = EnvelopeDecoder::new(8);
         assert_eq!(decoder.decode(b"2022-11-09T00:00:50.1Z stdout P abc"), Decoded::Pending);
-        assert_eq!(decoder.decode(br#"{"log":"0123456789","stream":"stderr"}"#), Decoded::Pending);
+        let docker = br#"{"log":"0123456789","stream":"stderr","time":"2019-01-01T11:11:11Z"}"#;
+        assert_eq!(decoder.decode(docker), Decoded::Pending);
         let Some(Decoded::Line(first)) = decoder.finish() else { panic!("the CRI join first") };
         assert_eq!((&*first.line, first.partial), (&b"abc"[..], true));
         let too_long = Decoded::TooLong { len: 10, excerpt: b"0123456789".to_vec() };

@@ -13,13 +13,14 @@ const MAX_TIMESTAMP_BYTES: usize = 35;
 
 /// Reads a `kubectl logs --timestamps` stamp: `<RFC 3339 nano time> <line>`.
 ///
-/// kubectl prints nanoseconds in UTC with trailing zeros trimmed, so a stamp with exactly
-/// three fraction digits (or none) is almost surely not kubectl's but the access log's
-/// own `%START_TIME%` (Envoy prints milliseconds) and is left alone.
+/// kubectl prints UTC with trailing zeros of the nanoseconds trimmed, so any number of
+/// fraction digits is kubectl's. A custom format that itself starts with a bare UTC
+/// time is read all the same: [`crate::stream::LogStream`] retries the line as it
+/// came when the unwrapped line does not parse.
 pub(super) fn kubectl_timestamp(body: &[u8]) -> Option<RuntimeEnvelope<'_>> {
     let (time, line) = split_timestamp(body)?;
     let shape = rfc3339_shape(time)?;
-    let kubectl_like = shape.utc && shape.fraction_digits != 0 && shape.fraction_digits != 3;
+    let kubectl_like = shape.utc;
     if !kubectl_like {
         return None;
     }
@@ -44,9 +45,8 @@ pub(super) fn parse_time(time: &[u8]) -> Option<Timestamp> {
     std::str::from_utf8(time).ok().and_then(Timestamp::parse_rfc3339)
 }
 
-/// What an RFC 3339 timestamp looks like, enough to tell kubectl's from Envoy's.
+/// What an RFC 3339 timestamp looks like: kubectl's are always in UTC.
 pub(super) struct TimestampShape {
-    fraction_digits: usize,
     utc: bool,
 }
 
@@ -57,18 +57,19 @@ pub(super) fn rfc3339_shape(token: &[u8]) -> Option<TimestampShape> {
     if !fits(date_time, b"0000-00-00T00:00:00") {
         return None;
     }
-    let (fraction_digits, zone) = match rest.strip_prefix(b".") {
+    let zone = match rest.strip_prefix(b".") {
         Some(fraction) => {
             let digits = fraction.iter().take_while(|byte| byte.is_ascii_digit()).count();
-            ((1..=9).contains(&digits).then_some(digits)?, fraction.get(digits..)?)
+            (1..=9).contains(&digits).then_some(())?;
+            fraction.get(digits..)?
         }
-        None => (0, rest),
+        None => rest,
     };
     let utc = zone == b"Z";
     if !utc && !fits(zone, b"+00:00") && !fits(zone, b"-00:00") {
         return None;
     }
-    Some(TimestampShape { fraction_digits, utc })
+    Some(TimestampShape { utc })
 }
 
 /// Whether `bytes` match `template`, where `0` stands for any ASCII digit.
@@ -97,12 +98,17 @@ mod tests {
     }
 
     #[test]
+    fn kubectl_stamps_with_trimmed_nanoseconds_are_unwrapped() {
+        for raw in ["2022-11-09T00:00:50.418Z GET / 200", "2022-11-09T00:00:50Z GET / 200"] {
+            assert_eq!(&*unwrap(raw.as_bytes()).line, b"GET / 200");
+        }
+    }
+
+    #[test]
     fn timestamp_lookalikes_pass_through() {
         for raw in [
             KUBECTL_TIME,
             "2022-11-09T00:00:50.418245811Z",
-            "2022-11-09T00:00:50.336Z GET / 200",
-            "2022-11-09T00:00:50Z GET / 200",
             "2022-11-09T00:00:50.418245811+00:00 GET / 200",
             "2022-11-09T00:00:50.4182458111Z GET / 200",
             "2022-11-09 00:00:50.418245811Z GET / 200",

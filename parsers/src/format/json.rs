@@ -15,7 +15,7 @@ use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::FormatError;
-use super::operators::Slot;
+use super::operators::{ColumnClaims, Slot};
 use super::text::TextFormat;
 use super::tokens::{Token, tokenize};
 use super::value::{store, store_absent, store_integer};
@@ -23,6 +23,9 @@ use crate::error::{ErrorKind, ParseError};
 use crate::field::Field;
 use crate::record::{AccessLogRecord, FieldValue};
 use crate::time_format::Timestamp;
+
+/// How a format that starts with `{` but is no JSON object is described.
+pub(super) const NOT_AN_OBJECT: &str = "not a JSON format object";
 
 /// What one key of a JSON format holds.
 #[derive(Debug, Clone)]
@@ -73,11 +76,18 @@ impl JsonFormat {
     /// Compiles a `json_format` object: `{"key": "%OPERATOR%", …}`.
     pub fn compile(format: &str) -> Result<JsonFormat, FormatError> {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(format)
-            .map_err(|error| FormatError::new(0, format!("JSON format: {error}")))?;
+            .map_err(|error| {
+                let offset = byte_offset(format.as_bytes(), error.line(), error.column());
+                FormatError::new(offset, format!("{NOT_AN_OBJECT}: {error}"))
+            })?;
         let mut keys = KeyMap::with_capacity_and_hasher(object.len(), Default::default());
         let mut order = Vec::with_capacity(object.len());
+        let mut claims = ColumnClaims::default();
         for (key, value) in object {
-            let spec = key_spec(&key, value)?;
+            let spec = match key_spec(&key, value)? {
+                KeySpec::Slot(slot) => KeySpec::Slot(claims.claim(slot, &key)),
+                spec => spec,
+            };
             order.push(Box::from(key.as_str()));
             keys.insert(Box::from(key), spec);
         }

@@ -44,6 +44,27 @@ impl Slot {
     }
 }
 
+/// Gives each column to the first operator that fills it. A later operator for the
+/// same column (`%RESPONSE_FLAGS%` and `%RESPONSE_FLAGS_LONG%`, `%UPSTREAM_CLUSTER%`
+/// and `%UPSTREAM_CLUSTER_RAW%`) becomes an extra under `name`, so no value is
+/// overwritten and lost.
+#[derive(Debug, Default)]
+pub struct ColumnClaims(Vec<Field>);
+
+impl ColumnClaims {
+    /// `slot`, or an extra called `name` when its column is already taken.
+    pub fn claim(&mut self, slot: Slot, name: &str) -> Slot {
+        match slot.field() {
+            Some(field) if self.0.contains(&field) => Slot::Extra(Arc::from(name)),
+            Some(field) => {
+                self.0.push(field);
+                slot
+            }
+            None => slot,
+        }
+    }
+}
+
 fn time_slot(arg: Option<&str>, offset: usize) -> Result<Slot, FormatError> {
     let spec = arg.unwrap_or(TimeFormat::ENVOY_DEFAULT);
     TimeFormat::compile(spec)
@@ -75,19 +96,23 @@ fn plain_operator(name: &str) -> Option<Field> {
     })
 }
 
-/// `%REQ(MAIN?ALT)%`: header names are case-insensitive; the path column takes
-/// `:PATH` with or without `X-ENVOY-ORIGINAL-PATH` as main or fallback.
+/// `%REQ(MAIN?ALT)%`: Envoy prints ALT when MAIN is absent. The main header picks
+/// the column (header names are case-insensitive), unless the fallback is a header
+/// of another column: `%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%` and
+/// `%REQ(:AUTHORITY?HOST)%` fill one column; `%REQ(:METHOD?USER-AGENT)%` none.
 fn request_header(arg: &str) -> Option<Field> {
     let upper = arg.to_ascii_uppercase();
     let (main, alternative) = upper.split_once('?').unwrap_or((&upper, ""));
-    let is_path = |name: &str| name == ":PATH" || name == "X-ENVOY-ORIGINAL-PATH";
-    if is_path(main) && (alternative.is_empty() || is_path(alternative)) {
-        return Some(Field::Path);
+    let column = header_column(main)?;
+    match header_column(alternative) {
+        Some(other) if other != column => None,
+        _ => Some(column),
     }
-    if !alternative.is_empty() {
-        return None;
-    }
-    Some(match main {
+}
+
+fn header_column(name: &str) -> Option<Field> {
+    Some(match name {
+        ":PATH" | "X-ENVOY-ORIGINAL-PATH" => Field::Path,
         ":METHOD" => Field::Method,
         ":AUTHORITY" | "HOST" => Field::Authority,
         "USER-AGENT" => Field::UserAgent,
@@ -117,6 +142,20 @@ mod tests {
         assert_eq!(slot("REQ", Some(":path")), Slot::Column(Field::Path));
         assert_eq!(slot("REQ", Some("user-agent")), Slot::Column(Field::UserAgent));
         assert_eq!(slot("REQ", Some("Host")), Slot::Column(Field::Authority));
+    }
+
+    #[test]
+    fn fallback_headers_of_the_same_column_share_it() {
+        assert_eq!(slot("REQ", Some(":AUTHORITY?HOST")), Slot::Column(Field::Authority));
+        assert_eq!(
+            slot("REQ", Some("X-FORWARDED-FOR?X-REAL-IP")),
+            Slot::Column(Field::XForwardedFor)
+        );
+        assert_eq!(slot("REQ", Some(":PATH?X-ENVOY-ORIGINAL-PATH")), Slot::Column(Field::Path));
+        assert_eq!(
+            slot("REQ", Some(":METHOD?USER-AGENT")),
+            Slot::Extra(Arc::from("REQ(:METHOD?USER-AGENT)"))
+        );
     }
 
     #[test]

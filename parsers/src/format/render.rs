@@ -17,7 +17,7 @@ impl TextFormat {
             let start = line.len();
             render_value(&segment.slot, record, &mut line);
             if let Some(max) = segment.max_len {
-                truncate_at_char(&mut line, start + max);
+                truncate_at_char(&mut line, start.saturating_add(max));
             }
             line.push_str(&segment.literal.text);
         }

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use memchr::memmem::Finder;
 
 use super::FormatError;
-use super::operators::Slot;
+use super::operators::{ColumnClaims, Slot};
 use super::tokens::{Token, tokenize};
 use super::value::{parse_decimal, store, strip_semicolon};
 use crate::error::{ErrorKind, ParseError};
@@ -161,11 +161,21 @@ impl TextFormat {
             let expected = self.lead.text.to_string();
             return Err(ParseError::at(ErrorKind::ExpectedLiteral { expected }, line, 0));
         }
-        let mut matcher = Matcher::new(self, line);
-        if matcher.segment(0, self.lead.bytes().len()) {
-            return Ok(matcher);
+        let mut matcher = Matcher::new(self, line, Mode::First);
+        if !matcher.segment(0, self.lead.bytes().len()) {
+            return Err(matcher.error());
         }
-        Err(matcher.error())
+        if matcher.may_read_two_ways() && self.reads_two_ways(line) {
+            return Err(ParseError::at(ErrorKind::Ambiguous, line, 0));
+        }
+        Ok(matcher)
+    }
+
+    /// Whether `line` has two complete readings (or too many candidates to tell):
+    /// then no reading can be trusted and the line is rejected, never guessed.
+    fn reads_two_ways(&self, line: &[u8]) -> bool {
+        let mut matcher = Matcher::new(self, line, Mode::CountReadings);
+        matcher.segment(0, self.lead.bytes().len()) || matcher.exhausted
     }
 }
 
@@ -173,6 +183,7 @@ fn build(format: &str, tokens: &[Token]) -> Result<TextFormat, FormatError> {
     let mut lead = "";
     let mut segments = Vec::new();
     let mut previous_literal = "";
+    let mut claims = ColumnClaims::default();
     for (index, token) in tokens.iter().enumerate() {
         let Token::Operator(op) = token else {
             if index == 0 {
@@ -183,7 +194,7 @@ fn build(format: &str, tokens: &[Token]) -> Result<TextFormat, FormatError> {
         };
         let next_literal = tokens.get(index + 1).map_or("", literal_text);
         let offset = operator_offset(format, index, tokens);
-        let slot = Slot::for_operator(op, offset)?;
+        let slot = claims.claim(Slot::for_operator(op, offset)?, &op.label());
         let quoted = previous_literal.ends_with('"') && next_literal.starts_with('"');
         let is_last = !tokens[index + 1..].iter().any(|token| matches!(token, Token::Operator(_)));
         segments.push(segment(slot, quoted, op.max_len, next_literal, is_last));
@@ -247,6 +258,13 @@ fn starts_with(haystack: &[u8], prefix: &[u8]) -> bool {
     haystack.len() >= prefix.len() && haystack.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
+/// Whether the matcher stops at the first complete reading or looks for a second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    First,
+    CountReadings,
+}
+
 /// The state of reading one line: the record so far, the attempt budget, and the
 /// most advanced failure (the best explanation when nothing matches).
 struct Matcher<'f, 'a> {
@@ -256,14 +274,20 @@ struct Matcher<'f, 'a> {
     text: Option<&'a str>,
     record: AccessLogRecord<'a>,
     attempts: u32,
+    /// The attempt budget ran out: the line is called ambiguous, whatever else failed.
+    exhausted: bool,
+    mode: Mode,
+    /// Complete readings found so far.
+    readings: u32,
     failure: Option<(usize, ErrorKind)>,
 }
 
 impl<'f, 'a> Matcher<'f, 'a> {
-    fn new(format: &'f TextFormat, line: &'a [u8]) -> Self {
+    fn new(format: &'f TextFormat, line: &'a [u8], mode: Mode) -> Self {
         let text = std::str::from_utf8(line).ok();
         let record = AccessLogRecord::default();
-        Matcher { format, line, text, record, attempts: 0, failure: None }
+        let (attempts, exhausted, readings) = (0, false, 0);
+        Matcher { format, line, text, record, attempts, exhausted, mode, readings, failure: None }
     }
 
     /// Matches segments from `index` on, with the value of `index` starting at `pos`.
@@ -282,7 +306,10 @@ impl<'f, 'a> Matcher<'f, 'a> {
             index += 1;
             pos = next;
         }
-        pos == self.line.len() || self.fail(pos, ErrorKind::TrailingData)
+        if pos == self.line.len() {
+            return self.complete();
+        }
+        self.fail(pos, ErrorKind::TrailingData)
     }
 
     /// The last operator, with nothing after it: the value runs to the end of the
@@ -299,7 +326,7 @@ impl<'f, 'a> Matcher<'f, 'a> {
         if stops_at_space && self.value(segment, pos, pos + run, true) {
             return self.fail(pos + run, ErrorKind::TrailingData);
         }
-        self.value(segment, pos, self.line.len(), false)
+        self.value(segment, pos, self.line.len(), false) && self.complete()
     }
 
     /// The last operator is followed by literal text that must end the line.
@@ -311,7 +338,7 @@ impl<'f, 'a> Matcher<'f, 'a> {
         if !starts_with(&self.line[end..], literal) {
             return self.expected(end, segment);
         }
-        self.value(segment, pos, end, false)
+        self.value(segment, pos, end, false) && self.complete()
     }
 
     /// Two operators with nothing between them: the first takes what its class
@@ -353,7 +380,8 @@ impl<'f, 'a> Matcher<'f, 'a> {
                 return true;
             }
             if self.attempts >= MAX_ATTEMPTS {
-                return self.fail(pos, ErrorKind::Ambiguous);
+                self.exhausted = true;
+                return false;
             }
             search = end + 1;
         }
@@ -446,28 +474,53 @@ impl<'f, 'a> Matcher<'f, 'a> {
         false
     }
 
-    /// How many free-text values of the reading hold a `"`.
-    fn doubt(&self) -> u32 {
-        let text_segments = self.format.segments.iter().filter(|s| s.class == ValueClass::Text);
-        let doubtful = text_segments.filter(|segment| self.holds_quote(&segment.slot)).count();
-        u32::try_from(doubtful).unwrap_or(u32::MAX)
+    /// A complete reading was found: done, unless counting readings, where the
+    /// search goes on until a second one turns up.
+    fn complete(&mut self) -> bool {
+        self.readings += 1;
+        self.mode == Mode::First || self.readings >= 2
     }
 
-    fn holds_quote(&self, slot: &Slot) -> bool {
+    /// Whether another reading might exist: some value holds the literal of a
+    /// segment whose value could have ended at several places (`" "` inside a
+    /// header, `,` inside a comma-joined value). Spaces alone are left out: a space
+    /// inside a user agent after a free-text path is no separator a later token
+    /// could take. Lines with no such value skip the second search.
+    fn may_read_two_ways(&self) -> bool {
+        let segments = &self.format.segments;
+        segments.iter().enumerate().any(|(index, segment)| {
+            let literal = segment.literal.text.as_ref();
+            let separates = segment.end == EndRule::EachLiteral && literal.trim() != "";
+            separates && segments[index..].iter().any(|later| self.holds(&later.slot, literal))
+        })
+    }
+
+    /// Whether the text value stored for `slot` contains `needle`.
+    fn holds(&self, slot: &Slot, needle: &str) -> bool {
         let value = match slot {
             Slot::Extra(name) => {
                 let extra = self.record.extra.iter().find(|extra| extra.name == *name);
                 extra.and_then(|extra| extra.value.as_deref())
             }
             slot => match slot.field().map(|field| self.record.get(field)) {
-                Some(FieldValue::Text(text)) => return text.contains('"'),
+                Some(FieldValue::Text(text)) => return text.contains(needle),
                 _ => None,
             },
         };
-        value.is_some_and(|text| text.contains('"'))
+        value.is_some_and(|text| text.contains(needle))
+    }
+
+    /// How many free-text values of the reading hold a `"`.
+    fn doubt(&self) -> u32 {
+        let text_segments = self.format.segments.iter().filter(|s| s.class == ValueClass::Text);
+        let doubtful = text_segments.filter(|segment| self.holds(&segment.slot, "\"")).count();
+        u32::try_from(doubtful).unwrap_or(u32::MAX)
     }
 
     fn error(self) -> ParseError {
+        if self.exhausted {
+            return ParseError::at(ErrorKind::Ambiguous, self.line, 0);
+        }
         let (offset, kind) = self.failure.unwrap_or((0, ErrorKind::TrailingData));
         ParseError::at(kind, self.line, offset)
     }
@@ -589,7 +642,7 @@ mod tests {
     fn hostile_lines_hit_the_attempt_budget_not_the_clock() {
         let format = r#""%REQ(USER-AGENT)%" "%REQ(X-FOO)%" "%REQ(X-BAR)%" %DURATION%"#;
         let line = format!("\"{}\" x", "\" \"".repeat(2000));
-        assert!(parse(format, &line).is_err());
+        assert_eq!(parse(format, &line).unwrap_err().code(), "ambiguous_line");
     }
 
     #[test]
@@ -617,6 +670,58 @@ mod tests {
         assert_eq!(record.upstream_cluster, None);
         let record = parse("%UPSTREAM_CLUSTER% %DURATION%", "-; 5").unwrap();
         assert_eq!(record.upstream_cluster, None);
+    }
+
+    #[test]
+    fn a_line_that_reads_two_ways_is_rejected_not_guessed() {
+        let format = r#""%REQ(USER-AGENT)%" "%REQ(REFERER)%" %DURATION%"#;
+        let error = parse(format, r#""Mozilla "x" "y" "https://example.com/" 5"#).unwrap_err();
+        assert_eq!(error.code(), "ambiguous_line");
+        let error = parse("%RESPONSE_FLAGS%,%REQ(X-FOO)%", "UH,URX,bar").unwrap_err();
+        assert_eq!(error.code(), "ambiguous_line");
+    }
+
+    #[test]
+    fn a_separator_inside_a_value_is_fine_when_only_one_reading_fits() {
+        let record = parse("%RESPONSE_FLAGS%,%DURATION%", "UH,URX,5").unwrap();
+        assert_eq!(record.response_flags.as_deref(), Some("UH,URX"));
+        assert_eq!(record.duration_ms, Some(5));
+    }
+
+    #[test]
+    fn a_user_agent_cannot_forge_the_fields_after_it() {
+        let istio = crate::presets::ISTIO_1_23;
+        let agent = r#"curl" "fake-rid" "evil.example" "6.6.6.6:443" outbound|443||bank.svc 1.1.1.1:1 2.2.2.2:2 3.3.3.3:3 - default x"#;
+        let line = format!(
+            r#"[2022-11-09T00:00:50.336Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 11107 81 80 "10.142.0.66" "{agent}" "36912637" "34.75.183.246" "10.112.0.68:8080" outbound|80||frontend.mycompany.mesh 10.112.0.50:41008 10.112.0.50:8080 10.142.0.66:16973 - default"#
+        );
+        let record = parse(istio, &line).unwrap();
+        assert_eq!(record.user_agent.as_deref(), Some(agent));
+        assert_eq!(record.request_id.as_deref(), Some("36912637"));
+        assert_eq!(record.upstream_host.as_deref(), Some("10.112.0.68:8080"));
+        assert_eq!(
+            record.upstream_cluster.as_deref(),
+            Some("outbound|80||frontend.mycompany.mesh")
+        );
+        assert_eq!(record.route_name.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn a_second_operator_for_a_column_becomes_an_extra() {
+        let format =
+            "%RESPONSE_FLAGS% %RESPONSE_FLAGS_LONG% %UPSTREAM_CLUSTER% %UPSTREAM_CLUSTER_RAW%";
+        let record = parse(format, "UH NoHealthyUpstream a; a").unwrap();
+        assert_eq!(record.response_flags.as_deref(), Some("UH"));
+        assert_eq!(record.upstream_cluster.as_deref(), Some("a"));
+        let extras: Vec<(&str, Option<&str>)> =
+            record.extra.iter().map(|e| (e.name.as_ref(), e.value.as_deref())).collect();
+        assert_eq!(
+            extras,
+            [
+                ("RESPONSE_FLAGS_LONG", Some("NoHealthyUpstream")),
+                ("UPSTREAM_CLUSTER_RAW", Some("a"))
+            ]
+        );
     }
 
     #[test]
