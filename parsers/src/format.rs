@@ -99,3 +99,27 @@ impl Format {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_object_compiles_to_a_json_format() {
+        assert!(matches!(Format::compile(r#"{"code":"%RESPONSE_CODE%"}"#), Ok(Format::Json(_))));
+    }
+
+    #[test]
+    fn json_looking_text_compiles_to_a_text_format() {
+        let format = Format::compile(r#"{"status": %RESPONSE_CODE%, "ms": %DURATION%}"#).unwrap();
+        let record = format.parse(br#"{"status": 503, "ms": 12}"#).unwrap();
+        assert_eq!((record.response_code, record.duration_ms), (Some(503), Some(12)));
+    }
+
+    #[test]
+    fn broken_json_without_operators_reports_the_json_error() {
+        let error = Format::compile(r#"{"code": }"#).unwrap_err();
+        assert!(error.message.contains("not a JSON format object"), "{error}");
+        assert_eq!(error.offset, 9);
+    }
+}

@@ -93,6 +93,15 @@ fn custom_format_string() {
     insta::assert_yaml_snapshot!(read_sample("access-logs/custom.log", &format));
 }
 
+/// An operator's own `json_format`: a key whose value is an operator with text
+/// around it (`"%DURATION%ms"`, `"%REQ(:METHOD)% %REQ(:PATH)%"`), a constant, a key
+/// the format does not name (kept as an extra), and a refused value.
+#[test]
+fn custom_json_format() {
+    let format = std::fs::read_to_string(samples().join("access-logs/custom-json.format")).unwrap();
+    insta::assert_yaml_snapshot!(read_sample("access-logs/custom-json.log", &format));
+}
+
 #[test]
 fn auto_reads_every_preset_sample_like_its_preset() {
     let cases = [

@@ -85,6 +85,10 @@ impl JsonFormat {
         let mut claims = ColumnClaims::default();
         for (key, value) in object {
             let spec = match key_spec(&key, value)? {
+                // A value without a column is named by its key, as the logs show it.
+                KeySpec::Slot(Slot::Extra(_)) => {
+                    KeySpec::Slot(Slot::Extra(Arc::from(key.as_str())))
+                }
                 KeySpec::Slot(slot) => KeySpec::Slot(claims.claim(slot, &key)),
                 spec => spec,
             };
@@ -330,7 +334,13 @@ fn merge_template(
 ) -> Result<(), String> {
     let refused = || "template".to_owned();
     let text = json_text(raw).map_err(|_| refused())?;
-    let parsed = format.parse(text.as_bytes()).map_err(|_| refused())?.into_owned();
+    if raw == "null" || text == "-" {
+        return Ok(());
+    }
+    let parsed = format
+        .parse(text.as_bytes())
+        .map_err(|error| format!("a templated value ({})", error.kind))?
+        .into_owned();
     for field in Field::ALL {
         let value = match parsed.get(field) {
             FieldValue::Absent => continue,
@@ -374,5 +384,97 @@ fn render_value(spec: &KeySpec, record: &AccessLogRecord<'_>) -> serde_json::Val
         FieldValue::Text(text) => Value::String(text.into_owned()),
         FieldValue::Integer(number) => Value::from(number),
         FieldValue::Time(ts) => Value::String(ts.to_rfc3339()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORMAT: &str =
+        r#"{"ts":"%START_TIME%","code":"%RESPONSE_CODE%","took":"%DURATION%ms","kind":"access"}"#;
+
+    fn parse<'a>(format: &str, line: &'a str) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
+        JsonFormat::compile(format).unwrap().parse_scored(line.as_bytes())
+    }
+
+    #[test]
+    fn keys_map_to_operator_columns_and_templates_read_their_text() {
+        let line = r#"{"ts":"2022-11-09T00:00:50.336Z","code":503,"took":"81ms","kind":"access"}"#;
+        let (record, doubt) = parse(FORMAT, line).unwrap();
+        assert_eq!(record.ts.map(Timestamp::micros), Some(1_667_952_050_336_000));
+        assert_eq!(record.response_code, Some(503));
+        assert_eq!(record.duration_ms, Some(81));
+        assert_eq!(doubt, 0);
+    }
+
+    #[test]
+    fn string_typed_and_typed_values_read_alike() {
+        let strings = parse(FORMAT, r#"{"code":"503","took":"-ms"}"#).unwrap().0;
+        let typed = parse(FORMAT, r#"{"code":503,"took":null}"#).unwrap().0;
+        assert_eq!(strings, typed);
+        assert_eq!(typed.duration_ms, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_kept_as_extras_and_counted_as_doubt() {
+        let (record, doubt) = parse(FORMAT, r#"{"code":200,"tenant":"a","n":1.5}"#).unwrap();
+        let extras: Vec<_> =
+            record.extra.iter().map(|e| (e.name.as_ref(), e.value.as_deref())).collect();
+        assert_eq!(extras, [("tenant", Some("a")), ("n", Some("1.5"))]);
+        assert_eq!(doubt, 2);
+    }
+
+    #[test]
+    fn escaped_values_are_unescaped() {
+        let format = r#"{"ua":"%REQ(USER-AGENT)%"}"#;
+        let (record, _) = parse(format, r#"{"ua":"Mozilla \"x\" \u00e9"}"#).unwrap();
+        assert_eq!(record.user_agent.as_deref(), Some("Mozilla \"x\" é"));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_column() {
+        let error = parse(FORMAT, r#"{"code":"OK"}"#).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidValue { column: "response_code".into() });
+        assert_eq!(error.offset, 8);
+    }
+
+    #[test]
+    fn broken_json_is_invalid_json_with_its_offset() {
+        let error = parse(FORMAT, r#"{"code": 200,"#).unwrap_err();
+        assert_eq!(error.code(), "invalid_json");
+        assert_eq!(error.offset, 12);
+        assert_eq!(parse(FORMAT, "[1]").unwrap_err().code(), "invalid_json");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_flagged() {
+        let format = JsonFormat::compile(r#"{"ua":"%REQ(USER-AGENT)%"}"#).unwrap();
+        let record = format.parse(b"{\"ua\":\"a\xffb\"}").unwrap();
+        assert_eq!(record.user_agent.as_deref(), Some("a\u{fffd}b"));
+        assert!(record.lossy_utf8);
+    }
+
+    #[test]
+    fn times_fall_back_to_rfc3339() {
+        let format = r#"{"t":"%START_TIME(%s)%"}"#;
+        let (record, _) = parse(format, r#"{"t":"2022-11-09T00:00:50.336+01:00"}"#).unwrap();
+        assert_eq!(record.ts.map(Timestamp::micros), Some(1_667_948_450_336_000));
+        let (record, _) = parse(format, r#"{"t":1667952050}"#).unwrap();
+        assert_eq!(record.ts.map(Timestamp::micros), Some(1_667_952_050_000_000));
+    }
+
+    #[test]
+    fn nested_format_values_are_refused_with_their_key() {
+        let error = JsonFormat::compile(r#"{"a":{"b":"%DURATION%"}}"#).unwrap_err();
+        assert!(error.message.contains("\"a\""), "{error}");
+    }
+
+    #[test]
+    fn renders_what_it_reads() {
+        let format = JsonFormat::compile(FORMAT).unwrap();
+        let line = r#"{"code":503,"kind":"access","took":"81ms","ts":"2022-11-09T00:00:50.336Z"}"#;
+        let record = format.parse(line.as_bytes()).unwrap();
+        assert_eq!(format.parse(format.render(&record).as_bytes()).unwrap(), record);
     }
 }
