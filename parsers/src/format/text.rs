@@ -97,6 +97,19 @@ pub(crate) struct Segment {
     /// quoted value (a header) or free text may be empty. Refusing empty values
     /// keeps separators from being read as empty fields.
     may_be_empty: bool,
+    /// The value may end at several places and the literal is more than white
+    /// space: a value holding it could mean a second reading of the line.
+    separates: Separator,
+}
+
+/// Whether a segment's literal is a separator a value could hide, decided at
+/// compile time (see `Matcher::may_read_two_ways`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Separator {
+    No,
+    /// A separator with a `"` in it (`" "`): only a value holding `"` can hide it.
+    Quoted,
+    Plain,
 }
 
 /// How the matcher finds where a segment's value ends, decided at compile time.
@@ -120,6 +133,8 @@ enum EndRule {
 pub struct TextFormat {
     pub(crate) lead: Literal,
     pub(crate) segments: Vec<Segment>,
+    /// Some separator has no `"` in it (`,`, ` | `): any value might hide it.
+    plain_separators: bool,
 }
 
 impl TextFormat {
@@ -200,7 +215,8 @@ fn build(format: &str, tokens: &[Token]) -> Result<TextFormat, FormatError> {
         segments.push(segment(slot, quoted, op.max_len, next_literal, is_last));
         previous_literal = "";
     }
-    Ok(TextFormat { lead: Literal::new(lead), segments })
+    let plain_separators = segments.iter().any(|segment| segment.separates == Separator::Plain);
+    Ok(TextFormat { lead: Literal::new(lead), segments, plain_separators })
 }
 
 fn literal_text(token: &Token) -> &str {
@@ -240,7 +256,13 @@ fn segment(
     };
     let store = Store::for_slot(&slot);
     let may_be_empty = quoted || !matches!(class, ValueClass::Token | ValueClass::Integer);
-    Segment { slot, class, max_len, literal: Literal::new(literal), store, end, may_be_empty }
+    let separates = match (end, literal.trim().is_empty(), literal.contains('"')) {
+        (EndRule::EachLiteral, false, true) => Separator::Quoted,
+        (EndRule::EachLiteral, false, false) => Separator::Plain,
+        _ => Separator::No,
+    };
+    let literal = Literal::new(literal);
+    Segment { slot, class, max_len, literal, store, end, may_be_empty, separates }
 }
 
 /// An integer value: `Some(None)` when absent, `None` when not a number.
@@ -279,6 +301,9 @@ struct Matcher<'f, 'a> {
     mode: Mode,
     /// Complete readings found so far.
     readings: u32,
+    /// A free-text value stored on the way held a `"` (maybe one later replaced by
+    /// backtracking: then the extra check is merely unneeded, never missed).
+    quote_in_free_text: bool,
     failure: Option<(usize, ErrorKind)>,
 }
 
@@ -286,8 +311,18 @@ impl<'f, 'a> Matcher<'f, 'a> {
     fn new(format: &'f TextFormat, line: &'a [u8], mode: Mode) -> Self {
         let text = std::str::from_utf8(line).ok();
         let record = AccessLogRecord::default();
-        let (attempts, exhausted, readings) = (0, false, 0);
-        Matcher { format, line, text, record, attempts, exhausted, mode, readings, failure: None }
+        Matcher {
+            format,
+            line,
+            text,
+            record,
+            attempts: 0,
+            exhausted: false,
+            mode,
+            readings: 0,
+            quote_in_free_text: false,
+            failure: None,
+        }
     }
 
     /// Matches segments from `index` on, with the value of `index` starting at `pos`.
@@ -404,6 +439,9 @@ impl<'f, 'a> Matcher<'f, 'a> {
         if !(fits_class && fits_length && fits_emptiness) {
             return self.invalid(start, segment);
         }
+        if matches!(segment.class, ValueClass::Text | ValueClass::Time) {
+            self.quote_in_free_text |= memchr::memchr(b'"', bytes).is_some();
+        }
         self.store(segment, start, end) || self.invalid(start, segment)
     }
 
@@ -486,12 +524,24 @@ impl<'f, 'a> Matcher<'f, 'a> {
     /// header, `,` inside a comma-joined value). Spaces alone are left out: a space
     /// inside a user agent after a free-text path is no separator a later token
     /// could take. Lines with no such value skip the second search.
+    ///
+    /// The common case costs nothing more: only free-text values may hold a `"`
+    /// (every other class refuses it), stores note whether one did, and without one
+    /// no value holds a separator that contains a `"`.
     fn may_read_two_ways(&self) -> bool {
+        let quotes_only_in_literals = !self.quote_in_free_text;
+        if quotes_only_in_literals && !self.format.plain_separators {
+            return false;
+        }
         let segments = &self.format.segments;
         segments.iter().enumerate().any(|(index, segment)| {
+            let may_hide = match segment.separates {
+                Separator::No => false,
+                Separator::Quoted => !quotes_only_in_literals,
+                Separator::Plain => true,
+            };
             let literal = segment.literal.text.as_ref();
-            let separates = segment.end == EndRule::EachLiteral && literal.trim() != "";
-            separates && segments[index..].iter().any(|later| self.holds(&later.slot, literal))
+            may_hide && segments[index..].iter().any(|later| self.holds(&later.slot, literal))
         })
     }
 
