@@ -168,7 +168,9 @@ impl TextFormat {
 
     /// Reads one line (no trailing newline) into a record.
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
-        self.run(line).map(|matcher| matcher.record)
+        let mut matcher = Matcher::new(self, line, Mode::First);
+        self.run(&mut matcher)?;
+        Ok(matcher.record)
     }
 
     /// [`Self::parse`], plus how doubtful the reading is: the number of free-text
@@ -179,24 +181,27 @@ impl TextFormat {
         &self,
         line: &'a [u8],
     ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
-        let matcher = self.run(line)?;
+        let mut matcher = Matcher::new(self, line, Mode::First);
+        self.run(&mut matcher)?;
         let doubt = matcher.doubt();
         Ok((matcher.record, doubt))
     }
 
-    fn run<'f, 'a>(&'f self, line: &'a [u8]) -> Result<Matcher<'f, 'a>, ParseError> {
+    /// Reads the matcher's line in place (the record is large: it is moved once, by
+    /// the caller, at the end).
+    fn run(&self, matcher: &mut Matcher<'_, '_>) -> Result<(), ParseError> {
+        let line = matcher.line;
         if !line.starts_with(self.lead.bytes()) {
             let expected = self.lead.text.to_string();
             return Err(ParseError::at(ErrorKind::ExpectedLiteral { expected }, line, 0));
         }
-        let mut matcher = Matcher::new(self, line, Mode::First);
         if !matcher.segment(0, self.lead.bytes().len()) {
             return Err(matcher.error());
         }
         if matcher.may_read_two_ways() && self.reads_two_ways(line) {
             return Err(ParseError::at(ErrorKind::Ambiguous, line, 0));
         }
-        Ok(matcher)
+        Ok(())
     }
 
     /// Whether `line` has two complete readings (or too many candidates to tell):

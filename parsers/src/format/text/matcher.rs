@@ -41,7 +41,7 @@ pub(super) enum Mode {
 /// most advanced failure (the best explanation when nothing matches).
 pub(super) struct Matcher<'f, 'a> {
     format: &'f TextFormat,
-    line: &'a [u8],
+    pub(super) line: &'a [u8],
     /// The line as text when it is valid UTF-8 (checked once, not per value).
     text: Option<&'a str>,
     pub(super) record: AccessLogRecord<'a>,
@@ -318,11 +318,11 @@ impl<'f, 'a> Matcher<'f, 'a> {
         u32::try_from(doubtful).unwrap_or(u32::MAX)
     }
 
-    pub(super) fn error(self) -> ParseError {
+    pub(super) fn error(&mut self) -> ParseError {
         if self.exhausted {
             return ParseError::at(ErrorKind::Ambiguous, self.line, 0);
         }
-        let (offset, kind) = self.failure.unwrap_or((0, ErrorKind::TrailingData));
+        let (offset, kind) = self.failure.take().unwrap_or((0, ErrorKind::TrailingData));
         ParseError::at(kind, self.line, offset)
     }
 }
