@@ -260,30 +260,15 @@ impl LineVisitor<'_, '_> {
 }
 
 /// A map key, borrowed from the line unless it has escapes (serde's `Cow<str>`
-/// always copies).
+/// always copies); read with the value visitor, whose strings borrow the same way.
 struct JsonKey<'a>(Cow<'a, str>);
 
 impl<'de> serde::Deserialize<'de> for JsonKey<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(JsonKeyVisitor)
-    }
-}
-
-struct JsonKeyVisitor;
-
-impl<'de> Visitor<'de> for JsonKeyVisitor {
-    type Value = JsonKey<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
-        Ok(JsonKey(Cow::Borrowed(key)))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(JsonKey(Cow::Owned(key.to_owned())))
+        match deserializer.deserialize_str(JsonScalarVisitor)? {
+            JsonScalar::Text(key) => Ok(JsonKey(key)),
+            _ => Err(serde::de::Error::custom("a JSON object key must be a string")),
+        }
     }
 }
 
