@@ -26,7 +26,9 @@ use crate::record::AccessLogRecord;
 /// Literals up to this long are searched by their first byte (see `Literal::find`).
 const SHORT_LITERAL_BYTES: usize = 4;
 
-/// Candidate value ends tried per line before it is called ambiguous.
+/// Candidate ends tried at segments whose value may end at several places, per
+/// reading, before the line is called ambiguous. Each try re-reads at most every
+/// later segment once, so a line costs at most this many passes over its format.
 const MAX_ATTEMPTS: u32 = 512;
 /// Operators a format may hold; more is surely not an access-log format.
 const MAX_OPERATORS: usize = 256;
@@ -485,6 +487,16 @@ mod tests {
                 ("UPSTREAM_CLUSTER_RAW", Some("a"))
             ]
         );
+    }
+
+    /// Found by the round-trip property: a mixer status holding `" ` lets this
+    /// istio-1.1 line read two ways (mixer `] [" - | "`, or path `a a" 0 a "]`,
+    /// protocol `[`, flags `|` and an empty mixer); it must be rejected, not guessed.
+    #[test]
+    fn a_line_with_a_real_second_reading_is_ambiguous() {
+        let line = r#"[1970-01-01T00:00:00.000Z] "a a a" 0 a "] [" - | "" 0 0 0 0 "a" "a" "a" "a" "a" a a a a a"#;
+        let error = parse(crate::presets::ISTIO_1_1, line).unwrap_err();
+        assert_eq!(error.code(), "ambiguous_line");
     }
 
     #[test]

@@ -162,6 +162,7 @@ impl<'f, 'a> Matcher<'f, 'a> {
                 return self.invalid(pos + bad, segment);
             }
             let next = end + segment.literal.text.len();
+            self.attempts += 1;
             if self.value(segment, pos, end, true) && self.segment(index + 1, next) {
                 return true;
             }
@@ -178,7 +179,6 @@ impl<'f, 'a> Matcher<'f, 'a> {
     /// says the caller's scan already proved the bytes fit the class.
     #[inline(always)]
     fn value(&mut self, segment: &Segment, start: usize, end: usize, class_checked: bool) -> bool {
-        self.attempts += 1;
         let bytes = &self.line[start..end];
         let fits_class = class_checked
             || match segment.class {
