@@ -19,12 +19,12 @@ const CLUSTERS: [&str; 3] = [
 
 /// A varied, realistic record; `i` picks the variation.
 pub fn record(i: usize) -> AccessLogRecord<'static> {
-    let failing = i % 50 == 0;
+    let failing = i.is_multiple_of(50);
     AccessLogRecord {
         ts: Some(Timestamp::from_micros(1_667_952_050_336_000 + (i as i64) * 7_000)),
-        method: Some(if i % 7 == 0 { "POST" } else { "GET" }.into()),
+        method: Some(if i.is_multiple_of(7) { "POST" } else { "GET" }.into()),
         path: Some(format!("/api/v1/items/{}?page={}", i % 977, i % 13).into()),
-        protocol: Some(if i % 3 == 0 { "HTTP/2" } else { "HTTP/1.1" }.into()),
+        protocol: Some(if i.is_multiple_of(3) { "HTTP/2" } else { "HTTP/1.1" }.into()),
         response_code: Some(if failing { 503 } else { 200 }),
         response_flags: failing.then(|| "UH".into()),
         response_code_details: Some(

@@ -73,11 +73,26 @@ impl LineParser {
             return Err(ParseError::at(ErrorKind::Empty, line, 0));
         }
         match &mut self.mode {
-            Mode::Fixed { name, format } => {
-                format.parse(line).map(|record| Parsed { record, format: name })
-            }
+            Mode::Fixed { name, format } => parse_fixed(format, name, line),
             Mode::Auto(auto) => auto.parse(line).map(|(record, format)| Parsed { record, format }),
         }
+    }
+}
+
+/// Reads `line` with one format. A text record is read where it is returned from:
+/// it is large, and moving it costs more than reading a short field.
+fn parse_fixed<'a>(
+    format: &Format,
+    name: &'static str,
+    line: &'a [u8],
+) -> Result<Parsed<'a>, ParseError> {
+    match format {
+        Format::Text(text) => {
+            let mut parsed = Parsed { record: AccessLogRecord::default(), format: name };
+            text.parse_into(line, &mut parsed.record)?;
+            Ok(parsed)
+        }
+        Format::Json(json) => json.parse(line).map(|record| Parsed { record, format: name }),
     }
 }
 

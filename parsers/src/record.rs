@@ -64,6 +64,44 @@ pub enum FieldValue<'a> {
     Time(Timestamp),
 }
 
+/// The text columns, in the order of [`Columns::text`].
+pub(crate) const TEXT_FIELDS: [Field; 19] = [
+    Field::Proxy,
+    Field::Method,
+    Field::Path,
+    Field::Protocol,
+    Field::ResponseFlags,
+    Field::ResponseCodeDetails,
+    Field::ConnectionTerminationDetails,
+    Field::UpstreamTransportFailureReason,
+    Field::XForwardedFor,
+    Field::UserAgent,
+    Field::RequestId,
+    Field::Authority,
+    Field::UpstreamHost,
+    Field::UpstreamCluster,
+    Field::UpstreamLocalAddress,
+    Field::DownstreamLocalAddress,
+    Field::DownstreamRemoteAddress,
+    Field::RequestedServerName,
+    Field::RouteName,
+];
+
+/// The integer columns but the response code, in the order of [`Columns::integer`].
+pub(crate) const INTEGER_FIELDS: [Field; 4] =
+    [Field::BytesReceived, Field::BytesSent, Field::DurationMs, Field::UpstreamServiceTimeMs];
+
+/// Every column of a record borrowed apart, so a reader that knows a value's
+/// column by its index (in [`TEXT_FIELDS`], [`INTEGER_FIELDS`]) stores it without
+/// matching on the field.
+pub(crate) struct Columns<'r, 'a> {
+    pub(crate) text: [&'r mut Option<Cow<'a, str>>; 19],
+    pub(crate) integer: [&'r mut Option<u64>; 4],
+    pub(crate) response_code: &'r mut Option<u16>,
+    pub(crate) ts: &'r mut Option<Timestamp>,
+    pub(crate) extra: &'r mut Vec<ExtraField<'a>>,
+}
+
 /// Why a value could not be stored in its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
@@ -137,6 +175,62 @@ impl<'a> AccessLogRecord<'a> {
         })
     }
 
+    /// The columns, borrowed apart (see [`Columns`]).
+    pub(crate) fn columns(&mut self) -> Columns<'_, 'a> {
+        let AccessLogRecord {
+            ts,
+            proxy,
+            method,
+            path,
+            protocol,
+            response_code,
+            response_flags,
+            response_code_details,
+            connection_termination_details,
+            upstream_transport_failure_reason,
+            bytes_received,
+            bytes_sent,
+            duration_ms,
+            upstream_service_time_ms,
+            x_forwarded_for,
+            user_agent,
+            request_id,
+            authority,
+            upstream_host,
+            upstream_cluster,
+            upstream_local_address,
+            downstream_local_address,
+            downstream_remote_address,
+            requested_server_name,
+            route_name,
+            extra,
+            lossy_utf8: _,
+        } = self;
+        let text = [
+            proxy,
+            method,
+            path,
+            protocol,
+            response_flags,
+            response_code_details,
+            connection_termination_details,
+            upstream_transport_failure_reason,
+            x_forwarded_for,
+            user_agent,
+            request_id,
+            authority,
+            upstream_host,
+            upstream_cluster,
+            upstream_local_address,
+            downstream_local_address,
+            downstream_remote_address,
+            requested_server_name,
+            route_name,
+        ];
+        let integer = [bytes_received, bytes_sent, duration_ms, upstream_service_time_ms];
+        Columns { text, integer, response_code, ts, extra }
+    }
+
     /// The value of `field` as it would be written back into a log (`None` for absent).
     pub fn get(&self, field: Field) -> FieldValue<'_> {
         fn text<'r>(value: &'r Option<Cow<'_, str>>) -> FieldValue<'r> {
@@ -187,10 +281,7 @@ impl<'a> AccessLogRecord<'a> {
 
     /// Sets an extra (non-column) value, replacing an earlier one of the same name.
     pub fn set_extra(&mut self, name: &Arc<str>, value: Option<Cow<'a, str>>) {
-        match self.extra.iter_mut().find(|extra| extra.name == *name) {
-            Some(extra) => extra.value = value,
-            None => self.extra.push(ExtraField { name: Arc::clone(name), value }),
-        }
+        set_extra(&mut self.extra, name, value);
     }
 
     /// Copies every borrowed value so the record outlives the line it came from.
@@ -229,6 +320,18 @@ impl<'a> AccessLogRecord<'a> {
                 .collect(),
             lossy_utf8: self.lossy_utf8,
         }
+    }
+}
+
+/// [`AccessLogRecord::set_extra`] on the extras alone.
+pub(crate) fn set_extra<'a>(
+    extras: &mut Vec<ExtraField<'a>>,
+    name: &Arc<str>,
+    value: Option<Cow<'a, str>>,
+) {
+    match extras.iter_mut().find(|extra| extra.name == *name) {
+        Some(extra) => extra.value = value,
+        None => extras.push(ExtraField { name: Arc::clone(name), value }),
     }
 }
 
@@ -272,5 +375,28 @@ impl Serialize for ExtraMap<'_, '_> {
             map.serialize_entry(extra.name.as_ref(), &extra.value)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_borrowed_in_the_order_of_their_field_lists() {
+        let mut record = AccessLogRecord::default();
+        let columns = record.columns();
+        for (index, field) in TEXT_FIELDS.iter().enumerate() {
+            *columns.text[index] = Some(Cow::Borrowed(field.column()));
+        }
+        for (index, number) in (0..INTEGER_FIELDS.len()).zip(1..) {
+            *columns.integer[index] = Some(number);
+        }
+        for field in TEXT_FIELDS {
+            assert_eq!(record.get(field), FieldValue::Text(Cow::Borrowed(field.column())));
+        }
+        for (field, number) in INTEGER_FIELDS.into_iter().zip(1..) {
+            assert_eq!(record.get(field), FieldValue::Integer(number));
+        }
     }
 }

@@ -88,10 +88,10 @@ impl LogStream {
             }
             Err(error) => error,
         };
-        if let Some(raw) = raw.filter(|_| wrapped) {
-            if let Ok(parsed) = self.parser.parse(raw) {
-                return Ok(parsed);
-            }
+        if let Some(raw) = raw.filter(|_| wrapped)
+            && let Ok(parsed) = self.parser.parse(raw)
+        {
+            return Ok(parsed);
         }
         let line = match (inner, raw) {
             (Cow::Owned(joined), _) => Cow::Owned(joined),

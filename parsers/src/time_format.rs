@@ -128,7 +128,8 @@ impl Timestamp {
     /// Appends [`Timestamp::to_rfc3339`]'s text to `out`.
     pub fn write_rfc3339(self, out: &mut String) {
         let civil = self.to_civil();
-        let items = if civil.micros % 1000 == 0 { &ENVOY_DEFAULT_ITEMS } else { &RFC3339_MICROS };
+        let items =
+            if civil.micros.is_multiple_of(1000) { &ENVOY_DEFAULT_ITEMS } else { &RFC3339_MICROS };
         render_items(items, &civil, 0, out);
     }
 
@@ -230,10 +231,10 @@ impl TimeFormat {
 
     /// [`TimeFormat::parse`] on bytes, for callers that have not checked UTF-8.
     pub fn parse_bytes(&self, text: &[u8]) -> Option<Timestamp> {
-        if self.envoy_default {
-            if let Some(ts) = parse_envoy_default(text) {
-                return Some(ts);
-            }
+        if self.envoy_default
+            && let Some(ts) = parse_envoy_default(text)
+        {
+            return Some(ts);
         }
         parse_items(&self.items, text)
     }

@@ -1,6 +1,7 @@
 //! A compiled text format: the format string split into segments, each with what
-//! its value may hold and how its end is found, decided once; `text/matcher.rs`
-//! reads lines with it.
+//! its value may hold and how its end is found, decided once; `text/fast.rs` and
+//! `text/matcher.rs` read lines with it, `text/literal.rs` finds the literals, and
+//! `text/doubt.rs` judges a finished reading.
 //!
 //! A format is a leading literal followed by segments, each an operator and the
 //! literal after it. The matcher reads a line left to right: a value ends where the
@@ -9,11 +10,18 @@
 //! its column's [`ValueClass`] and type, and backtracks on a mismatch. So fields never
 //! shift: the line either reads exactly, structure and types both, or is rejected.
 //! Attempts are bounded, so hostile input cannot make it slow.
+//!
+//! Nearly every line reads at the first try: the fast path takes every value's
+//! first possible end, the matcher's own first try, without its bookkeeping, and
+//! hands the line to the matcher only when that try fails.
 
+mod doubt;
+mod fast;
+mod literal;
 mod matcher;
 
-use memchr::memmem::Finder;
-
+use fast::Scan;
+use literal::{Literal, starts_with};
 use matcher::{Matcher, Mode};
 
 use super::FormatError;
@@ -21,10 +29,7 @@ use super::operators::{ColumnClaims, Slot};
 use super::tokens::{Token, tokenize};
 use crate::error::{ErrorKind, ParseError};
 use crate::field::{Field, ValueClass};
-use crate::record::AccessLogRecord;
-
-/// Literals up to this long are searched by their first byte (see `Literal::find`).
-const SHORT_LITERAL_BYTES: usize = 4;
+use crate::record::{AccessLogRecord, INTEGER_FIELDS, TEXT_FIELDS};
 
 /// Candidate ends tried at segments whose value may end at several places, per
 /// reading, before the line is called ambiguous. Each try re-reads at most every
@@ -33,67 +38,33 @@ const MAX_ATTEMPTS: u32 = 512;
 /// Operators a format may hold; more is surely not an access-log format.
 const MAX_OPERATORS: usize = 256;
 
-/// Literal text between operators, with a precompiled substring searcher.
-#[derive(Debug, Clone)]
-pub(crate) struct Literal {
-    pub(crate) text: Box<str>,
-    finder: Box<Finder<'static>>,
-}
-
-impl Literal {
-    fn new(text: &str) -> Literal {
-        let finder = Box::new(Finder::new(text.as_bytes()).into_owned());
-        Literal { text: text.into(), finder }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.text.as_bytes()
-    }
-
-    /// Where the literal first occurs in `haystack`.
-    #[inline]
-    /// Short literals (`] "`, `" "`) are found by their first byte and compared:
-    /// on the short values of a log line that beats a substring searcher's set-up.
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        let literal = self.text.as_bytes();
-        match literal {
-            [byte] => memchr::memchr(*byte, haystack),
-            [first, rest @ ..] if literal.len() <= SHORT_LITERAL_BYTES => {
-                let mut from = 0;
-                while let Some(found) = memchr::memchr(*first, &haystack[from..]) {
-                    let at = from + found;
-                    if starts_with(&haystack[at + 1..], rest) {
-                        return Some(at);
-                    }
-                    from = at + 1;
-                }
-                None
-            }
-            _ => self.finder.find(haystack),
-        }
-    }
-}
-
 /// How a segment's value is stored, decided once when the format is compiled so
 /// the per-value work is one branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Store {
-    Text(Field),
-    Integer(Field),
+    /// A text column, and its index in [`TEXT_FIELDS`].
+    Text(Field, usize),
+    /// An integer column, and its index in [`INTEGER_FIELDS`].
+    Integer(Field, usize),
     ResponseCode,
-    Cluster,
+    /// `upstream_cluster`, and its index in [`TEXT_FIELDS`].
+    Cluster(usize),
     /// Times and extras, through [`store`].
     General,
 }
 
 impl Store {
     fn for_slot(slot: &Slot) -> Store {
-        match slot {
-            Slot::Column(Field::ResponseCode) => Store::ResponseCode,
-            Slot::Column(Field::UpstreamCluster) => Store::Cluster,
-            Slot::Column(field) if field.class() == ValueClass::Integer => Store::Integer(*field),
-            Slot::Column(field) => Store::Text(*field),
-            Slot::Time(_) | Slot::Extra(_) => Store::General,
+        let Slot::Column(field) = *slot else { return Store::General };
+        let text = TEXT_FIELDS.iter().position(|text| *text == field);
+        let integer = INTEGER_FIELDS.iter().position(|integer| *integer == field);
+        match (field, text, integer) {
+            (Field::ResponseCode, _, _) => Store::ResponseCode,
+            (Field::UpstreamCluster, Some(index), _) => Store::Cluster(index),
+            (_, Some(index), _) => Store::Text(field, index),
+            (_, _, Some(index)) => Store::Integer(field, index),
+            // No column takes text for it: refused on store, as `text_slot` refuses it.
+            _ => Store::Text(field, usize::MAX),
         }
     }
 }
@@ -108,6 +79,7 @@ pub(crate) struct Segment {
     pub(crate) literal: Literal,
     store: Store,
     end: EndRule,
+    scan: Scan,
     /// Envoy prints `-` for an absent number or unquoted token, never nothing; only a
     /// quoted value (a header) or free text may be empty. Refusing empty values
     /// keeps separators from being read as empty fields.
@@ -118,7 +90,7 @@ pub(crate) struct Segment {
 }
 
 /// Whether a segment's literal is a separator a value could hide, decided at
-/// compile time (see `Matcher::may_read_two_ways`).
+/// compile time (see `TextFormat::may_read_two_ways`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Separator {
     No,
@@ -170,9 +142,9 @@ impl TextFormat {
 
     /// Reads one line (no trailing newline) into a record.
     pub fn parse<'a>(&self, line: &'a [u8]) -> Result<AccessLogRecord<'a>, ParseError> {
-        let mut matcher = Matcher::new(self, line, Mode::First);
-        self.run(&mut matcher)?;
-        Ok(matcher.record)
+        let mut record = AccessLogRecord::default();
+        self.parse_into(line, &mut record)?;
+        Ok(record)
     }
 
     /// [`Self::parse`], plus how doubtful the reading is: the number of free-text
@@ -183,27 +155,47 @@ impl TextFormat {
         &self,
         line: &'a [u8],
     ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
-        let mut matcher = Matcher::new(self, line, Mode::First);
-        self.run(&mut matcher)?;
-        let doubt = matcher.doubt();
-        Ok((matcher.record, doubt))
+        let record = self.parse(line)?;
+        let doubt = self.doubt(&record);
+        Ok((record, doubt))
     }
 
-    /// Reads the matcher's line in place (the record is large: it is moved once, by
-    /// the caller, at the end).
-    fn run(&self, matcher: &mut Matcher<'_, '_>) -> Result<(), ParseError> {
-        let line = matcher.line;
+    /// [`Self::parse`] into `record`, a default one: the record is large, so the
+    /// caller places it where it will stay. Reads the line with the fast path when
+    /// it can, else with the matcher; then rejects a line that reads two ways.
+    pub(crate) fn parse_into<'a>(
+        &self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<(), ParseError> {
+        let text = std::str::from_utf8(line).ok();
+        let fast = text.and_then(|text| fast::read(self, text, record));
+        let quote_in_free_text = match fast {
+            Some(quote_in_free_text) => quote_in_free_text,
+            None => {
+                let (matched, quote_in_free_text) = self.match_line(line)?;
+                *record = matched;
+                quote_in_free_text
+            }
+        };
+        if self.may_read_two_ways(record, quote_in_free_text) && self.reads_two_ways(line) {
+            return Err(ParseError::at(ErrorKind::Ambiguous, line, 0));
+        }
+        Ok(())
+    }
+
+    /// Reads the line with the backtracking matcher: the record, and whether a
+    /// free-text value held a `"`.
+    fn match_line<'a>(&self, line: &'a [u8]) -> Result<(AccessLogRecord<'a>, bool), ParseError> {
         if !line.starts_with(self.lead.bytes()) {
             let expected = self.lead.text.to_string();
             return Err(ParseError::at(ErrorKind::ExpectedLiteral { expected }, line, 0));
         }
+        let mut matcher = Matcher::new(self, line, Mode::First);
         if !matcher.segment(0, self.lead.bytes().len()) {
             return Err(matcher.error());
         }
-        if matcher.may_read_two_ways() && self.reads_two_ways(line) {
-            return Err(ParseError::at(ErrorKind::Ambiguous, line, 0));
-        }
-        Ok(())
+        Ok((matcher.record, matcher.quote_in_free_text))
     }
 
     /// Whether `line` has two complete readings (or too many candidates to tell):
@@ -282,13 +274,8 @@ fn segment(
         _ => Separator::No,
     };
     let literal = Literal::new(literal);
-    Segment { slot, class, max_len, literal, store, end, may_be_empty, separates }
-}
-
-/// `haystack.starts_with(prefix)` without a `memcmp` call for short literals.
-#[inline]
-fn starts_with(haystack: &[u8], prefix: &[u8]) -> bool {
-    haystack.len() >= prefix.len() && haystack.iter().zip(prefix).all(|(a, b)| a == b)
+    let scan = Scan::new(class, end);
+    Segment { slot, class, max_len, literal, store, end, scan, may_be_empty, separates }
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@
 
 use std::borrow::Cow;
 
-use super::{EndRule, MAX_ATTEMPTS, Segment, Separator, Store, TextFormat, starts_with};
+use super::{EndRule, MAX_ATTEMPTS, Segment, Store, TextFormat, starts_with};
 use crate::error::{ErrorKind, ParseError};
 use crate::field::ValueClass;
 use crate::format::operators::Slot;
 use crate::format::value::{parse_decimal, store, strip_semicolon};
-use crate::record::{AccessLogRecord, FieldValue};
+use crate::record::AccessLogRecord;
 
 /// How many leading bytes of `bytes` a [`ValueClass::Token`] may hold: the index of
 /// the first space or `"`, found with a vectorised search.
@@ -53,7 +53,7 @@ pub(super) struct Matcher<'f, 'a> {
     readings: u32,
     /// A free-text value stored on the way held a `"` (maybe one later replaced by
     /// backtracking: then the extra check is merely unneeded, never missed).
-    quote_in_free_text: bool,
+    pub(super) quote_in_free_text: bool,
     failure: Option<(usize, ErrorKind)>,
 }
 
@@ -202,17 +202,17 @@ impl<'f, 'a> Matcher<'f, 'a> {
         let bytes = &self.line[start..end];
         let absent = bytes.is_empty() || bytes == b"-";
         match segment.store {
-            Store::Text(field) => {
+            Store::Text(field, _) => {
                 let text = (!absent).then(|| self.text_of(start, end));
                 self.record.text_slot(field).map(|slot| *slot = text).is_some()
             }
-            Store::Cluster => {
+            Store::Cluster(_) => {
                 let text = (!absent).then(|| strip_semicolon(self.text_of(start, end)));
                 self.record.upstream_cluster =
                     text.filter(|name| !matches!(name.as_ref(), "" | "-"));
                 true
             }
-            Store::Integer(field) => {
+            Store::Integer(field, _) => {
                 let Some(number) = integer(bytes, absent) else { return false };
                 self.record.integer_slot(field).map(|slot| *slot = number).is_some()
             }
@@ -268,54 +268,6 @@ impl<'f, 'a> Matcher<'f, 'a> {
     fn complete(&mut self) -> bool {
         self.readings += 1;
         self.mode == Mode::First || self.readings >= 2
-    }
-
-    /// Whether another reading might exist: some value holds the literal of a
-    /// segment whose value could have ended at several places (`" "` inside a
-    /// header, `,` inside a comma-joined value). Spaces alone are left out: a space
-    /// inside a user agent after a free-text path is no separator a later token
-    /// could take. Lines with no such value skip the second search.
-    ///
-    /// The common case costs nothing more: only free-text values may hold a `"`
-    /// (every other class refuses it), stores note whether one did, and without one
-    /// no value holds a separator that contains a `"`.
-    pub(super) fn may_read_two_ways(&self) -> bool {
-        let quotes_only_in_literals = !self.quote_in_free_text;
-        if quotes_only_in_literals && !self.format.plain_separators {
-            return false;
-        }
-        let segments = &self.format.segments;
-        segments.iter().enumerate().any(|(index, segment)| {
-            let may_hide = match segment.separates {
-                Separator::No => false,
-                Separator::Quoted => !quotes_only_in_literals,
-                Separator::Plain => true,
-            };
-            let literal = segment.literal.text.as_ref();
-            may_hide && segments[index..].iter().any(|later| self.holds(&later.slot, literal))
-        })
-    }
-
-    /// Whether the text value stored for `slot` contains `needle`.
-    fn holds(&self, slot: &Slot, needle: &str) -> bool {
-        let value = match slot {
-            Slot::Extra(name) => {
-                let extra = self.record.extra.iter().find(|extra| extra.name == *name);
-                extra.and_then(|extra| extra.value.as_deref())
-            }
-            slot => match slot.field().map(|field| self.record.get(field)) {
-                Some(FieldValue::Text(text)) => return text.contains(needle),
-                _ => None,
-            },
-        };
-        value.is_some_and(|text| text.contains(needle))
-    }
-
-    /// How many free-text values of the reading hold a `"`.
-    pub(super) fn doubt(&self) -> u32 {
-        let text_segments = self.format.segments.iter().filter(|s| s.class == ValueClass::Text);
-        let doubtful = text_segments.filter(|segment| self.holds(&segment.slot, "\"")).count();
-        u32::try_from(doubtful).unwrap_or(u32::MAX)
     }
 
     pub(super) fn error(&mut self) -> ParseError {
