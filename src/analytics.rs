@@ -1,0 +1,3 @@
+//! Analytics computed while ingesting: the streaming failover detector.
+
+pub mod failover;
