@@ -1,0 +1,132 @@
+//! When things go wrong: the failover episodes of the default scenario, scaled to the
+//! length of the run. Each episode starts with a burst of 503 `UH` (the local
+//! endpoints ejected), then the route's traffic moves to another cluster, then comes
+//! back. Runs shorter than [`MIN_MINUTES_FOR_EPISODES`] are baseline only: an episode
+//! must last well past the detector's 30 s to be one.
+
+use super::mesh::{C2, C3};
+use super::routes::{FRONTEND_GW1, RATINGS};
+
+/// What happens to a route at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Baseline behaviour.
+    Normal,
+    /// Local endpoints are gone and nothing else is picked yet: 503 `UH`.
+    Burst,
+    /// Traffic goes to `target`.
+    Failover { target: usize },
+}
+
+/// An episode, as a share of the run: it fails over from `start_permille` to
+/// `end_permille` of the run.
+#[derive(Debug, Clone, Copy)]
+struct EpisodeSpec {
+    route: usize,
+    target: usize,
+    start_permille: i64,
+    end_permille: i64,
+}
+
+/// Episode 1: `cluster1`'s gateway sends `frontend` to `cluster2` through its
+/// east-west gateway; episode 2: `ratings` of `cluster1` goes straight to the pods of
+/// `cluster3` (same network).
+const EPISODES: [EpisodeSpec; 2] = [
+    EpisodeSpec { route: FRONTEND_GW1, target: C2, start_permille: 250, end_permille: 450 },
+    EpisodeSpec { route: RATINGS, target: C3, start_permille: 600, end_permille: 750 },
+];
+
+/// Shorter runs have no episodes.
+pub const MIN_MINUTES_FOR_EPISODES: u32 = 5;
+
+/// How long the 503 `UH` burst before each failover lasts.
+pub const BURST_MS: i64 = 15_000;
+
+/// One scheduled episode, in milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Episode {
+    pub route: usize,
+    pub target: usize,
+    pub burst_start_ms: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl Episode {
+    /// The route's phase at `t_ms`.
+    fn phase(&self, t_ms: i64) -> Phase {
+        if t_ms < self.burst_start_ms || t_ms >= self.end_ms {
+            Phase::Normal
+        } else if t_ms < self.start_ms {
+            Phase::Burst
+        } else {
+            Phase::Failover { target: self.target }
+        }
+    }
+}
+
+/// The episodes of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub episodes: Vec<Episode>,
+}
+
+impl Timeline {
+    /// The default scenario's episodes for a run of `minutes` from `start_ms`.
+    pub fn new(start_ms: i64, minutes: u32) -> Timeline {
+        if minutes < MIN_MINUTES_FOR_EPISODES {
+            return Timeline::default();
+        }
+        let run_ms = i64::from(minutes) * 60_000;
+        let at = |permille: i64| start_ms + run_ms * permille / 1000 / 1000 * 1000;
+        let episodes = EPISODES
+            .iter()
+            .map(|spec| Episode {
+                route: spec.route,
+                target: spec.target,
+                burst_start_ms: at(spec.start_permille) - BURST_MS,
+                start_ms: at(spec.start_permille),
+                end_ms: at(spec.end_permille),
+            })
+            .collect();
+        Timeline { episodes }
+    }
+
+    /// The phase of `route` at `t_ms`.
+    pub fn phase(&self, route: usize, t_ms: i64) -> Phase {
+        match self.episodes.iter().find(|episode| episode.route == route) {
+            Some(episode) => episode.phase(t_ms),
+            None => Phase::Normal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_minutes_have_two_episodes_at_the_documented_times() {
+        let timeline = Timeline::new(0, 10);
+        let spans: Vec<_> =
+            timeline.episodes.iter().map(|e| (e.burst_start_ms, e.start_ms, e.end_ms)).collect();
+        assert_eq!(spans, [(135_000, 150_000, 270_000), (345_000, 360_000, 450_000)]);
+    }
+
+    #[test]
+    fn phases_follow_the_episode() {
+        let timeline = Timeline::new(0, 10);
+        assert_eq!(timeline.phase(FRONTEND_GW1, 134_999), Phase::Normal);
+        assert_eq!(timeline.phase(FRONTEND_GW1, 135_000), Phase::Burst);
+        assert_eq!(timeline.phase(FRONTEND_GW1, 150_000), Phase::Failover { target: C2 });
+        assert_eq!(timeline.phase(FRONTEND_GW1, 270_000), Phase::Normal);
+        assert_eq!(timeline.phase(RATINGS, 400_000), Phase::Failover { target: C3 });
+        assert_eq!(timeline.phase(1, 400_000), Phase::Normal);
+    }
+
+    #[test]
+    fn short_runs_are_baseline_only() {
+        assert!(Timeline::new(0, MIN_MINUTES_FOR_EPISODES - 1).episodes.is_empty());
+        assert_eq!(Timeline::new(0, MIN_MINUTES_FOR_EPISODES).episodes.len(), 2);
+    }
+}
