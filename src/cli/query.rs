@@ -1,0 +1,79 @@
+//! `meshlog query`: runs one read-only SQL statement, or a named query
+//! (`--saved NAME`, `--list`), over the Parquet tables of the data directory and
+//! prints the result as a table, CSV or JSON on stdout. The work is in
+//! [`crate::query`]; this file reads the arguments, starts the multi-thread runtime
+//! DataFusion runs on, and picks the output.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use crate::config::{Overrides, Settings};
+
+use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, saved};
+
+/// Arguments of `meshlog query`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("query").required(true).args(["sql", "saved", "list"])))]
+pub struct QueryArgs {
+    /// meshlog config file (TOML); its `data_dir` applies unless `--data-dir` is given.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory to query [default: `data_dir` of the config, else ./meshlog-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// How to print the result: an aligned table, CSV, or one JSON array of objects.
+    #[arg(long, short, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Run a named query (see `--list`) instead of SQL.
+    #[arg(long, value_name = "NAME")]
+    pub saved: Option<String>,
+    /// List the named queries and what each answers.
+    #[arg(long)]
+    pub list: bool,
+    /// The SQL to run over the tables `requests`, `rejects` and `failovers`. Read-only:
+    /// statements that would write (DDL, DML, COPY, SET) are refused.
+    #[arg(allow_hyphen_values = true)]
+    pub sql: Option<String>,
+}
+
+/// Runs `meshlog query`.
+pub fn run(args: &QueryArgs) -> Result<(), QueryError> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let written = execute(args, &mut out).and_then(|()| out.flush().map_err(QueryError::Write));
+    match written {
+        // `meshlog query … | head`: the reader has all it wanted.
+        Err(QueryError::Write(error)) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
+    if args.list {
+        return out.write_all(saved::list().as_bytes()).map_err(QueryError::Write);
+    }
+    let saved_query = args.saved.as_deref().map(SavedQuery::find).transpose()?;
+    let engine = QueryEngine::open(&data_dir(args)?)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(QueryError::Runtime)?;
+    runtime.block_on(async {
+        match (&saved_query, &args.sql) {
+            (Some(query), _) => engine.run_saved(query, args.output, out).await,
+            (None, Some(sql)) => engine.run(sql, args.output, out).await,
+            (None, None) => Ok(()),
+        }
+    })
+}
+
+/// `--data-dir`, else the config's `data_dir` (relative to the config file), else
+/// `./meshlog-data`: the same rules as `meshlog ingest`.
+fn data_dir(args: &QueryArgs) -> Result<PathBuf, QueryError> {
+    let overrides = Overrides {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        source_cluster: None,
+    };
+    Ok(Settings::resolve(&overrides)?.data_dir)
+}

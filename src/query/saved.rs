@@ -1,0 +1,86 @@
+//! The named queries of `queries/*.sql`, built into the binary so that
+//! `meshlog query --saved NAME` works from any directory. Each file opens with `--`
+//! comment lines saying what it answers and how to read the result; the first one is
+//! the summary `meshlog query --list` prints.
+
+use super::QueryError;
+
+/// A built-in named query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedQuery {
+    /// The name `--saved` takes (the file name without `.sql`).
+    pub name: &'static str,
+    /// The SQL, comments included.
+    pub sql: &'static str,
+}
+
+macro_rules! saved {
+    ($($name:literal),* $(,)?) => {
+        &[$(SavedQuery {
+            name: $name,
+            sql: include_str!(concat!("../../queries/", $name, ".sql")),
+        }),*]
+    };
+}
+
+/// Every built-in query, in the order `--list` prints them.
+pub const SAVED_QUERIES: &[SavedQuery] = saved![
+    "failovers",
+    "endpoint_errors",
+    "cross_cluster_share",
+    "locality_split",
+    "response_flags",
+    "latency_by_locality",
+];
+
+impl SavedQuery {
+    /// The query called `name`; the error lists the known names.
+    pub fn find(name: &str) -> Result<SavedQuery, QueryError> {
+        let found = SAVED_QUERIES.iter().find(|query| query.name == name);
+        found.copied().ok_or_else(|| QueryError::UnknownSaved {
+            name: name.to_owned(),
+            known: SAVED_QUERIES.iter().map(|query| query.name).collect(),
+        })
+    }
+
+    /// The text of the first `--` comment line: what the query answers.
+    pub fn summary(&self) -> &'static str {
+        let comments = self.sql.lines().map_while(|line| line.trim().strip_prefix("--"));
+        comments.map(str::trim).find(|text| !text.is_empty()).unwrap_or_default()
+    }
+}
+
+/// One line per query: its name, then its summary.
+pub fn list() -> String {
+    let width = SAVED_QUERIES.iter().map(|query| query.name.len()).max().unwrap_or(0);
+    let lines =
+        SAVED_QUERIES.iter().map(|query| format!("{:width$}  {}\n", query.name, query.summary()));
+    lines.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_starts_with_comment_lines() {
+        for query in SAVED_QUERIES {
+            assert!(query.sql.starts_with("-- "), "{} lacks a leading comment", query.name);
+            assert!(!query.summary().is_empty(), "{} has no summary", query.name);
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_the_known_ones() {
+        let error = SavedQuery::find("nope").unwrap_err().to_string();
+        assert!(error.contains("\"nope\""), "{error}");
+        assert!(error.contains("failovers, endpoint_errors, cross_cluster_share"), "{error}");
+    }
+
+    #[test]
+    fn list_prints_names_and_summaries() {
+        let listed = list();
+        assert_eq!(listed.lines().count(), SAVED_QUERIES.len());
+        assert!(listed.starts_with("failovers "), "{listed}");
+    }
+}

@@ -1,0 +1,267 @@
+//! [`MeshTable`]: a DataFusion table over one of meshlog's Parquet directories.
+//! A partitioned table (`requests`, `rejects`) reads the time filters pushed down to
+//! its scan, lists only the `date=/hour=` directories whose hour overlaps them (and
+//! that pass filters on the `date` and `hour` columns themselves), and hands those
+//! files, with their partition values, to DataFusion's Parquet scan, the same one a
+//! `ListingTable` builds. Filters are reported `Inexact`: DataFusion still applies
+//! them to every row, and pushes them into the Parquet reader for row-group pruning.
+//! A table whose directory does not exist yet is empty, with its schema.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, project_schema};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::Result;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::object_store::ObjectStore;
+use datafusion::object_store::path::Path;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+
+use super::listing::{self, HourDir, MICROS_PER_DAY};
+use super::time_range::{MICROS_PER_HOUR, TimeRange};
+use crate::storage::schema::PARTITION_COLUMNS;
+
+/// How a table's files are laid out under its root.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// `date=YYYY-MM-DD/hour=HH/*.parquet`, by the UTC hour of `time_column`.
+    Partitioned { time_column: &'static str },
+    /// `*.parquet` directly under the root.
+    Flat,
+}
+
+/// A table over the Parquet files of one directory of the data dir.
+pub struct MeshTable {
+    name: &'static str,
+    file_schema: SchemaRef,
+    schema: SchemaRef,
+    root: Path,
+    layout: Layout,
+}
+
+impl fmt::Debug for MeshTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeshTable").field("name", &self.name).field("root", &self.root).finish()
+    }
+}
+
+impl MeshTable {
+    /// A table partitioned by `date`/`hour` of `time_column`; `date` and `hour` are
+    /// appended to the columns, as text.
+    pub fn partitioned(
+        name: &'static str,
+        file_schema: &Schema,
+        root: Path,
+        time_column: &'static str,
+    ) -> MeshTable {
+        let file_schema = Arc::new(with_view_types(file_schema));
+        let mut fields = file_schema.fields().to_vec();
+        fields.extend(partition_fields().into_iter().map(Arc::new));
+        let schema = Arc::new(Schema::new(fields));
+        let layout = Layout::Partitioned { time_column };
+        MeshTable { name, file_schema, schema, root, layout }
+    }
+
+    /// A table of the files directly under `root`.
+    pub fn flat(name: &'static str, file_schema: &Schema, root: Path) -> MeshTable {
+        let file_schema = Arc::new(with_view_types(file_schema));
+        let schema = file_schema.clone();
+        MeshTable { name, file_schema, schema, root, layout: Layout::Flat }
+    }
+
+    /// The table's name in SQL.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The files a scan with these filters reads.
+    pub async fn files_for(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> Result<Vec<PartitionedFile>> {
+        let store = state.runtime_env().object_store(ObjectStoreUrl::local_filesystem())?;
+        match self.layout {
+            Layout::Flat => flat_files(store.as_ref(), &self.root).await,
+            Layout::Partitioned { time_column } => {
+                let range = TimeRange::from_filters(time_column, filters);
+                let partition_filter = PartitionFilter::new(state, filters)?;
+                partitioned_files(store.as_ref(), &self.root, &range, &partition_filter).await
+            }
+        }
+    }
+
+    async fn plan_scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files = self.files_for(state, filters).await?;
+        if files.is_empty() {
+            let schema = project_schema(&self.schema, projection)?;
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let groups = FileGroup::new(files).split_files(state.config().target_partitions());
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let source = format.file_source(self.table_schema());
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+
+    fn table_schema(&self) -> TableSchema {
+        let builder = TableSchema::builder(self.file_schema.clone());
+        match self.layout {
+            Layout::Partitioned { .. } => {
+                builder.with_table_partition_cols(partition_fields()).build()
+            }
+            Layout::Flat => builder.build(),
+        }
+    }
+}
+
+impl TableProvider for MeshTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    // `async fn scan` as `#[async_trait]` expands it (the crate is not a dependency).
+    fn scan<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        state: &'life1 dyn Session,
+        projection: Option<&'life2 Vec<usize>>,
+        filters: &'life3 [Expr],
+        limit: Option<usize>,
+    ) -> Pin<Box<dyn Future<Output = Result<Arc<dyn ExecutionPlan>>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(self.plan_scan(state, projection, filters, limit))
+    }
+}
+
+/// `date` and `hour`, as the partition directories name them.
+fn partition_fields() -> Vec<Field> {
+    PARTITION_COLUMNS.iter().map(|name| Field::new(*name, DataType::Utf8, false)).collect()
+}
+
+/// Text columns read as `Utf8View`, as DataFusion reads Parquet by default: faster
+/// grouping and filtering on strings, same values.
+fn with_view_types(schema: &Schema) -> Schema {
+    let fields = schema.fields().iter().map(|field| match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View))
+        }
+        _ => field.clone(),
+    });
+    Schema::new_with_metadata(fields.collect::<Vec<_>>(), schema.metadata().clone())
+}
+
+async fn flat_files(store: &dyn ObjectStore, root: &Path) -> Result<Vec<PartitionedFile>> {
+    let files = listing::parquet_files(store, root).await?;
+    Ok(files.into_iter().map(PartitionedFile::new_from_meta).collect())
+}
+
+async fn partitioned_files(
+    store: &dyn ObjectStore,
+    root: &Path,
+    range: &TimeRange,
+    partition_filter: &PartitionFilter,
+) -> Result<Vec<PartitionedFile>> {
+    let mut files = Vec::new();
+    if range.is_empty() {
+        return Ok(files);
+    }
+    for date in listing::date_dirs(store, root).await? {
+        if !range.overlaps(date.start, MICROS_PER_DAY) {
+            continue;
+        }
+        for hour in listing::hour_dirs(store, &date).await? {
+            if range.overlaps(hour.start, MICROS_PER_HOUR) && partition_filter.keeps(&hour)? {
+                files.extend(hour_files(store, &hour).await?);
+            }
+        }
+    }
+    Ok(files)
+}
+
+async fn hour_files(store: &dyn ObjectStore, hour: &HourDir) -> Result<Vec<PartitionedFile>> {
+    let values = vec![hour.date.as_str().into(), hour.hour.as_str().into()];
+    let files = listing::parquet_files(store, &hour.path).await?;
+    let with_values =
+        |meta| PartitionedFile::new_from_meta(meta).with_partition_values(values.clone());
+    Ok(files.into_iter().map(with_values).collect())
+}
+
+/// The pushed-down filters that read only `date` and `hour`, evaluated once per hour
+/// directory.
+struct PartitionFilter {
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    schema: SchemaRef,
+}
+
+impl PartitionFilter {
+    fn new(state: &dyn Session, filters: &[Expr]) -> Result<PartitionFilter> {
+        let schema = Arc::new(Schema::new(partition_fields()));
+        let applicable = filters
+            .iter()
+            .filter(|filter| expr_applicable_for_cols(&PARTITION_COLUMNS, filter))
+            .map(|filter| unnormalize_col(filter.clone()));
+        let predicate = match conjunction(applicable) {
+            Some(expr) => {
+                Some(state.create_physical_expr(expr, &DFSchema::try_from(schema.clone())?)?)
+            }
+            None => None,
+        };
+        Ok(PartitionFilter { predicate, schema })
+    }
+
+    fn keeps(&self, hour: &HourDir) -> Result<bool> {
+        let Some(predicate) = &self.predicate else {
+            return Ok(true);
+        };
+        let date = Arc::new(StringArray::from(vec![hour.date.as_str()]));
+        let hour = Arc::new(StringArray::from(vec![hour.hour.as_str()]));
+        let batch = RecordBatch::try_new(self.schema.clone(), vec![date, hour])?;
+        let result = predicate.evaluate(&batch)?.into_array(1)?;
+        let kept = result.as_boolean_opt().is_some_and(|kept| kept.is_valid(0) && kept.value(0));
+        Ok(kept)
+    }
+}

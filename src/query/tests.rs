@@ -1,0 +1,224 @@
+//! End-to-end tests of the query module on a real data directory (see
+//! [`super::fixtures`]): time-based partition pruning, the read-only guard, the three
+//! output formats, and a golden result for every named query.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::fixtures::{self, TempDataDir};
+use super::{OutputFormat, QueryEngine, QueryError, SavedQuery};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn incident_dir(test: &str) -> TempDataDir {
+    let dir = TempDataDir::new(test);
+    fixtures::write_requests(&dir.path, &fixtures::incident());
+    fixtures::write_failovers(&dir.path);
+    dir
+}
+
+fn output(engine: &QueryEngine, sql: &str, format: OutputFormat) -> String {
+    let mut out = Vec::new();
+    runtime().block_on(engine.run(sql, format, &mut out)).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn saved_csv(engine: &QueryEngine, name: &str) -> String {
+    let query = SavedQuery::find(name).unwrap();
+    let mut out = Vec::new();
+    runtime().block_on(engine.run_saved(&query, OutputFormat::Csv, &mut out)).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The distinct files the physical plan of `sql` reads.
+fn scanned_files(engine: &QueryEngine, sql: &str) -> BTreeSet<String> {
+    let plan = runtime().block_on(async {
+        let frame = engine.sql(sql).await.unwrap();
+        frame.create_physical_plan().await.unwrap()
+    });
+    let mut files = BTreeSet::new();
+    collect_scanned(&plan, &mut files);
+    files
+}
+
+fn collect_scanned(plan: &Arc<dyn ExecutionPlan>, files: &mut BTreeSet<String>) {
+    let config = plan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>());
+    for group in config.map(|config| config.file_groups.as_slice()).unwrap_or_default() {
+        for file in group.iter() {
+            let path = file.object_meta.location.as_ref();
+            files.insert(path[path.find("/requests/").map_or(0, |at| at + 1)..].to_owned());
+        }
+    }
+    plan.children().into_iter().for_each(|child| collect_scanned(child, files));
+}
+
+#[test]
+fn a_narrow_time_filter_reads_only_its_hours() {
+    let dir = incident_dir("pruning");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let all = scanned_files(&engine, "SELECT count(*) FROM requests");
+    assert_eq!(all.len(), 5, "{all:?}");
+    let one_hour = "SELECT count(*) AS n FROM requests \
+        WHERE ts >= '2026-11-01T11:00:00Z' AND ts < '2026-11-01T12:00:00Z'";
+    let files = scanned_files(&engine, one_hour);
+    assert_eq!(
+        files,
+        BTreeSet::from(["requests/date=2026-11-01/hour=11/part-0.parquet".to_owned()])
+    );
+    assert_eq!(output(&engine, one_hour, OutputFormat::Csv), "n\n6\n");
+    let between = "SELECT count(*) AS n FROM requests \
+        WHERE ts BETWEEN '2026-11-01T10:00:30Z' AND '2026-11-01T11:00:10Z'";
+    assert_eq!(scanned_files(&engine, between).len(), 3);
+    assert_eq!(output(&engine, between, OutputFormat::Csv), "n\n6\n");
+}
+
+#[test]
+fn now_minus_interval_and_partition_columns_prune() {
+    let dir = incident_dir("pruning-now");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let recent = "SELECT count(*) FROM requests WHERE ts > now() - INTERVAL '1 hour' \
+        AND ts < TIMESTAMP '2000-01-01T00:00:00Z'";
+    assert!(scanned_files(&engine, recent).is_empty());
+    let old = "SELECT count(*) FROM requests WHERE ts < now() - INTERVAL '36500 days'";
+    assert!(scanned_files(&engine, old).is_empty());
+    let by_date = "SELECT date, hour, count(*) AS n FROM requests WHERE date = '2026-10-31' GROUP BY date, hour";
+    assert_eq!(scanned_files(&engine, by_date).len(), 1);
+    assert_eq!(output(&engine, by_date, OutputFormat::Csv), "date,hour,n\n2026-10-31,23,1\n");
+    let by_hour = "SELECT count(*) AS n FROM requests WHERE hour = '10' OR hour = '12'";
+    assert_eq!(scanned_files(&engine, by_hour).len(), 3);
+    assert_eq!(output(&engine, by_hour, OutputFormat::Csv), "n\n8\n");
+}
+
+#[test]
+fn missing_tables_are_empty_and_meshlog_files_are_never_read() {
+    let dir = TempDataDir::new("empty");
+    std::fs::create_dir_all(dir.path.join("_meshlog")).unwrap();
+    std::fs::write(dir.path.join("_meshlog/commit.parquet"), "not parquet").unwrap();
+    let hour = dir.path.join("requests/date=2026-11-01/hour=10");
+    std::fs::create_dir_all(&hour).unwrap();
+    std::fs::write(hour.join(".part-1.parquet"), "half written").unwrap();
+    std::fs::write(hour.join("part-1.parquet.tmp"), "half written").unwrap();
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    for table in ["requests", "rejects", "failovers"] {
+        let sql = format!("SELECT count(*) AS n FROM {table}");
+        assert_eq!(output(&engine, &sql, OutputFormat::Csv), "n\n0\n", "{table}");
+    }
+    let columns = "SELECT column_name, data_type FROM information_schema.columns \
+        WHERE table_name = 'rejects' ORDER BY ordinal_position";
+    insta::assert_snapshot!("empty_rejects_columns", output(&engine, columns, OutputFormat::Csv));
+}
+
+#[test]
+fn writes_are_refused_and_write_nothing() {
+    let dir = incident_dir("read-only");
+    let before = dir.files();
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let out = dir.path.join("out");
+    let refused = [
+        format!("COPY (SELECT * FROM requests) TO '{}/copy.parquet'", out.display()),
+        format!("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/'", out.display()),
+        "CREATE TABLE t AS SELECT * FROM requests".to_owned(),
+        "CREATE VIEW v AS SELECT 1".to_owned(),
+        "DROP TABLE requests".to_owned(),
+        "INSERT INTO requests SELECT * FROM requests".to_owned(),
+        "DELETE FROM failovers".to_owned(),
+        "SET datafusion.execution.target_partitions = 1".to_owned(),
+        format!("EXPLAIN ANALYZE COPY (SELECT 1) TO '{}/x.csv'", out.display()),
+    ];
+    for sql in &refused {
+        let error = runtime().block_on(engine.sql(sql)).err();
+        let message = error.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(matches!(error, Some(QueryError::ReadOnly { .. })), "{sql}: {message}");
+        assert!(
+            message.contains("read-only") && message.contains("nothing was written"),
+            "{message}"
+        );
+    }
+    assert_eq!(dir.files(), before);
+    assert!(!out.exists());
+    let still_there = "SELECT count(*) AS n FROM requests";
+    assert_eq!(output(&engine, still_there, OutputFormat::Csv), "n\n15\n");
+}
+
+#[test]
+fn plan_errors_name_the_query() {
+    let dir = TempDataDir::new("plan-error");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let error = runtime().block_on(engine.sql("SELECT nope FROM requests")).err().unwrap();
+    assert!(matches!(error, QueryError::Plan { .. }));
+    assert_eq!(error.to_string(), "cannot plan query \"SELECT nope FROM requests\"");
+}
+
+#[test]
+fn output_formats() {
+    let dir = incident_dir("output");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let sql = "SELECT ts, upstream_host, response_code, via_gateway FROM requests \
+        WHERE ts BETWEEN '2026-11-01T10:01:10Z' AND '2026-11-01T10:01:30Z' ORDER BY ts";
+    insta::assert_snapshot!("output_table", output(&engine, sql, OutputFormat::Table));
+    insta::assert_snapshot!("output_csv", output(&engine, sql, OutputFormat::Csv));
+    insta::assert_snapshot!("output_json", output(&engine, sql, OutputFormat::Json));
+    let none = "SELECT service FROM requests WHERE ts < '2000-01-01T00:00:00Z'";
+    assert_eq!(output(&engine, none, OutputFormat::Json), "[]\n");
+    assert_eq!(output(&engine, none, OutputFormat::Csv), "service\n");
+}
+
+#[test]
+fn saved_failovers() {
+    let dir = incident_dir("saved-failovers");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_failovers", saved_csv(&engine, "failovers"));
+}
+
+#[test]
+fn saved_endpoint_errors() {
+    let dir = incident_dir("saved-endpoint-errors");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_endpoint_errors", saved_csv(&engine, "endpoint_errors"));
+}
+
+#[test]
+fn saved_cross_cluster_share() {
+    let dir = incident_dir("saved-cross-cluster-share");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_cross_cluster_share", saved_csv(&engine, "cross_cluster_share"));
+}
+
+#[test]
+fn saved_locality_split() {
+    let dir = incident_dir("saved-locality-split");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_locality_split", saved_csv(&engine, "locality_split"));
+}
+
+#[test]
+fn saved_response_flags() {
+    let dir = incident_dir("saved-response-flags");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_response_flags", saved_csv(&engine, "response_flags"));
+}
+
+#[test]
+fn saved_latency_by_locality() {
+    let dir = incident_dir("saved-latency");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_latency_by_locality", saved_csv(&engine, "latency_by_locality"));
+}
+
+#[test]
+fn saved_queries_run_on_an_empty_data_dir() {
+    let dir = TempDataDir::new("saved-empty");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    for query in super::saved::SAVED_QUERIES {
+        let csv = saved_csv(&engine, query.name);
+        assert_eq!(csv.lines().count(), 1, "{}: {csv}", query.name);
+    }
+}
