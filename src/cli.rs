@@ -1,6 +1,10 @@
 //! The command line: one subcommand per job, each in its own module under `cli/`.
 
+mod demo;
+mod ingest;
 mod parse;
+mod query;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +26,18 @@ enum Command {
     Parse(parse::ParseArgs),
     /// List the built-in access-log format presets and their format strings.
     Formats,
+    /// Read access logs into the data directory: tag each request local or
+    /// cross-cluster, store Parquet, detect failovers.
+    Ingest(ingest::IngestArgs),
+    /// Answer questions in SQL over the stored tables (requests, rejects, failovers),
+    /// or run a named query.
+    Query(query::QueryArgs),
+    /// Simulate a three-cluster mesh, ingest it, and show what meshlog finds: the
+    /// quickest way to see it work.
+    Demo(demo::DemoArgs),
+    /// Write the access logs of a simulated three-cluster mesh, with failovers,
+    /// faulty endpoints and locality spill, to try every command on.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Runs the command the user asked for.
@@ -29,5 +45,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Formats => parse::list_formats(),
+        Command::Ingest(args) => ingest::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Query(args) => Ok(query::run(&args)?),
+        Command::Demo(args) => demo::run(&args),
     }
 }

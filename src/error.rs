@@ -16,21 +16,38 @@ pub enum Error {
     },
     #[error("cannot write output")]
     Write(#[source] std::io::Error),
+    #[error("cannot create {path}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid --format {spec:?}")]
     Format {
         spec: String,
         #[source]
         source: FormatError,
     },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
 }
 
 impl Error {
-    /// The process exit code: 2 for bad usage (a format that does not compile),
+    /// The process exit code: 2 for bad usage (a format that does not compile, a bad
+    /// config),
     /// 1 for failures while running.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Format { .. } => 2,
-            Error::Read { .. } | Error::Write(_) => 1,
+            Error::Format { .. } | Error::Config(_) | Error::Usage(_) => 2,
+            Error::Ingest(crate::ingest::IngestError::Format { .. }) => 2,
+            Error::Query(error) => error.exit_code(),
+            Error::Read { .. } | Error::Write(_) | Error::Create { .. } | Error::Ingest(_) => 1,
         }
     }
 }

@@ -11,8 +11,15 @@
 //! Where to start: [`cli`] owns the commands; parsing lives in the pure, synchronous
 //! `meshlog-parsers` crate (`parsers/`), which has no I/O of its own.
 
+pub mod analytics;
 pub mod cli;
+pub mod config;
+pub mod enrich;
 pub mod error;
 pub mod ingest;
+pub mod process;
+pub mod query;
+pub mod simulate;
+pub mod storage;
 
 pub use error::Error;

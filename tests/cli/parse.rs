@@ -1,41 +1,6 @@
-//! End-to-end tests of the `meshlog` binary: each runs the real executable on files
-//! from `samples/` (or stdin) and checks what an operator sees: JSON lines on
-//! stdout, the summary on stderr, and the exit code.
+//! `meshlog parse`: JSON lines on stdout, the summary on stderr, the exit code.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
-use serde_json::Value;
-
-fn sample(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples").join(path)
-}
-
-fn meshlog(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshlog")).args(args).output().expect("meshlog runs")
-}
-
-fn meshlog_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlog"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshlog starts");
-    child.stdin.take().expect("stdin").write_all(input).expect("input written");
-    child.wait_with_output().expect("meshlog ends")
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    let stdout = String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8");
-    stdout.lines().map(|line| serde_json::from_str(line).expect("each line is JSON")).collect()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::*;
 
 #[test]
 fn parse_prints_one_json_object_per_line_keyed_by_column() {

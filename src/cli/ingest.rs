@@ -1,0 +1,121 @@
+//! `meshlog ingest`: reads access logs into the data directory (requests,
+//! rejects, failovers) and prints a summary. Files resume where the last run
+//! stopped; stdin cannot resume.
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
+
+use crate::Error;
+use crate::config::{Overrides, Settings};
+use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
+use crate::ingest::source::inputs_or_stdin;
+
+/// Arguments of `meshlog ingest`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Files are resumed: a file ingested before (same device, inode and first \
+bytes) is read from where the last committed run stopped, so re-running on a file, or after \
+a crash or kill -9, neither duplicates nor loses lines. stdin cannot be resumed: every run \
+reads it from wherever it starts.")]
+pub struct IngestArgs {
+    /// The TOML config: data_dir, [[clusters]] topology, [failover] settings.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The data directory (overrides the config; default ./meshlog-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The cluster whose proxies wrote these logs (overrides the config).
+    #[arg(long)]
+    source_cluster: Option<String>,
+    /// `auto`, a preset name (see `meshlog formats`), an Envoy format string or a
+    /// JSON format object.
+    #[arg(long, short, default_value = "auto")]
+    format: String,
+    /// Longest line accepted, in bytes; longer lines are rejected with a reason.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 30).map(|bytes| bytes as usize))]
+    max_line_bytes: usize,
+    /// Rows per commit: each commit writes one Parquet file per hour it covers.
+    #[arg(long, default_value_t = 256 * 1024, hide = true)]
+    batch_rows: usize,
+    /// No progress bar even on a terminal.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Files to read; `-` or none reads stdin. Container envelopes are unwrapped.
+    inputs: Vec<PathBuf>,
+}
+
+/// Runs `meshlog ingest`.
+pub fn run(args: &IngestArgs) -> Result<(), Error> {
+    let overrides = Overrides {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        source_cluster: args.source_cluster.clone(),
+    };
+    let settings = Settings::resolve(&overrides)?;
+    settings.require_source_cluster().map_err(Error::Usage)?;
+    let options = IngestOptions {
+        data_dir: settings.data_dir.clone(),
+        topology: settings.topology.clone(),
+        source_cluster: settings.source_cluster.clone(),
+        format: args.format.clone(),
+        max_line_bytes: args.max_line_bytes,
+        failover: settings.failover.clone(),
+        batch_rows: args.batch_rows.max(1),
+        progress: !args.quiet,
+    };
+    let report = ingest(&options, &inputs_or_stdin(&args.inputs))?;
+    print_summary(&report, &settings);
+    Ok(())
+}
+
+/// The end-of-run summary, on stderr.
+pub fn print_summary(report: &IngestReport, settings: &Settings) {
+    let counts = &report.counts;
+    let seconds = report.elapsed.as_secs_f64().max(1e-6);
+    eprintln!(
+        "meshlog ingest: {} lines ({:.1} MB) in {seconds:.2} s: {:.0} lines/s",
+        counts.lines,
+        report.bytes as f64 / 1e6,
+        counts.lines as f64 / seconds
+    );
+    eprintln!(
+        "  stored {} rows and {} rejects in {} files ({} commits) under {}",
+        report.stored.rows,
+        report.stored.rejects,
+        report.stored.files,
+        report.commits,
+        settings.data_dir.display()
+    );
+    for (reason, count) in &counts.rejected_by_reason {
+        eprintln!("  rejected {count}: {reason}");
+    }
+    let localities: Vec<String> =
+        counts.by_locality.iter().map(|(name, count)| format!("{name} {count}")).collect();
+    if !localities.is_empty() {
+        eprintln!("  locality: {}", localities.join(", "));
+    }
+    print_episodes(report);
+    for (source, offset) in &report.resumed {
+        eprintln!("  resumed {source} at byte {offset} (read before)");
+    }
+    if !report.recovery.orphans_removed.is_empty() {
+        let removed = report.recovery.orphans_removed.len();
+        eprintln!("  removed {removed} uncommitted files left by an interrupted run");
+    }
+}
+
+fn print_episodes(report: &IngestReport) {
+    let open = report.episodes.iter().filter(|episode| episode.ended_at_micros.is_none()).count();
+    eprintln!(
+        "  failovers known: {} ({open} ongoing); see `meshlog query --saved failovers`",
+        report.episodes.len()
+    );
+    if report.late_observations > 0 {
+        eprintln!(
+            "  {} requests arrived later than failover.max_delay and were left out of failover windows",
+            report.late_observations
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `meshlog simulate`: writes the access logs of the built-in three-cluster mesh
+//! (see [`crate::simulate`]), one reporting cluster to stdout or every cluster to a
+//! directory together with the mesh config and the truth of what was simulated.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::simulate::{
+    CLUSTER_NAMES, OutputFormat, Scenario, Truth, run_per_cluster, topology_toml,
+};
+
+/// Arguments of `meshlog simulate`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Try: meshlog simulate --out-dir sim && \
+meshlog ingest --config sim/mesh.toml --source-cluster cluster1 sim/cluster1.log")]
+pub struct SimulateArgs {
+    /// Length of the simulated run; two failover episodes need at least 5 minutes.
+    #[arg(long, default_value_t = 10)]
+    minutes: u32,
+    /// Seed: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Lines per second over the whole mesh.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// `istio` (the current text default) or `json` (Istio's JSON encoding).
+    #[arg(long, default_value = "istio")]
+    format: OutputFormat,
+    /// Malformed lines per million (truncated lines and garbage), for the rejects table.
+    #[arg(long, default_value_t = 0)]
+    malformed_per_million: u32,
+    /// Start of the run, RFC 3339 (default 2026-11-01T10:00:00Z).
+    #[arg(long)]
+    start: Option<String>,
+    /// Write this reporting cluster's lines to stdout.
+    #[arg(long, default_value = "cluster1", conflicts_with = "out_dir")]
+    source_cluster: String,
+    /// Write every cluster's lines (`<cluster>.log`), `mesh.toml` and `truth.json` here.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Also write the truth (episodes, counts) as JSON to this file.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Print the mesh's config TOML and exit.
+    #[arg(long)]
+    topology: bool,
+}
+
+impl SimulateArgs {
+    fn scenario(&self) -> Result<Scenario, Error> {
+        let mut scenario = Scenario {
+            minutes: self.minutes.max(1),
+            seed: self.seed,
+            requests_per_second: self.rate.max(1),
+            format: self.format,
+            malformed_per_million: self.malformed_per_million,
+            ..Scenario::default()
+        };
+        if let Some(start) = &self.start {
+            let time = chrono::DateTime::parse_from_rfc3339(start)
+                .map_err(|error| Error::Usage(format!("--start {start:?}: {error}")))?;
+            scenario.start_us = time.timestamp_micros();
+        }
+        Ok(scenario)
+    }
+}
+
+/// Runs `meshlog simulate`.
+pub fn run(args: &SimulateArgs) -> Result<(), Error> {
+    if args.topology {
+        return io::stdout().write_all(topology_toml().as_bytes()).map_err(Error::Write);
+    }
+    let scenario = args.scenario()?;
+    let truth = match &args.out_dir {
+        Some(dir) => Some(write_dir(&scenario, dir)?),
+        None => write_stdout(&scenario, &args.source_cluster)?,
+    };
+    if let (Some(truth), Some(path)) = (truth, &args.truth) {
+        write_truth(&truth, path)?;
+    }
+    Ok(())
+}
+
+/// Writes every cluster's lines, `mesh.toml` and `truth.json` into `dir`.
+pub fn write_dir(scenario: &Scenario, dir: &Path) -> Result<Truth, Error> {
+    let create =
+        |path: PathBuf| File::create(&path).map_err(|source| Error::Create { path, source });
+    std::fs::create_dir_all(dir).map_err(|source| Error::Create { path: dir.into(), source })?;
+    let mut outs = Vec::new();
+    for name in CLUSTER_NAMES {
+        outs.push(BufWriter::with_capacity(1 << 20, create(dir.join(format!("{name}.log")))?));
+    }
+    let truth = run_per_cluster(scenario, &mut outs).map_err(Error::Write)?;
+    for mut out in outs {
+        out.flush().map_err(Error::Write)?;
+    }
+    std::fs::write(dir.join("mesh.toml"), topology_toml())
+        .map_err(|source| Error::Create { path: dir.join("mesh.toml"), source })?;
+    write_truth(&truth, &dir.join("truth.json"))?;
+    Ok(truth)
+}
+
+/// Writes one cluster's lines to stdout; `None` when the reader closed the pipe.
+fn write_stdout(scenario: &Scenario, cluster: &str) -> Result<Option<Truth>, Error> {
+    let Some(index) = CLUSTER_NAMES.iter().position(|name| *name == cluster) else {
+        return Err(Error::Usage(format!(
+            "--source-cluster {cluster:?}: the simulated clusters are {}",
+            CLUSTER_NAMES.join(", ")
+        )));
+    };
+    let stdout = io::stdout();
+    let mut outs: Vec<Box<dyn Write>> =
+        (0..CLUSTER_NAMES.len()).map(|_| Box::new(io::sink()) as Box<dyn Write>).collect();
+    outs[index] = Box::new(BufWriter::with_capacity(1 << 20, stdout.lock()));
+    let result =
+        run_per_cluster(scenario, &mut outs).and_then(|truth| outs[index].flush().map(|()| truth));
+    match result {
+        Ok(truth) => Ok(Some(truth)),
+        // `meshlog simulate | head`: the reader has all it wanted.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(None),
+        Err(error) => Err(Error::Write(error)),
+    }
+}
+
+fn write_truth(truth: &Truth, path: &Path) -> Result<(), Error> {
+    let text = serde_json::to_vec_pretty(truth).map_err(|error| Error::Write(error.into()))?;
+    std::fs::write(path, text).map_err(|source| Error::Create { path: path.into(), source })
+}

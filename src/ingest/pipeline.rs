@@ -1,0 +1,214 @@
+//! The ingest pipeline: sources are read one after another on the calling thread
+//! (framing, parsing, tagging, Arrow builders, failover detection); every
+//! `batch_rows` rows the batch and the source positions it reaches go through a
+//! bounded channel to the committer thread, which writes and commits them. So
+//! parsing and Parquet encoding use both cores, and at most two batches are in
+//! memory at once, whatever the input size.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use super::IngestError;
+use super::progress::Progress;
+use super::source::{OpenedSource, open_source};
+use super::source_reader::SourceReader;
+use crate::analytics::failover::{DetectorState, Episode, FailoverDetector, FailoverSettings};
+use crate::enrich::Topology;
+use crate::process::failovers::failovers_batch;
+use crate::process::{Counts, Processor};
+use crate::storage::commit_log::SourcePosition;
+use crate::storage::committer::{CommitStats, Committer, PendingCommit, Recovery};
+
+/// What an ingest run is told.
+pub struct IngestOptions {
+    pub data_dir: PathBuf,
+    pub topology: Arc<Topology>,
+    pub source_cluster: Option<Arc<str>>,
+    pub format: String,
+    pub max_line_bytes: usize,
+    pub failover: FailoverSettings,
+    /// Rows per commit.
+    pub batch_rows: usize,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// What an ingest run did.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub counts: Counts,
+    pub stored: CommitStats,
+    pub commits: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub recovery: Recovery,
+    /// Sources resumed from an earlier run: name and offset.
+    pub resumed: Vec<(String, u64)>,
+    /// Every failover episode known after this run.
+    pub episodes: Vec<Episode>,
+    pub late_observations: u64,
+}
+
+/// Runs an ingest of `inputs` (`-` is stdin).
+pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let (committer, recovery) = Committer::open(&options.data_dir)?;
+    let detector = FailoverDetector::new(options.failover.clone(), load_state(&committer)?);
+    let sources = open_all(inputs, &committer)?;
+    let processor =
+        Processor::new(options.topology.clone(), options.source_cluster.clone(), detector);
+    let (sender, receiver) = sync_channel::<PendingCommit>(1);
+    let mut report = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || commit_all(committer, receiver));
+        let read = read_all(options, sources, processor, &sender);
+        drop(sender);
+        let written = writer.join().map_err(|_| IngestError::CommitterPanicked)?;
+        let mut report = read?;
+        let (stored, commits) = written?;
+        report.stored = stored;
+        report.commits = commits;
+        Ok::<_, IngestError>(report)
+    })?;
+    report.recovery = recovery;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn load_state(committer: &Committer) -> Result<DetectorState, IngestError> {
+    let Some(bytes) = committer.detector_state()? else { return Ok(DetectorState::default()) };
+    serde_json::from_slice(&bytes).map_err(IngestError::State)
+}
+
+fn open_all(inputs: &[PathBuf], committer: &Committer) -> Result<Vec<OpenedSource>, IngestError> {
+    inputs
+        .iter()
+        .map(|path| {
+            open_source(path, committer.log())
+                .map_err(|source| IngestError::Read { path: path.clone(), source })
+        })
+        .collect()
+}
+
+/// The committer thread: commits every batch it receives, in order.
+fn commit_all(
+    mut committer: Committer,
+    batches: Receiver<PendingCommit>,
+) -> Result<(CommitStats, u64), IngestError> {
+    let mut total = CommitStats::default();
+    let mut commits = 0;
+    for pending in batches {
+        let stats = committer.commit(pending)?;
+        total.files += stats.files;
+        total.rows += stats.rows;
+        total.rejects += stats.rejects;
+        commits += 1;
+    }
+    Ok((total, commits))
+}
+
+/// Rows of one input may run this far (µs of log time) ahead of the slowest other
+/// input before reading switches: inputs are interleaved by time, so that several
+/// files (several proxies) reach the failover detector in near time order.
+const INTERLEAVE_STEP_US: i64 = 5_000_000;
+/// Lines read from one input before reading looks at the others again.
+const SLICE_LINES: u64 = 16 * 1024;
+
+/// Reading state shared across sources.
+struct Reader<'o> {
+    options: &'o IngestOptions,
+    processor: Processor,
+    sender: &'o SyncSender<PendingCommit>,
+    progress: Progress,
+    report: IngestReport,
+    /// Source positions as of the last hand-over (or the start).
+    handed_over: Vec<SourcePosition>,
+}
+
+fn read_all(
+    options: &IngestOptions,
+    sources: Vec<OpenedSource>,
+    processor: Processor,
+    sender: &SyncSender<PendingCommit>,
+) -> Result<IngestReport, IngestError> {
+    let total_bytes = sources
+        .iter()
+        .map(|source| source.len.unwrap_or(0).saturating_sub(source.start_offset))
+        .sum();
+    let resumed = sources
+        .iter()
+        .filter(|source| source.start_offset > 0)
+        .map(|source| (source.name.clone(), source.start_offset))
+        .collect();
+    let report = IngestReport { resumed, ..IngestReport::default() };
+    let mut readers = sources
+        .into_iter()
+        .map(|source| SourceReader::new(source, &options.format, options.max_line_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let progress = Progress::new(options.progress, total_bytes);
+    let handed_over = readers.iter().filter_map(SourceReader::position).collect();
+    let mut reader = Reader { options, processor, sender, progress, report, handed_over };
+    reader.interleave(&mut readers)?;
+    reader.hand_over(&readers)?;
+    reader.progress.finish();
+    reader.report.bytes = readers.iter().map(SourceReader::bytes_read).sum();
+    let detector = reader.processor.detector();
+    reader.report.episodes = detector.episodes();
+    reader.report.late_observations = detector.late_observations();
+    reader.report.counts = reader.processor.counts().clone();
+    Ok(reader.report)
+}
+
+impl Reader<'_> {
+    /// Reads every source to its end, always advancing the one furthest behind in
+    /// log time, up to a little past the next slowest.
+    fn interleave(&mut self, readers: &mut [SourceReader]) -> Result<(), IngestError> {
+        while let Some(index) = furthest_behind(readers) {
+            let until = slowest_other(readers, index).map(|ts| ts + INTERLEAVE_STEP_US);
+            readers[index].read_slice(&mut self.processor, until, SLICE_LINES)?;
+            let bytes = readers.iter().map(SourceReader::bytes_read).sum();
+            self.progress.update(bytes, self.processor.counts().lines);
+            if self.processor.buffered() >= self.options.batch_rows {
+                self.hand_over(readers)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the rows built so far, with the positions they reach, to the committer.
+    fn hand_over(&mut self, readers: &[SourceReader]) -> Result<(), IngestError> {
+        let sources: Vec<SourcePosition> =
+            readers.iter().filter_map(SourceReader::position).collect();
+        if self.processor.buffered() == 0 && sources == self.handed_over {
+            return Ok(());
+        }
+        self.handed_over.clone_from(&sources);
+        let (requests, rejects) = self.processor.take_batches()?;
+        let detector = self.processor.detector();
+        let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
+        let failovers = failovers_batch(&detector.episodes())?;
+        let pending = PendingCommit { requests, rejects, sources, detector_state, failovers };
+        self.sender.send(pending).map_err(|_| IngestError::CommitterStopped)
+    }
+}
+
+/// The unfinished source with the earliest latest row (one with no row yet first).
+fn furthest_behind(readers: &[SourceReader]) -> Option<usize> {
+    readers
+        .iter()
+        .enumerate()
+        .filter(|(_, reader)| !reader.finished)
+        .min_by_key(|(_, reader)| reader.last_ts.unwrap_or(i64::MIN))
+        .map(|(index, _)| index)
+}
+
+/// The earliest latest row among the other unfinished sources.
+fn slowest_other(readers: &[SourceReader], index: usize) -> Option<i64> {
+    readers
+        .iter()
+        .enumerate()
+        .filter(|(other, reader)| *other != index && !reader.finished)
+        .filter_map(|(_, reader)| reader.last_ts)
+        .min()
+}

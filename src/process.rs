@@ -1,0 +1,210 @@
+//! Processing: one raw line in, a stored row (or a reject) out. The [`Processor`]
+//! owns the stage between framing and storage: it unwraps and parses the line
+//! (`LogStream`), tags it (`Enricher`), feeds the failover detector, and appends a
+//! row to the Arrow builders of `requests` or `rejects`. It is synchronous and
+//! runs on its own thread; the committer writes what it hands over.
+
+pub mod failovers;
+pub mod rejects;
+pub mod requests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use meshlog_parsers::stream::{Outcome, Rejected};
+use meshlog_parsers::{AccessLogRecord, ClusterName, Direction, ResponseFlags};
+
+use crate::analytics::failover::{FailoverDetector, Observation};
+use crate::enrich::{Enricher, Enrichment, Locality, Topology};
+use crate::storage::StorageError;
+use rejects::{RejectRow, RejectsBuilder};
+use requests::{RequestsBuilder, RowContext};
+
+/// The reason code of a parsed line that has no time of its own.
+pub const NO_TIMESTAMP: &str = "no_timestamp";
+
+/// Where a line came from, for its reject record.
+#[derive(Debug, Clone, Copy)]
+pub struct LineOrigin<'a> {
+    pub source: &'a str,
+    /// Byte offset of the line in the source.
+    pub offset: u64,
+    /// 1-based line number in the source.
+    pub line: u64,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    pub lines: u64,
+    pub rows: u64,
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub by_locality: BTreeMap<&'static str, u64>,
+}
+
+impl Counts {
+    /// Lines rejected, all reasons together.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_by_reason.values().sum()
+    }
+}
+
+/// Parses, tags and builds rows for one reporting cluster.
+pub struct Processor {
+    topology: Arc<Topology>,
+    source_cluster: Option<Arc<str>>,
+    requests: RequestsBuilder,
+    rejects: RejectsBuilder,
+    detector: FailoverDetector,
+    ts_ingested: i64,
+    counts: Counts,
+}
+
+impl Processor {
+    /// A processor for lines written by `source_cluster`'s proxies.
+    pub fn new(
+        topology: Arc<Topology>,
+        source_cluster: Option<Arc<str>>,
+        detector: FailoverDetector,
+    ) -> Self {
+        let ts_ingested = chrono::Utc::now().timestamp_micros();
+        Processor {
+            topology,
+            source_cluster,
+            requests: RequestsBuilder::default(),
+            rejects: RejectsBuilder::default(),
+            detector,
+            ts_ingested,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Rows and rejects held, not yet handed over.
+    pub fn buffered(&self) -> usize {
+        self.requests.len() + self.rejects.len()
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// The failover detector, to snapshot its state and episodes.
+    pub fn detector(&self) -> &FailoverDetector {
+        &self.detector
+    }
+
+    /// Handles what the stream made of one input line.
+    /// `raw` is the input line, kept if the record cannot be stored. Returns the
+    /// time of the stored row, if one was stored.
+    pub fn outcome(
+        &mut self,
+        outcome: Outcome<'_>,
+        raw: &[u8],
+        origin: LineOrigin<'_>,
+    ) -> Option<i64> {
+        self.counts.lines += 1;
+        match outcome {
+            Ok(parsed) => self.record(&parsed.record, raw, origin),
+            Err(Rejected { error, line }) => {
+                self.reject(origin, error.code(), &error.to_string(), &line);
+                None
+            }
+        }
+    }
+
+    /// Rejects a line the stream never saw (longer than the limit).
+    pub fn reject_too_long(
+        &mut self,
+        error: &meshlog_parsers::ParseError,
+        head: &[u8],
+        origin: LineOrigin<'_>,
+    ) {
+        self.counts.lines += 1;
+        self.reject(origin, error.code(), &error.to_string(), head);
+    }
+
+    fn record(
+        &mut self,
+        record: &AccessLogRecord<'_>,
+        raw: &[u8],
+        origin: LineOrigin<'_>,
+    ) -> Option<i64> {
+        let Some(ts) = record.ts.map(|ts| ts.micros()) else {
+            let why = "the line has no start time (%START_TIME%), so it cannot be placed in time";
+            self.reject(origin, NO_TIMESTAMP, why, raw);
+            return None;
+        };
+        let source = self.source_id();
+        let tags = Enricher::new(&self.topology, source).enrich(record);
+        let dst_cluster = tags.dst_cluster.map(|id| self.topology.name(id).clone());
+        self.observe(ts, record, &tags, dst_cluster.as_deref());
+        let context = RowContext {
+            source_cluster: self.source_cluster.as_deref(),
+            dst_cluster: dst_cluster.as_deref(),
+        };
+        self.requests.append(ts, record, &tags, &context);
+        self.counts.rows += 1;
+        *self.counts.by_locality.entry(tags.locality.as_str()).or_default() += 1;
+        Some(ts)
+    }
+
+    fn source_id(&self) -> Option<crate::enrich::ClusterId> {
+        self.source_cluster.as_deref().and_then(|name| self.topology.id(name))
+    }
+
+    /// Feeds the detector with outbound requests to a named service.
+    fn observe(
+        &mut self,
+        ts: i64,
+        record: &AccessLogRecord<'_>,
+        tags: &Enrichment,
+        dst_cluster: Option<&str>,
+    ) {
+        let Some(raw_cluster) = record.upstream_cluster.as_deref() else { return };
+        let cluster = ClusterName::parse(raw_cluster);
+        let (Some(service), false) = (cluster.service, cluster.direction == Direction::Inbound)
+        else {
+            return;
+        };
+        let observation = Observation {
+            ts_micros: ts,
+            source_cluster: self.source_cluster.as_deref().unwrap_or(""),
+            service,
+            upstream_cluster: Some(cluster.name),
+            cross_cluster: tags.locality == Locality::CrossCluster,
+            dst_cluster,
+            error: is_error(record),
+        };
+        self.detector.observe(&observation);
+    }
+
+    fn reject(&mut self, origin: LineOrigin<'_>, reason: &'static str, error: &str, raw: &[u8]) {
+        *self.counts.rejected_by_reason.entry(reason).or_default() += 1;
+        self.rejects.append(&RejectRow {
+            ts_ingested: self.ts_ingested,
+            source_cluster: self.source_cluster.as_deref(),
+            source: origin.source,
+            offset: origin.offset,
+            line: origin.line,
+            reason,
+            error,
+            raw,
+        });
+    }
+
+    /// Hands over the rows built so far.
+    pub fn take_batches(&mut self) -> Result<(RecordBatch, RecordBatch), StorageError> {
+        Ok((self.requests.finish()?, self.rejects.finish()?))
+    }
+}
+
+/// A failed response for failover evidence: a 5xx, or no healthy upstream / an
+/// upstream connection failure.
+fn is_error(record: &AccessLogRecord<'_>) -> bool {
+    let failed_flags =
+        ResponseFlags::NO_HEALTHY_UPSTREAM.union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE);
+    record.response_code.is_some_and(|code| code >= 500)
+        || record.response_flag_set().intersects(failed_flags)
+}

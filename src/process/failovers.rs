@@ -1,0 +1,59 @@
+//! The `failovers` table built from the detector's episodes.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::record_batch::RecordBatch;
+
+use crate::analytics::failover::Episode;
+use crate::storage::StorageError;
+use crate::storage::schema;
+
+fn count(number: u64) -> i64 {
+    i64::try_from(number).unwrap_or(i64::MAX)
+}
+
+/// One row per episode, in the order given.
+pub fn failovers_batch(episodes: &[Episode]) -> Result<RecordBatch, StorageError> {
+    let mut source_cluster = StringBuilder::new();
+    let mut service = StringBuilder::new();
+    let mut upstream_cluster = StringBuilder::new();
+    let mut target_cluster = StringBuilder::new();
+    let mut started_at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut ended_at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut duration_s = Float64Builder::new();
+    let mut counts: [Int64Builder; 2] = Default::default();
+    let mut peak = Float64Builder::new();
+    let mut errors_before = Int64Builder::new();
+    for episode in episodes {
+        source_cluster.append_value(&episode.source_cluster);
+        service.append_value(&episode.service);
+        upstream_cluster.append_option(episode.upstream_cluster.as_deref());
+        target_cluster.append_option(episode.target_cluster.as_deref());
+        started_at.append_value(episode.started_at_micros);
+        ended_at.append_option(episode.ended_at_micros);
+        duration_s.append_value(episode.duration_s);
+        counts[0].append_value(count(episode.requests));
+        counts[1].append_value(count(episode.cross_cluster_requests));
+        peak.append_value(episode.peak_cross_cluster_share);
+        errors_before.append_value(count(episode.errors_before));
+    }
+    let [mut requests, mut cross] = counts;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(source_cluster.finish()),
+        Arc::new(service.finish()),
+        Arc::new(upstream_cluster.finish()),
+        Arc::new(target_cluster.finish()),
+        Arc::new(started_at.finish()),
+        Arc::new(ended_at.finish()),
+        Arc::new(duration_s.finish()),
+        Arc::new(requests.finish()),
+        Arc::new(cross.finish()),
+        Arc::new(peak.finish()),
+        Arc::new(errors_before.finish()),
+    ];
+    RecordBatch::try_new(schema::failovers(), columns)
+        .map_err(|source| StorageError::Arrow { table: "failovers", source })
+}

@@ -1,0 +1,190 @@
+//! Typed Arrow builders for the `requests` table: one parsed and enriched record in,
+//! one row out, straight from the borrowed record (no JSON, no schema inference).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::record_batch::RecordBatch;
+use meshlog_parsers::{AccessLogRecord, ClusterName};
+
+use crate::enrich::Enrichment;
+use crate::storage::StorageError;
+use crate::storage::schema;
+
+/// The context every row of a batch shares.
+pub struct RowContext<'a> {
+    pub source_cluster: Option<&'a str>,
+    /// The name of the cluster that served the request, from the enrichment.
+    pub dst_cluster: Option<&'a str>,
+}
+
+/// Builds `requests` rows.
+pub struct RequestsBuilder {
+    ts: TimestampMicrosecondBuilder,
+    source_cluster: StringBuilder,
+    head: [StringBuilder; 4],
+    response_code: Int32Builder,
+    flags_and_details: [StringBuilder; 2],
+    numbers: [Int64Builder; 4],
+    /// x_forwarded_for, user_agent, request_id, authority, upstream_host, upstream_cluster.
+    middle: [StringBuilder; 6],
+    service: StringBuilder,
+    service_port: Int32Builder,
+    subset: StringBuilder,
+    direction: StringBuilder,
+    tail: [StringBuilder; 7],
+    locality: StringBuilder,
+    dst_cluster: StringBuilder,
+    via_gateway: BooleanBuilder,
+    rows: usize,
+}
+
+impl Default for RequestsBuilder {
+    fn default() -> Self {
+        RequestsBuilder {
+            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            source_cluster: StringBuilder::new(),
+            head: Default::default(),
+            response_code: Int32Builder::new(),
+            flags_and_details: Default::default(),
+            numbers: Default::default(),
+            middle: Default::default(),
+            service: StringBuilder::new(),
+            service_port: Int32Builder::new(),
+            subset: StringBuilder::new(),
+            direction: StringBuilder::new(),
+            tail: Default::default(),
+            locality: StringBuilder::new(),
+            dst_cluster: StringBuilder::new(),
+            via_gateway: BooleanBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+fn text<'r>(value: &'r Option<std::borrow::Cow<'_, str>>) -> Option<&'r str> {
+    value.as_deref()
+}
+
+fn signed(value: Option<u64>) -> Option<i64> {
+    value.map(|number| i64::try_from(number).unwrap_or(i64::MAX))
+}
+
+impl RequestsBuilder {
+    /// Rows appended since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// No rows appended.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one row; `ts` is the record's start time in µs.
+    pub fn append(
+        &mut self,
+        ts: i64,
+        record: &AccessLogRecord<'_>,
+        tags: &Enrichment,
+        context: &RowContext<'_>,
+    ) {
+        self.ts.append_value(ts);
+        self.source_cluster.append_option(context.source_cluster);
+        for (builder, value) in self.head.iter_mut().zip([
+            &record.proxy,
+            &record.method,
+            &record.path,
+            &record.protocol,
+        ]) {
+            builder.append_option(text(value));
+        }
+        self.response_code.append_option(record.response_code.map(i32::from));
+        self.flags_and_details[0].append_option(text(&record.response_flags));
+        self.flags_and_details[1].append_option(text(&record.response_code_details));
+        let numbers = [
+            record.bytes_received,
+            record.bytes_sent,
+            record.duration_ms,
+            record.upstream_service_time_ms,
+        ];
+        for (builder, value) in self.numbers.iter_mut().zip(numbers) {
+            builder.append_option(signed(value));
+        }
+        let middle = [
+            &record.x_forwarded_for,
+            &record.user_agent,
+            &record.request_id,
+            &record.authority,
+            &record.upstream_host,
+        ];
+        for (builder, value) in self.middle[..5].iter_mut().zip(middle) {
+            builder.append_option(text(value));
+        }
+        self.append_cluster(record.upstream_cluster.as_deref());
+        let tail = [
+            &record.upstream_local_address,
+            &record.downstream_local_address,
+            &record.downstream_remote_address,
+            &record.requested_server_name,
+            &record.route_name,
+            &record.upstream_transport_failure_reason,
+            &record.connection_termination_details,
+        ];
+        for (builder, value) in self.tail.iter_mut().zip(tail) {
+            builder.append_option(text(value));
+        }
+        self.locality.append_value(tags.locality.as_str());
+        self.dst_cluster.append_option(context.dst_cluster);
+        self.via_gateway.append_value(tags.via_gateway);
+        self.rows += 1;
+    }
+
+    /// `upstream_cluster` and the parts parsed from it.
+    fn append_cluster(&mut self, cluster: Option<&str>) {
+        let Some(raw) = cluster else {
+            for builder in
+                [&mut self.middle[5], &mut self.service, &mut self.subset, &mut self.direction]
+            {
+                builder.append_null();
+            }
+            self.service_port.append_null();
+            return;
+        };
+        let name = ClusterName::parse(raw);
+        self.middle[5].append_value(name.name);
+        self.service.append_option(name.service);
+        self.service_port.append_option(name.port.map(i32::from));
+        self.subset.append_option(name.subset);
+        self.direction.append_value(name.direction.as_str());
+    }
+
+    /// Builds the batch of the rows appended so far and starts a new one.
+    pub fn finish(&mut self) -> Result<RecordBatch, StorageError> {
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(self.ts.finish()), Arc::new(self.source_cluster.finish())];
+        columns.extend(self.head.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+        columns.push(Arc::new(self.response_code.finish()));
+        columns.extend(
+            self.flags_and_details.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef),
+        );
+        columns
+            .extend(self.numbers.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+        columns
+            .extend(self.middle.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+        columns.push(Arc::new(self.service.finish()));
+        columns.push(Arc::new(self.service_port.finish()));
+        columns.push(Arc::new(self.subset.finish()));
+        columns.push(Arc::new(self.direction.finish()));
+        columns.extend(self.tail.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+        columns.push(Arc::new(self.locality.finish()));
+        columns.push(Arc::new(self.dst_cluster.finish()));
+        columns.push(Arc::new(self.via_gateway.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(schema::requests(), columns)
+            .map_err(|source| StorageError::Arrow { table: "requests", source })
+    }
+}

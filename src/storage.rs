@@ -1,0 +1,45 @@
+//! Storage: the table schemas, the Hive-partitioned Parquet layout under the data
+//! directory, the atomic Parquet writer, and the commit log that records which
+//! source bytes each committed file holds. [`committer`] ties them together: it
+//! turns a batch of rows into committed files.
+
+pub mod commit_log;
+pub mod committer;
+pub mod layout;
+pub mod parquet_file;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+/// Why data could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot {action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write Parquet file {path}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot build the rows of table {table}")]
+    Arrow {
+        table: &'static str,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    #[error("data directory {path} is in use by another meshlog ingest")]
+    Locked { path: PathBuf },
+}
+
+impl StorageError {
+    /// An I/O error while doing `action` on `path`.
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> StorageError {
+        StorageError::Io { action, path: path.into(), source }
+    }
+}

@@ -1,0 +1,186 @@
+//! The commit log: an append-only file of JSON records, one per commit, each
+//! listing the table files it made visible and how far into each source it read.
+//! A file in a table directory that no commit lists was left by a run that died
+//! before committing; recovery deletes it, and the source is read again from the
+//! last committed position, so a line is neither lost nor stored twice. A torn
+//! last record (a crash while appending) is cut off on load.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::StorageError;
+
+/// How far one source (a file) has been read and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourcePosition {
+    /// The path as given when it was ingested.
+    pub path: String,
+    /// The file's identity: device, inode, and a hash of its first bytes.
+    pub identity: FileIdentity,
+    /// Bytes read and stored: the next run starts here.
+    pub offset: u64,
+    /// Lines read: the next run numbers lines from here.
+    pub lines: u64,
+}
+
+/// Identifies a file across renames (rotation); the fingerprint tells a reused
+/// inode apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub device: u64,
+    pub inode: u64,
+    /// FNV-1a of the first `fingerprint_len` bytes.
+    pub fingerprint: u64,
+    pub fingerprint_len: u32,
+}
+
+/// One commit: the files it made visible and the source positions they reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub seq: u64,
+    /// When it was committed, RFC 3339.
+    pub committed_at: String,
+    /// Table files, relative to the data directory.
+    pub files: Vec<PathBuf>,
+    pub sources: Vec<SourcePosition>,
+    pub rows: u64,
+    pub rejects: u64,
+}
+
+/// The commit log of a data directory.
+pub struct CommitLog {
+    path: PathBuf,
+    records: Vec<CommitRecord>,
+}
+
+impl CommitLog {
+    /// Loads the log at `path` (empty when missing), cutting off a torn last record.
+    pub fn open(path: &Path) -> Result<CommitLog, StorageError> {
+        let text = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(StorageError::io("read", path, source)),
+        };
+        let (records, valid_len) = parse_records(&text);
+        if valid_len < text.len() {
+            truncate(path, valid_len)?;
+        }
+        Ok(CommitLog { path: path.into(), records })
+    }
+
+    /// Every commit, oldest first.
+    pub fn records(&self) -> &[CommitRecord] {
+        &self.records
+    }
+
+    /// The sequence number the next commit takes.
+    pub fn next_seq(&self) -> u64 {
+        self.records.last().map_or(1, |record| record.seq + 1)
+    }
+
+    /// The last committed position of the file with this device and inode. The
+    /// caller checks the fingerprint: an inode can be reused by a new file.
+    pub fn last_position(&self, device: u64, inode: u64) -> Option<&SourcePosition> {
+        self.records
+            .iter()
+            .rev()
+            .flat_map(|record| record.sources.iter())
+            .find(|position| position.identity.device == device && position.identity.inode == inode)
+    }
+
+    /// Appends a record and fsyncs it: from here on its files are committed.
+    pub fn append(&mut self, record: CommitRecord) -> Result<(), StorageError> {
+        let mut line = serde_json::to_vec(&record)
+            .map_err(|source| StorageError::io("encode commit for", &self.path, source.into()))?;
+        line.push(b'\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|source| StorageError::io("open", &self.path, source))?;
+        file.write_all(&line)
+            .map_err(|source| StorageError::io("append to", &self.path, source))?;
+        file.sync_all().map_err(|source| StorageError::io("fsync", &self.path, source))?;
+        self.records.push(record);
+        Ok(())
+    }
+}
+
+fn parse_records(text: &[u8]) -> (Vec<CommitRecord>, usize) {
+    let mut records = Vec::new();
+    let mut valid_len = 0;
+    for line in text.split_inclusive(|&byte| byte == b'\n') {
+        let complete = line.ends_with(b"\n");
+        match serde_json::from_slice::<CommitRecord>(line) {
+            Ok(record) if complete => records.push(record),
+            _ => break,
+        }
+        valid_len += line.len();
+    }
+    (records, valid_len)
+}
+
+fn truncate(path: &Path, len: usize) -> Result<(), StorageError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|source| StorageError::io("open", path, source))?;
+    file.set_len(len as u64).map_err(|source| StorageError::io("truncate", path, source))?;
+    file.sync_all().map_err(|source| StorageError::io("fsync", path, source))
+}
+
+/// FNV-1a, 64 bits: a stable hash (the same on every platform and Rust version).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64, offset: u64) -> CommitRecord {
+        CommitRecord {
+            seq,
+            committed_at: "2026-11-22T00:00:00Z".into(),
+            files: vec![PathBuf::from("requests/date=2026-11-01/hour=10/a.parquet")],
+            sources: vec![SourcePosition {
+                path: "a.log".into(),
+                identity: FileIdentity { device: 1, inode: 2, fingerprint: 3, fingerprint_len: 4 },
+                offset,
+                lines: offset / 10,
+            }],
+            rows: 5,
+            rejects: 0,
+        }
+    }
+
+    #[test]
+    fn records_append_reload_and_a_torn_tail_is_cut() {
+        let path =
+            std::env::temp_dir().join(format!("meshlog-commits-{}.jsonl", std::process::id()));
+        let _ = fs::remove_file(&path);
+        let mut log = CommitLog::open(&path).unwrap();
+        log.append(record(1, 100)).unwrap();
+        log.append(record(2, 250)).unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"seq\":3,\"commit").unwrap();
+        let reloaded = CommitLog::open(&path).unwrap();
+        assert_eq!(reloaded.records().len(), 2);
+        assert_eq!(reloaded.next_seq(), 3);
+        assert_eq!(reloaded.last_position(1, 2).unwrap().offset, 250);
+        assert!(reloaded.last_position(1, 3).is_none());
+        assert!(fs::read(&path).unwrap().ends_with(b"}\n"));
+        fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,279 @@
+//! The committer owns a data directory while an ingest runs: it holds the
+//! directory's lock, recovers from a run that died (deleting files no commit
+//! lists and leftover temporary files), and commits batches. A commit writes
+//! each hour's rows (sorted by `ts`) and the rejects as Parquet files, saves the
+//! failover detector's state, then appends the commit record that makes them
+//! count, and finally replaces the `failovers` table with the episodes it knows.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, TimestampMicrosecondArray};
+use arrow::compute::{sort_to_indices, take_record_batch};
+use arrow::record_batch::RecordBatch;
+
+use super::StorageError;
+use super::commit_log::{CommitLog, CommitRecord, SourcePosition};
+use super::layout::{Layout, hour_of, partition_of};
+use super::parquet_file::{
+    TableFile, create_dir_synced, relative, write_atomically, write_bytes_atomically,
+};
+use super::schema::{FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR};
+
+/// The rows and positions of one commit.
+pub struct PendingCommit {
+    /// `requests` rows in any order; the committer sorts them.
+    pub requests: RecordBatch,
+    pub rejects: RecordBatch,
+    /// Where each source stands once these rows are stored.
+    pub sources: Vec<SourcePosition>,
+    /// The failover detector's state after these rows, to resume from.
+    pub detector_state: Vec<u8>,
+    /// Every failover episode known after these rows.
+    pub failovers: RecordBatch,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommitStats {
+    pub files: u64,
+    pub rows: u64,
+    pub rejects: u64,
+}
+
+/// What recovery found when the directory was opened.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Files of a run that died before committing them, now deleted.
+    pub orphans_removed: Vec<PathBuf>,
+}
+
+/// An open, locked data directory.
+pub struct Committer {
+    layout: Layout,
+    log: CommitLog,
+    run_id: String,
+    _lock: File,
+}
+
+impl Committer {
+    /// Opens (creating it if needed) and locks `data_dir`, then recovers it.
+    pub fn open(data_dir: &Path) -> Result<(Committer, Recovery), StorageError> {
+        let layout = Layout::new(data_dir);
+        create_dir_synced(&layout.tmp_dir())?;
+        let lock = lock(&layout.meta_dir().join("lock"))?;
+        let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
+        let run_id = run_id();
+        let committer = Committer { layout, log, run_id, _lock: lock };
+        let recovery = committer.recover()?;
+        Ok((committer, recovery))
+    }
+
+    /// The commit log, to find where each source stands.
+    pub fn log(&self) -> &CommitLog {
+        &self.log
+    }
+
+    /// The failover detector state saved by the last commit, if any.
+    pub fn detector_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(last) = self.log.records().last() else { return Ok(None) };
+        let path = self.layout.path(state_file(last.seq));
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::io("read", &path, source)),
+        }
+    }
+
+    /// Makes a batch durable and visible.
+    pub fn commit(&mut self, pending: PendingCommit) -> Result<CommitStats, StorageError> {
+        let seq = self.log.next_seq();
+        let mut files = self.write_requests(seq, &pending.requests)?;
+        files.extend(self.write_rejects(seq, &pending.rejects)?);
+        write_bytes_atomically(&self.layout, &state_file(seq), &pending.detector_state)?;
+        let stats = CommitStats {
+            files: files.len() as u64,
+            rows: pending.requests.num_rows() as u64,
+            rejects: pending.rejects.num_rows() as u64,
+        };
+        let record = CommitRecord {
+            seq,
+            committed_at: chrono::Utc::now().to_rfc3339(),
+            files,
+            sources: pending.sources,
+            rows: stats.rows,
+            rejects: stats.rejects,
+        };
+        self.log.append(record)?;
+        self.write_failovers(&pending.failovers)?;
+        self.remove_old_states(seq)?;
+        Ok(stats)
+    }
+
+    /// Replaces the `failovers` table with `episodes`.
+    pub fn write_failovers(&self, episodes: &RecordBatch) -> Result<(), StorageError> {
+        let relative_path = relative(FAILOVERS_DIR, None, "failovers.parquet");
+        write_atomically(
+            &self.layout,
+            &TableFile { batch: episodes, relative_path, sorted_by: None },
+        )
+    }
+
+    fn write_requests(&self, seq: u64, rows: &RecordBatch) -> Result<Vec<PathBuf>, StorageError> {
+        let sorted = sort_by_time(rows, 0)?;
+        self.write_partitioned(REQUESTS_DIR, seq, &sorted)
+    }
+
+    fn write_rejects(&self, seq: u64, rows: &RecordBatch) -> Result<Vec<PathBuf>, StorageError> {
+        self.write_partitioned(REJECTS_DIR, seq, rows)
+    }
+
+    /// Writes one file per hour of the time column (column 0); rows must be sorted.
+    fn write_partitioned(
+        &self,
+        table: &str,
+        seq: u64,
+        rows: &RecordBatch,
+    ) -> Result<Vec<PathBuf>, StorageError> {
+        let mut files = Vec::new();
+        for (start, len) in hour_runs(time_column(rows)) {
+            let slice = rows.slice(start, len);
+            let partition = partition_of(time_column(&slice).value(0));
+            let name = format!("{seq:010}-{}-{}.parquet", self.run_id, files.len());
+            let relative_path = relative(table, Some(&partition), &name);
+            write_atomically(
+                &self.layout,
+                &TableFile {
+                    batch: &slice,
+                    relative_path: relative_path.clone(),
+                    sorted_by: Some(0),
+                },
+            )?;
+            files.push(relative_path);
+        }
+        Ok(files)
+    }
+
+    fn remove_old_states(&self, seq: u64) -> Result<(), StorageError> {
+        let keep = state_file(seq);
+        for entry in list_dir(&self.layout.meta_dir())? {
+            let name = entry.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let is_state = name.starts_with("failover-state-");
+            if is_state && Path::new(META).join(&name) != keep {
+                fs::remove_file(&entry)
+                    .map_err(|source| StorageError::io("remove", &entry, source))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes temporary files and table files that no commit lists.
+    fn recover(&self) -> Result<Recovery, StorageError> {
+        for entry in list_dir(&self.layout.tmp_dir())? {
+            fs::remove_file(&entry).map_err(|source| StorageError::io("remove", &entry, source))?;
+        }
+        let committed: HashSet<&Path> = self
+            .log
+            .records()
+            .iter()
+            .flat_map(|record| record.files.iter().map(PathBuf::as_path))
+            .collect();
+        let mut recovery = Recovery::default();
+        for table in [REQUESTS_DIR, REJECTS_DIR] {
+            for file in parquet_files(&self.layout.path(table))? {
+                let relative_path = file.strip_prefix(self.layout.root()).unwrap_or(&file);
+                if !committed.contains(relative_path) {
+                    fs::remove_file(&file)
+                        .map_err(|source| StorageError::io("remove", &file, source))?;
+                    recovery.orphans_removed.push(relative_path.to_path_buf());
+                }
+            }
+        }
+        Ok(recovery)
+    }
+}
+
+const META: &str = super::layout::META_DIR;
+
+fn state_file(seq: u64) -> PathBuf {
+    Path::new(META).join(format!("failover-state-{seq:010}.json"))
+}
+
+fn lock(path: &Path) -> Result<File, StorageError> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| StorageError::io("open", path, source))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => {
+            Err(StorageError::Locked { path: path.parent().unwrap_or(path).to_path_buf() })
+        }
+        Err(fs::TryLockError::Error(source)) => Err(StorageError::io("lock", path, source)),
+    }
+}
+
+/// A name part that keeps two runs' files apart: the start time and process id.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{:x}{:x}", nanos as u64, std::process::id())
+}
+
+fn time_column(batch: &RecordBatch) -> &TimestampMicrosecondArray {
+    static EMPTY: std::sync::LazyLock<TimestampMicrosecondArray> =
+        std::sync::LazyLock::new(|| TimestampMicrosecondArray::from(Vec::<i64>::new()));
+    batch.column(0).as_any().downcast_ref().unwrap_or(&EMPTY)
+}
+
+fn sort_by_time(rows: &RecordBatch, column: usize) -> Result<RecordBatch, StorageError> {
+    let arrow_error = |source| StorageError::Arrow { table: "requests", source };
+    let indices = sort_to_indices(rows.column(column), None, None).map_err(arrow_error)?;
+    take_record_batch(rows, &indices).map_err(arrow_error)
+}
+
+/// Runs of consecutive rows in the same hour: (start, len).
+fn hour_runs(times: &TimestampMicrosecondArray) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut current_hour = None;
+    for (index, micros) in times.values().iter().enumerate() {
+        let hour = hour_of(*micros);
+        match runs.last_mut() {
+            Some(run) if current_hour == Some(hour) => run.1 += 1,
+            _ => runs.push((index, 1)),
+        }
+        current_hour = Some(hour);
+    }
+    runs
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(StorageError::io("list", dir, source)),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| StorageError::io("list", dir, source))?;
+        paths.push(entry.path());
+    }
+    Ok(paths)
+}
+
+/// Every `.parquet` file under `dir`, at any depth.
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+    let mut files = Vec::new();
+    for path in list_dir(dir)? {
+        if path.is_dir() {
+            files.extend(parquet_files(&path)?);
+        } else if path.extension().is_some_and(|extension| extension == "parquet") {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}

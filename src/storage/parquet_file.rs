@@ -1,0 +1,158 @@
+//! Writing one Parquet file so that readers never see it half-written: it is
+//! written under `_meshlog/tmp/`, fsynced, renamed into its partition directory,
+//! and the directory is fsynced. Strings are dictionary-encoded, pages are zstd,
+//! and the file records that it is sorted by its time column.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::WriterProperties;
+
+use super::StorageError;
+use super::layout::Layout;
+
+/// Rows per row group: large enough for good compression, small enough that the
+/// writer's buffers stay well under the ingest memory budget.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// The writer settings of every table file.
+fn properties(sorted_by: Option<usize>) -> WriterProperties {
+    let sorting = sorted_by.map(|column| {
+        let column_idx = i32::try_from(column).unwrap_or(0);
+        vec![SortingColumn { column_idx, descending: false, nulls_first: false }]
+    });
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_sorting_columns(sorting)
+        .build()
+}
+
+/// One file to write: its rows and where it goes, relative to the data directory.
+pub struct TableFile<'b> {
+    pub batch: &'b RecordBatch,
+    /// e.g. `requests/date=2026-11-01/hour=10/0000000042-1.parquet`.
+    pub relative_path: PathBuf,
+    /// The column the rows are sorted by, recorded in the file's metadata.
+    pub sorted_by: Option<usize>,
+}
+
+/// Writes `file` into the data directory atomically.
+pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), StorageError> {
+    let name = file.relative_path.file_name().unwrap_or_default();
+    let tmp = layout.tmp_dir().join(name);
+    write_parquet(&tmp, file.batch, file.sorted_by)?;
+    let target = layout.path(&file.relative_path);
+    let dir = target.parent().unwrap_or(layout.root());
+    create_dir_synced(dir)?;
+    fs::rename(&tmp, &target).map_err(|source| StorageError::io("rename into", &target, source))?;
+    sync_dir(dir)
+}
+
+fn write_parquet(
+    path: &Path,
+    batch: &RecordBatch,
+    sorted_by: Option<usize>,
+) -> Result<(), StorageError> {
+    let file = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
+    let buffered = BufWriter::with_capacity(1 << 20, file);
+    let parquet_error = |source| StorageError::Parquet { path: path.into(), source };
+    let mut writer = ArrowWriter::try_new(buffered, batch.schema(), Some(properties(sorted_by)))
+        .map_err(parquet_error)?;
+    writer.write(batch).map_err(parquet_error)?;
+    let buffered = writer.into_inner().map_err(parquet_error)?;
+    let file = buffered
+        .into_inner()
+        .map_err(|error| StorageError::io("flush", path, error.into_error()))?;
+    file.sync_all().map_err(|source| StorageError::io("fsync", path, source))
+}
+
+/// Creates `dir` and its missing parents, fsyncing each parent that gained an entry.
+pub fn create_dir_synced(dir: &Path) -> Result<(), StorageError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_synced(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(source) => return Err(StorageError::io("create directory", dir, source)),
+    }
+    dir.parent().map_or(Ok(()), sync_dir)
+}
+
+/// Fsyncs a directory so that a rename or a new entry in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    let handle =
+        File::open(dir).map_err(|source| StorageError::io("open directory", dir, source))?;
+    handle.sync_all().map_err(|source| StorageError::io("fsync directory", dir, source))
+}
+
+/// Writes a small file atomically (temp, fsync, rename, fsync the directory).
+pub fn write_bytes_atomically(
+    layout: &Layout,
+    relative: &Path,
+    bytes: &[u8],
+) -> Result<(), StorageError> {
+    let target = layout.path(relative);
+    let name = target.file_name().unwrap_or_default();
+    let tmp = layout.tmp_dir().join(name);
+    fs::write(&tmp, bytes).map_err(|source| StorageError::io("write", &tmp, source))?;
+    let handle = File::open(&tmp).map_err(|source| StorageError::io("open", &tmp, source))?;
+    handle.sync_all().map_err(|source| StorageError::io("fsync", &tmp, source))?;
+    let dir = target.parent().unwrap_or(layout.root());
+    create_dir_synced(dir)?;
+    fs::rename(&tmp, &target).map_err(|source| StorageError::io("rename into", &target, source))?;
+    sync_dir(dir)
+}
+
+/// A Parquet file's path relative to the data directory.
+pub fn relative(table: &str, partition: Option<&str>, name: &str) -> PathBuf {
+    let mut path = PathBuf::from(table);
+    if let Some(partition) = partition {
+        path.push(partition);
+    }
+    path.push(name);
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn a_written_file_reads_back_and_leaves_no_temp_file() {
+        let root = std::env::temp_dir().join(format!("meshlog-pq-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let layout = Layout::new(&root);
+        create_dir_synced(&layout.tmp_dir()).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let relative_path = relative("t", Some("date=2026-11-01/hour=10"), "a.parquet");
+        write_atomically(
+            &layout,
+            &TableFile { batch: &batch, relative_path: relative_path.clone(), sorted_by: Some(0) },
+        )
+        .unwrap();
+        let file = File::open(layout.path(&relative_path)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
+        assert_eq!(rows, 3);
+        assert_eq!(fs::read_dir(layout.tmp_dir()).unwrap().count(), 0);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

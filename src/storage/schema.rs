@@ -1,0 +1,111 @@
+//! The Arrow schemas of meshlog's tables — `requests`, `rejects` and `failovers` —
+//! and where each table lives under the data directory. These names are a contract
+//! (PRODUCT.md §4): queries, dashboards and users depend on them, so every writer
+//! and reader takes them from here.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The directory (under the data dir) of the `requests` table, partitioned by
+/// `date=YYYY-MM-DD/hour=HH` of the request's `ts`.
+pub const REQUESTS_DIR: &str = "requests";
+/// The directory of the `rejects` table, partitioned by `date`/`hour` of `ts_ingested`.
+pub const REJECTS_DIR: &str = "rejects";
+/// The directory of the `failovers` table (one file, rewritten at each commit).
+pub const FAILOVERS_DIR: &str = "failovers";
+/// The Hive partition columns of `requests` and `rejects`, outermost first. They are
+/// not stored inside the files; readers take them from the paths.
+pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
+
+/// Timestamps are UTC, microseconds.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+fn int64(name: &str) -> Field {
+    Field::new(name, DataType::Int64, true)
+}
+
+/// One row per access-log line.
+pub fn requests() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("ts", timestamp_type(), false),
+            text("source_cluster"),
+            text("proxy"),
+            text("method"),
+            text("path"),
+            text("protocol"),
+            Field::new("response_code", DataType::Int32, true),
+            text("response_flags"),
+            text("response_code_details"),
+            int64("bytes_received"),
+            int64("bytes_sent"),
+            int64("duration_ms"),
+            int64("upstream_service_time_ms"),
+            text("x_forwarded_for"),
+            text("user_agent"),
+            text("request_id"),
+            text("authority"),
+            text("upstream_host"),
+            text("upstream_cluster"),
+            text("service"),
+            Field::new("service_port", DataType::Int32, true),
+            text("subset"),
+            text("direction"),
+            text("upstream_local_address"),
+            text("downstream_local_address"),
+            text("downstream_remote_address"),
+            text("requested_server_name"),
+            text("route_name"),
+            text("upstream_transport_failure_reason"),
+            text("connection_termination_details"),
+            Field::new("locality", DataType::Utf8, false),
+            text("dst_cluster"),
+            Field::new("via_gateway", DataType::Boolean, false),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
+/// One row per input line that could not be parsed.
+pub fn rejects() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("ts_ingested", timestamp_type(), false),
+            text("source_cluster"),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("offset", DataType::Int64, false),
+            Field::new("line", DataType::Int64, false),
+            Field::new("reason", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, false),
+            Field::new("raw", DataType::Utf8, false),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
+/// One row per failover episode of a (source_cluster, service).
+pub fn failovers() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("source_cluster", DataType::Utf8, false),
+            Field::new("service", DataType::Utf8, false),
+            text("upstream_cluster"),
+            text("target_cluster"),
+            Field::new("started_at", timestamp_type(), false),
+            Field::new("ended_at", timestamp_type(), true),
+            Field::new("duration_s", DataType::Float64, false),
+            Field::new("requests", DataType::Int64, false),
+            Field::new("cross_cluster_requests", DataType::Int64, false),
+            Field::new("peak_cross_cluster_share", DataType::Float64, false),
+            Field::new("errors_before", DataType::Int64, false),
+        ]))
+    });
+    SCHEMA.clone()
+}

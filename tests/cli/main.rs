@@ -1,0 +1,11 @@
+//! End-to-end tests of the `meshlog` binary: each runs the real executable on files
+//! from `samples/`, on simulated logs or on stdin, and checks what an operator
+//! sees: stdout, the summary on stderr, the exit code, and the data directory.
+//! One test binary, one module per command.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod ingest;
+mod parse;
+mod simulated;
+mod support;

@@ -1,0 +1,59 @@
+//! Helpers shared by the end-to-end tests: run the real binary, read its output,
+//! make scratch directories.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+pub use serde_json::Value;
+
+pub fn sample(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples").join(path)
+}
+
+pub fn meshlog(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshlog")).args(args).output().expect("meshlog runs")
+}
+
+pub fn meshlog_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshlog starts");
+    child.stdin.take().expect("stdin").write_all(input).expect("input written");
+    child.wait_with_output().expect("meshlog ends")
+}
+
+pub fn json_lines(output: &Output) -> Vec<Value> {
+    let stdout = String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8");
+    stdout.lines().map(|line| serde_json::from_str(line).expect("each line is JSON")).collect()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A fresh, empty scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshlog-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Runs meshlog and asserts it succeeded; returns stdout.
+pub fn meshlog_ok(args: &[&str]) -> String {
+    let output = meshlog(args);
+    assert!(output.status.success(), "meshlog {args:?} failed: {}", stderr(&output));
+    String::from_utf8(output.stdout).expect("stdout is UTF-8")
+}
+
+/// Runs a SQL query over a data dir and returns the rows as JSON objects.
+pub fn query_json(data_dir: &std::path::Path, sql: &str) -> Vec<Value> {
+    let stdout =
+        meshlog_ok(&["query", "--data-dir", data_dir.to_str().unwrap(), "--output", "json", sql]);
+    serde_json::from_str::<Vec<Value>>(&stdout).expect("query --output json prints an array")
+}
