@@ -7,5 +7,6 @@
 
 mod ingest;
 mod parse;
+mod query;
 mod simulated;
 mod support;

@@ -133,7 +133,7 @@ fn kill_9_mid_ingest_then_a_rerun_stores_every_line_exactly_once() {
     let sim = scratch("sim-kill");
     let truth = simulate(
         &sim.join("logs"),
-        &["--minutes", "5", "--rate", "2000", "--malformed-per-million", "2000"],
+        &["--minutes", "3", "--rate", "2000", "--malformed-per-million", "2000"],
     );
     let log = sim.join("logs/cluster1.log");
     let data = sim.join("data");

@@ -1,0 +1,73 @@
+//! `meshlog query`: golden results of every named query over the sample logs
+//! (ingested with `samples/mesh.toml` as cluster1), and the read-only guard.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::support::*;
+
+const NAMED: [&str; 6] = [
+    "failovers",
+    "endpoint_errors",
+    "cross_cluster_share",
+    "locality_split",
+    "response_flags",
+    "latency_by_locality",
+];
+
+/// The samples ingested once for all tests of this module.
+fn sample_data() -> &'static PathBuf {
+    static DATA: OnceLock<PathBuf> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let data = scratch("query-samples");
+        let config = sample("mesh.toml");
+        let logs = ["istio-1.23.log", "istio-1.9.log", "istio-1.8.log", "hard-cases.log"]
+            .map(|name| sample(&format!("access-logs/{name}")));
+        let mut args = vec![
+            "ingest",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--source-cluster",
+            "cluster1",
+        ];
+        args.extend(logs.iter().map(|path| path.to_str().unwrap()));
+        meshlog_ok(&args);
+        data
+    })
+}
+
+#[test]
+fn every_named_query_over_the_samples_matches_its_golden_result() {
+    let data = sample_data();
+    for name in NAMED {
+        let csv = meshlog_ok(&[
+            "query",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--output",
+            "csv",
+            "--saved",
+            name,
+        ]);
+        insta::assert_snapshot!(format!("saved_{name}"), csv);
+    }
+}
+
+#[test]
+fn writes_are_refused_and_nothing_is_written() {
+    let data = sample_data();
+    let before = std::fs::read_dir(data).unwrap().count();
+    for sql in [
+        "DROP TABLE requests",
+        "COPY (SELECT 1) TO '/tmp/meshlog-copy.csv'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/tmp'",
+    ] {
+        let output = meshlog(&["query", "--data-dir", data.to_str().unwrap(), sql]);
+        assert_eq!(output.status.code(), Some(2), "{sql}");
+        assert!(stderr(&output).contains("read-only"), "{}", stderr(&output));
+    }
+    assert_eq!(std::fs::read_dir(data).unwrap().count(), before);
+    assert!(!std::path::Path::new("/tmp/meshlog-copy.csv").exists());
+}
