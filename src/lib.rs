@@ -3,13 +3,20 @@
 //! which endpoints fail.
 //!
 //! ```text
-//! input bytes ─ ingest::lines::LineReader ─▶ raw line
-//!   ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
-//!   ─ cli::parse (one JSON object per line)
+//! file / stdin ─ ingest::source (identity, resume offset) ─ ingest::lines::LineReader
+//!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
+//!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)
+//!       + analytics::failover::FailoverDetector + Arrow builders ─▶ RecordBatch
+//!   ─ bounded channel ─▶ storage::committer (sorted Parquet per hour, detector state,
+//!       commit log with source positions) ─▶ requests/ rejects/ failovers/ under data_dir
+//! data_dir ─ query::QueryEngine (DataFusion, time-pruned partitions, read-only) ─▶ table/csv/json
 //! ```
 //!
-//! Where to start: [`cli`] owns the commands; parsing lives in the pure, synchronous
-//! `meshlog-parsers` crate (`parsers/`), which has no I/O of its own.
+//! Where to start: [`cli`] owns the commands; [`ingest::pipeline`] drives an ingest
+//! (reading on one thread, committing on another); [`storage::schema`] fixes the
+//! tables. Parsing lives in the pure, synchronous `meshlog-parsers` crate
+//! (`parsers/`), which has no I/O of its own; [`simulate`] generates realistic logs
+//! with known truth for the demo and the tests.
 
 pub mod analytics;
 pub mod cli;

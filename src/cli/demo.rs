@@ -80,7 +80,7 @@ fn ingest_clusters(settings: &Settings, logs: &Path) -> Result<Vec<(String, Inge
             format: "auto".into(),
             max_line_bytes: meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES,
             failover: settings.failover.clone(),
-            batch_rows: 256 * 1024,
+            batch_rows: 64 * 1024,
             progress: false,
         };
         reports.push((cluster.to_owned(), ingest(&options, &[log])?));

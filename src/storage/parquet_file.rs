@@ -12,13 +12,19 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use super::StorageError;
 use super::layout::Layout;
 
 /// Rows per row group: large enough for good compression, small enough that the
 /// writer's buffers stay well under the ingest memory budget.
-const ROW_GROUP_ROWS: usize = 128 * 1024;
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Columns whose values are nearly all distinct (a request id, an ephemeral
+/// `ip:port`): a dictionary only costs time there, so they are written plain.
+const HIGH_CARDINALITY: [&str; 4] =
+    ["request_id", "upstream_local_address", "downstream_remote_address", "x_forwarded_for"];
 
 /// The writer settings of every table file.
 fn properties(sorted_by: Option<usize>) -> WriterProperties {
@@ -26,11 +32,16 @@ fn properties(sorted_by: Option<usize>) -> WriterProperties {
         let column_idx = i32::try_from(column).unwrap_or(0);
         vec![SortingColumn { column_idx, descending: false, nulls_first: false }]
     });
-    WriterProperties::builder()
+    let builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_sorting_columns(sorting)
+        .set_sorting_columns(sorting);
+    HIGH_CARDINALITY
+        .iter()
+        .fold(builder, |builder, column| {
+            builder.set_column_dictionary_enabled(ColumnPath::from(*column), false)
+        })
         .build()
 }
 
