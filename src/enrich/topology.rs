@@ -4,11 +4,12 @@
 //! claimed by two clusters is an error naming the key and the line.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use super::address::upstream_ip;
 use crate::config::{ConfigError, ConfigFile};
 
 /// Index of a cluster in the topology.
@@ -64,7 +65,7 @@ impl Topology {
             self.cidrs.push((net.trunc(), id));
         }
         for gateway in &cluster.eastwest_gateways {
-            let (ip, port) = parse_gateway(gateway.get_ref()).ok_or_else(|| {
+            let (ip, port) = upstream_ip(gateway.get_ref()).ok_or_else(|| {
                 let why = "is not \"ip:port\" or \"ip\" (IPv6 as \"[addr]:port\")";
                 file.value_error("clusters.eastwest_gateways", gateway.span(), why)
             })?;
@@ -114,14 +115,6 @@ impl Topology {
     pub fn pod_cluster(&self, ip: IpAddr) -> Option<ClusterId> {
         self.cidrs.iter().find(|(net, _)| net.contains(&ip)).map(|(_, id)| *id)
     }
-}
-
-fn parse_gateway(text: &str) -> Option<(IpAddr, Option<u16>)> {
-    if let Ok(socket) = text.parse::<SocketAddr>() {
-        return Some((socket.ip(), Some(socket.port())));
-    }
-    let bare = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(text);
-    bare.parse::<IpAddr>().ok().map(|ip| (ip, None))
 }
 
 #[cfg(test)]
