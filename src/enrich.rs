@@ -55,16 +55,16 @@ impl<'t> Enricher<'t> {
         Enricher { topology, source }
     }
 
-    /// Tags one record.
-    pub fn enrich(&self, record: &AccessLogRecord<'_>) -> Enrichment {
+    /// Tags one record; `cluster` is its `upstream_cluster`, already split.
+    pub fn enrich(
+        &self,
+        record: &AccessLogRecord<'_>,
+        cluster: Option<ClusterName<'_>>,
+    ) -> Enrichment {
         let Some(host) = record.upstream_host.as_deref() else {
             return self.unknown();
         };
-        let inbound = record
-            .upstream_cluster
-            .as_deref()
-            .is_some_and(|name| ClusterName::parse(name).direction == Direction::Inbound);
-        if inbound {
+        if cluster.is_some_and(|cluster| cluster.direction == Direction::Inbound) {
             return self.local(false);
         }
         match upstream_ip(host) {
@@ -138,7 +138,7 @@ eastwest_gateways = ["34.23.45.6"]
             upstream_cluster: cluster.map(Cow::Borrowed),
             ..AccessLogRecord::default()
         };
-        let tagged = enricher.enrich(&record);
+        let tagged = enricher.enrich(&record, cluster.map(ClusterName::parse));
         let dst = tagged.dst_cluster.map(|id| topology.name(id).to_string());
         (tagged.locality, dst, tagged.via_gateway)
     }

@@ -137,12 +137,14 @@ impl Processor {
             return None;
         };
         let source = self.source_id();
-        let tags = Enricher::new(&self.topology, source).enrich(record);
+        let cluster = record.upstream_cluster.as_deref().map(ClusterName::parse);
+        let tags = Enricher::new(&self.topology, source).enrich(record, cluster);
         let dst_cluster = tags.dst_cluster.map(|id| self.topology.name(id).clone());
-        self.observe(ts, record, &tags, dst_cluster.as_deref());
+        self.observe(ts, record, cluster, &tags, dst_cluster.as_deref());
         let context = RowContext {
             source_cluster: self.source_cluster.as_deref(),
             dst_cluster: dst_cluster.as_deref(),
+            cluster,
         };
         self.requests.append(ts, record, &tags, &context);
         self.counts.rows += 1;
@@ -159,11 +161,11 @@ impl Processor {
         &mut self,
         ts: i64,
         record: &AccessLogRecord<'_>,
+        cluster: Option<ClusterName<'_>>,
         tags: &Enrichment,
         dst_cluster: Option<&str>,
     ) {
-        let Some(raw_cluster) = record.upstream_cluster.as_deref() else { return };
-        let cluster = ClusterName::parse(raw_cluster);
+        let Some(cluster) = cluster else { return };
         let (Some(service), false) = (cluster.service, cluster.direction == Direction::Inbound)
         else {
             return;

@@ -19,6 +19,8 @@ pub struct RowContext<'a> {
     pub source_cluster: Option<&'a str>,
     /// The name of the cluster that served the request, from the enrichment.
     pub dst_cluster: Option<&'a str>,
+    /// The record's `upstream_cluster`, split into its parts.
+    pub cluster: Option<ClusterName<'a>>,
 }
 
 /// Builds `requests` rows.
@@ -124,7 +126,7 @@ impl RequestsBuilder {
         for (builder, value) in self.middle[..5].iter_mut().zip(middle) {
             builder.append_option(text(value));
         }
-        self.append_cluster(record.upstream_cluster.as_deref());
+        self.append_cluster(context.cluster);
         let tail = [
             &record.upstream_local_address,
             &record.downstream_local_address,
@@ -144,8 +146,8 @@ impl RequestsBuilder {
     }
 
     /// `upstream_cluster` and the parts parsed from it.
-    fn append_cluster(&mut self, cluster: Option<&str>) {
-        let Some(raw) = cluster else {
+    fn append_cluster(&mut self, cluster: Option<ClusterName<'_>>) {
+        let Some(name) = cluster else {
             for builder in
                 [&mut self.middle[5], &mut self.service, &mut self.subset, &mut self.direction]
             {
@@ -154,7 +156,6 @@ impl RequestsBuilder {
             self.service_port.append_null();
             return;
         };
-        let name = ClusterName::parse(raw);
         self.middle[5].append_value(name.name);
         self.service.append_option(name.service);
         self.service_port.append_option(name.port.map(i32::from));
