@@ -9,6 +9,7 @@
 //! No I/O, no async, no Arrow: callers hand in bytes and get typed, borrowed records or
 //! a [`ParseError`] that says why and where. Nothing here panics on any input.
 
+pub mod admin;
 pub mod auto;
 pub mod cluster_name;
 pub mod envelope;
