@@ -132,13 +132,14 @@ fn parse_sni_form(name: &str) -> Option<ClusterName<'_>> {
     Some(istio(name, direction, Some(port), third, service))
 }
 
-/// The direction named before `separator` and what follows it.
+/// The direction named before `separator` and what follows it. Prefix checks, not a
+/// substring search: this runs once per access-log line.
 fn split_direction<'a>(name: &'a str, separator: &str) -> Option<(Direction, &'a str)> {
-    let (prefix, rest) = name.split_once(separator)?;
-    match prefix {
-        "outbound" => Some((Direction::Outbound, rest)),
-        "inbound" => Some((Direction::Inbound, rest)),
-        _ => None,
+    let after = |prefix: &str| name.strip_prefix(prefix)?.strip_prefix(separator);
+    if let Some(rest) = after("outbound") {
+        Some((Direction::Outbound, rest))
+    } else {
+        after("inbound").map(|rest| (Direction::Inbound, rest))
     }
 }
 

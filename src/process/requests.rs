@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
@@ -163,29 +163,49 @@ impl RequestsBuilder {
         self.direction.append_value(name.direction.as_str());
     }
 
-    /// Builds the batch of the rows appended so far and starts a new one.
+    /// Builds the batch of the rows appended so far and starts a new one, with buffers
+    /// sized like this one's so that the next batch does not regrow them from empty.
     pub fn finish(&mut self) -> Result<RecordBatch, StorageError> {
+        let rows = self.rows;
+        let ts = self.ts.finish();
+        self.ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
         let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(self.ts.finish()), Arc::new(self.source_cluster.finish())];
-        columns.extend(self.head.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
-        columns.push(Arc::new(self.response_code.finish()));
-        columns.extend(
-            self.flags_and_details.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef),
-        );
-        columns
-            .extend(self.numbers.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
-        columns
-            .extend(self.middle.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
-        columns.push(Arc::new(self.service.finish()));
-        columns.push(Arc::new(self.service_port.finish()));
-        columns.push(Arc::new(self.subset.finish()));
-        columns.push(Arc::new(self.direction.finish()));
-        columns.extend(self.tail.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
-        columns.push(Arc::new(self.locality.finish()));
-        columns.push(Arc::new(self.dst_cluster.finish()));
+            vec![Arc::new(ts), finish_string(&mut self.source_cluster)];
+        columns.extend(self.head.iter_mut().map(finish_string));
+        columns.push(finish_int32(&mut self.response_code, rows));
+        columns.extend(self.flags_and_details.iter_mut().map(finish_string));
+        columns.extend(self.numbers.iter_mut().map(|builder| finish_int64(builder, rows)));
+        columns.extend(self.middle.iter_mut().map(finish_string));
+        columns.push(finish_string(&mut self.service));
+        columns.push(finish_int32(&mut self.service_port, rows));
+        columns.push(finish_string(&mut self.subset));
+        columns.push(finish_string(&mut self.direction));
+        columns.extend(self.tail.iter_mut().map(finish_string));
+        columns.push(finish_string(&mut self.locality));
+        columns.push(finish_string(&mut self.dst_cluster));
         columns.push(Arc::new(self.via_gateway.finish()));
+        self.via_gateway = BooleanBuilder::with_capacity(rows);
         self.rows = 0;
         RecordBatch::try_new(schema::requests(), columns)
             .map_err(|source| StorageError::Arrow { table: "requests", source })
     }
+}
+
+/// Finishes a string column; the builder keeps room for as many rows and bytes.
+fn finish_string(builder: &mut StringBuilder) -> ArrayRef {
+    let array = builder.finish();
+    *builder = StringBuilder::with_capacity(array.len(), array.value_data().len());
+    Arc::new(array)
+}
+
+fn finish_int32(builder: &mut Int32Builder, rows: usize) -> ArrayRef {
+    let array = builder.finish();
+    *builder = Int32Builder::with_capacity(rows);
+    Arc::new(array)
+}
+
+fn finish_int64(builder: &mut Int64Builder, rows: usize) -> ArrayRef {
+    let array = builder.finish();
+    *builder = Int64Builder::with_capacity(rows);
+    Arc::new(array)
 }

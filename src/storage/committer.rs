@@ -121,7 +121,7 @@ impl Committer {
     }
 
     fn write_requests(&self, seq: u64, rows: &RecordBatch) -> Result<Vec<PathBuf>, StorageError> {
-        let sorted = sort_by_time(rows, 0)?;
+        let sorted = sort_by_time(rows)?;
         self.write_partitioned(REQUESTS_DIR, seq, &sorted)
     }
 
@@ -230,9 +230,14 @@ fn time_column(batch: &RecordBatch) -> &TimestampMicrosecondArray {
     batch.column(0).as_any().downcast_ref().unwrap_or(&EMPTY)
 }
 
-fn sort_by_time(rows: &RecordBatch, column: usize) -> Result<RecordBatch, StorageError> {
+/// Rows in time order (column 0); a batch already in order (one proxy's log usually is) is kept
+/// as it is, without copying every column.
+fn sort_by_time(rows: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    if time_column(rows).values().is_sorted() {
+        return Ok(rows.clone());
+    }
     let arrow_error = |source| StorageError::Arrow { table: "requests", source };
-    let indices = sort_to_indices(rows.column(column), None, None).map_err(arrow_error)?;
+    let indices = sort_to_indices(rows.column(0), None, None).map_err(arrow_error)?;
     take_record_batch(rows, &indices).map_err(arrow_error)
 }
 
@@ -276,4 +281,58 @@ fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
         }
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int32Array};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    const HOUR_US: i64 = 3_600_000_000;
+
+    fn batch(times: &[i64]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new("n", DataType::Int32, false),
+        ]);
+        let order = (0..i32::try_from(times.len()).unwrap()).collect::<Vec<_>>();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(times.to_vec())),
+            Arc::new(Int32Array::from(order)),
+        ];
+        RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+    }
+
+    fn order(batch: &RecordBatch) -> Vec<i32> {
+        let column = batch.column(1).as_any().downcast_ref::<Int32Array>().unwrap();
+        column.values().to_vec()
+    }
+
+    #[test]
+    fn rows_out_of_order_are_sorted_by_time_and_ties_keep_their_rows() {
+        let sorted = sort_by_time(&batch(&[30, 10, 20, 10])).unwrap();
+        assert_eq!(time_column(&sorted).values().to_vec(), [10, 10, 20, 30]);
+        let mut tied = order(&sorted)[..2].to_vec();
+        tied.sort_unstable();
+        assert_eq!((tied, &order(&sorted)[2..]), (vec![1, 3], &[2, 0][..]));
+    }
+
+    #[test]
+    fn rows_already_in_order_are_kept_without_a_copy() {
+        let rows = batch(&[10, 10, 20, 30]);
+        let sorted = sort_by_time(&rows).unwrap();
+        assert!(Arc::ptr_eq(sorted.column(1), rows.column(1)));
+    }
+
+    #[test]
+    fn hour_runs_split_sorted_rows_at_hour_boundaries() {
+        let rows = batch(&[0, HOUR_US - 1, HOUR_US, HOUR_US + 5, 3 * HOUR_US]);
+        assert_eq!(hour_runs(time_column(&rows)), [(0, 2), (2, 2), (4, 1)]);
+    }
 }

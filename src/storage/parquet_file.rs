@@ -7,11 +7,12 @@ use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::StorageError;
@@ -26,23 +27,36 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 const HIGH_CARDINALITY: [&str; 4] =
     ["request_id", "upstream_local_address", "downstream_remote_address", "x_forwarded_for"];
 
+/// String columns that keep min/max statistics. A string column's min and max cost a
+/// comparison per value and, in rows sorted by time, span nearly every value, so they
+/// prune nothing; `source_cluster` is the exception (one reporting cluster per file,
+/// usually). Numbers and times always keep theirs (`ts` prunes row groups).
+const STRING_STATISTICS: [&str; 1] = ["source_cluster"];
+
 /// The writer settings of every table file.
-fn properties(sorted_by: Option<usize>) -> WriterProperties {
+fn properties(schema: &Schema, sorted_by: Option<usize>) -> WriterProperties {
     let sorting = sorted_by.map(|column| {
         let column_idx = i32::try_from(column).unwrap_or(0);
         vec![SortingColumn { column_idx, descending: false, nulls_first: false }]
     });
-    let builder = WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting);
-    HIGH_CARDINALITY
-        .iter()
-        .fold(builder, |builder, column| {
-            builder.set_column_dictionary_enabled(ColumnPath::from(*column), false)
-        })
-        .build()
+    for column in HIGH_CARDINALITY {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    let unpruned_strings = schema.fields().iter().filter(|field| {
+        field.data_type() == &DataType::Utf8 && !STRING_STATISTICS.contains(&field.name().as_str())
+    });
+    for field in unpruned_strings {
+        builder = builder.set_column_statistics_enabled(
+            ColumnPath::from(field.name().as_str()),
+            EnabledStatistics::None,
+        );
+    }
+    builder.build()
 }
 
 /// One file to write: its rows and where it goes, relative to the data directory.
@@ -74,8 +88,12 @@ fn write_parquet(
     let file = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
     let buffered = BufWriter::with_capacity(1 << 20, file);
     let parquet_error = |source| StorageError::Parquet { path: path.into(), source };
-    let mut writer = ArrowWriter::try_new(buffered, batch.schema(), Some(properties(sorted_by)))
-        .map_err(parquet_error)?;
+    let mut writer = ArrowWriter::try_new(
+        buffered,
+        batch.schema(),
+        Some(properties(&batch.schema(), sorted_by)),
+    )
+    .map_err(parquet_error)?;
     writer.write(batch).map_err(parquet_error)?;
     let buffered = writer.into_inner().map_err(parquet_error)?;
     let file = buffered
@@ -85,8 +103,9 @@ fn write_parquet(
 }
 
 /// Creates `dir` and its missing parents, fsyncing each parent that gained an entry.
+/// A relative `dir` (`data`) has the current directory as its parent.
 pub fn create_dir_synced(dir: &Path) -> Result<(), StorageError> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -101,7 +120,9 @@ pub fn create_dir_synced(dir: &Path) -> Result<(), StorageError> {
 }
 
 /// Fsyncs a directory so that a rename or a new entry in it survives a crash.
+/// An empty path (the parent of a bare relative name) is the current directory.
 pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let handle =
         File::open(dir).map_err(|source| StorageError::io("open directory", dir, source))?;
     handle.sync_all().map_err(|source| StorageError::io("fsync directory", dir, source))

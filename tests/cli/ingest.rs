@@ -97,3 +97,18 @@ fn ingest_reads_stdin_without_a_config() {
     let expected = input.iter().filter(|&&byte| byte == b'\n').count();
     assert_eq!(count[0]["n"], expected);
 }
+
+#[test]
+fn a_relative_data_dir_and_config_resolve_from_the_working_directory() {
+    let work = scratch("ingest-relative");
+    std::fs::copy(sample("mesh.toml"), work.join("mesh.toml")).unwrap();
+    let log = sample("access-logs/istio-1.23.log");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .current_dir(&work)
+        .args(["ingest", "--config", "mesh.toml", "--data-dir", "data"])
+        .args(["--source-cluster", "cluster1", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(work.join("data/_meshlog/commits.jsonl").is_file());
+}
