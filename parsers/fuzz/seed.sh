@@ -48,6 +48,23 @@ for log in "$samples"/**/*.log; do
         { printf '\xff'; cat "$log"; } | put envelope
     fi
 done
+# The admin dump parsers: 30-line pieces of each dump (under -max_len=4096).
+mkdir -p corpus/{stats_text,prometheus}
+seed_dump() {
+    local dump=$1 target=$2 pieces piece
+    pieces=$(mktemp -d)
+    split -l 30 "$dump" "$pieces/piece."
+    for piece in "$pieces"/piece.*; do
+        put "$target" <"$piece"
+    done
+    rm -r "$pieces"
+}
+for dump in "$samples"/admin/stats*.txt; do
+    case $dump in
+    *prometheus*) seed_dump "$dump" prometheus ;;
+    *) seed_dump "$dump" stats_text ;;
+    esac
+done
 for target in corpus/*/; do
     echo "$target: $(find "$target" -type f | wc -l) files"
 done

@@ -19,6 +19,8 @@
 use std::fmt;
 
 // Parser modules (each adds its own line):
+pub mod prometheus;
+pub mod stats_text;
 
 /// What kind of value a statistic holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
