@@ -19,6 +19,14 @@
 use std::fmt;
 
 // Parser modules (each adds its own line):
+pub mod clusters_json;
+pub mod clusters_text;
+pub mod detect;
+mod health_flags;
+mod host_address;
+pub mod istioctl;
+pub mod shardz;
+pub use detect::{AdminKind, detect};
 
 /// What kind of value a statistic holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
