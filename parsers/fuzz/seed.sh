@@ -65,6 +65,16 @@ for dump in "$samples"/admin/stats*.txt; do
     *) seed_dump "$dump" stats_text ;;
     esac
 done
+# Admin dumps: every sample under samples/admin seeds every admin target (each reader
+# then also sees the other formats), cut to its first 8 KiB (the -max_len) and 1 KiB.
+admin_targets=(clusters_text clusters_json istioctl shardz detect)
+for target in "${admin_targets[@]}"; do mkdir -p "corpus/$target"; done
+for dump in "$samples"/admin/*; do
+    for target in "${admin_targets[@]}"; do
+        head -c 8192 "$dump" | put "$target"
+        head -c 1024 "$dump" | put "$target"
+    done
+done
 for target in corpus/*/; do
     echo "$target: $(find "$target" -type f | wc -l) files"
 done

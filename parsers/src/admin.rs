@@ -1,5 +1,5 @@
 //! Envoy admin output and Istio endpoint dumps, read into plain rows. This file owns the
-//! shared row types and the content sniffing that tells the dumps apart; each input has
+//! shared row types; [`detect`] tells the dumps apart by their content, and each input has
 //! its own parser module:
 //!
 //! ```text
@@ -8,7 +8,7 @@
 //! /clusters (text)              ─ clusters_text::parse     ─▶ ClustersDump (HostStatus rows
 //! /clusters?format=json         ─ clusters_json::parse     ─▶ ClustersDump  + ClusterSetting)
 //! istioctl proxy-config endpoints ─ istioctl::parse        ─▶ ClustersDump
-//! istiod /debug/endpointShardz  ─ shardz::parse            ─▶ Vec<ShardEndpoint>
+//! istiod /debug/endpointShardz  ─ shardz::parse            ─▶ ShardzDump  (ShardEndpoint rows)
 //! ```
 //!
 //! Dumps are small next to access logs (a 5 MB `/clusters` JSON is a large one), so rows
@@ -18,9 +18,17 @@
 
 use std::fmt;
 
-// Parser modules (each adds its own line):
+pub mod clusters_json;
+pub mod clusters_text;
+pub mod detect;
+mod health_flags;
+mod host_address;
+pub mod istioctl;
 pub mod prometheus;
+pub mod shardz;
 pub mod stats_text;
+
+pub use detect::{AdminKind, detect};
 
 /// What kind of value a statistic holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
