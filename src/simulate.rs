@@ -23,7 +23,13 @@
 //! Clock (start time of line i) ─ generate::Generator (route, phase, upstream, outcome)
 //!   ─▶ line::Line ─ output::Output (render::write_istio | write_json, per-proxy buffers
 //!   flushed every 0.2–3 s, optional corruption) ─▶ io::Write;  truth::Tally ─▶ Truth
+//!                 └─ snapshots::Recorder (per-host counters, ejections) ─▶ Snapshot
 //! ```
+//!
+//! With [`run_per_cluster_with_snapshots`] (or [`snapshots`] alone) the run also
+//! yields each reporting proxy's Envoy admin `/clusters?format=json` every few
+//! simulated seconds: the same hosts, counts and ejections as the lines and episodes
+//! (see the `snapshots` module), the proxies' own evidence of each failover.
 
 mod generate;
 mod line;
@@ -32,6 +38,7 @@ mod output;
 mod render;
 mod rng;
 mod routes;
+mod snapshots;
 mod timeline;
 mod truth;
 
@@ -41,12 +48,15 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use mesh::topology_toml;
+pub use snapshots::{DEFAULT_SNAPSHOT_EVERY_S, OnSnapshot, Snapshot};
 pub use timeline::MIN_MINUTES_FOR_EPISODES;
 pub use truth::{Truth, TruthEpisode, TruthFlow, TruthProxy};
 
 use generate::Generator;
+use line::Line;
 use output::{Merged, Output, PerCluster, Sink};
 use rng::Rng;
+use snapshots::Recorder;
 use timeline::Timeline;
 use truth::Tally;
 
@@ -150,31 +160,105 @@ impl Scenario {
 /// assert_eq!(out.iter().filter(|&&byte| byte == b'\n').count(), 600);
 /// ```
 pub fn run(scenario: &Scenario, out: &mut impl Write) -> io::Result<Truth> {
-    run_into(scenario, &mut Merged(out))
+    run_into(scenario, &mut Merged(out), None)
 }
 
 /// Simulates `scenario`, writing each cluster's lines to its own writer, in
 /// [`CLUSTER_NAMES`] order (`cluster3` has no reporting proxy: its writer stays empty).
 pub fn run_per_cluster<W: Write>(scenario: &Scenario, outs: &mut [W]) -> io::Result<Truth> {
-    if outs.len() != CLUSTER_NAMES.len() {
-        let message = format!("{} writers for {} clusters", outs.len(), CLUSTER_NAMES.len());
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
-    }
-    run_into(scenario, &mut PerCluster(outs))
+    check_writers(outs)?;
+    run_into(scenario, &mut PerCluster(outs), None)
 }
 
-fn run_into(scenario: &Scenario, sink: &mut dyn Sink) -> io::Result<Truth> {
-    let timeline = Timeline::new(scenario.start_us.div_euclid(1000), scenario.minutes);
-    let mut tally = Tally::new(&timeline);
-    let mut generator = Generator::new(scenario.seed, timeline);
-    let mut clock = Clock::new(scenario);
+/// As [`run_per_cluster`], and every `snapshot_every_s` seconds of simulated time (0:
+/// never) hands `on_snapshot` each reporting proxy's `/clusters?format=json`, in time
+/// order, then proxy order; the last at the end of the run. The truth lists them
+/// (`snapshot_files`). `meshlog simulate --out-dir` writes them to
+/// `admin/<cluster>/<proxy>.<unix-seconds>.clusters.json` ([`Snapshot::relative_path`]).
+///
+/// ```
+/// use meshlog::simulate::{Scenario, run_per_cluster_with_snapshots};
+/// let scenario = Scenario { minutes: 1, requests_per_second: 10, ..Scenario::default() };
+/// let mut outs = vec![Vec::new(); 3];
+/// let mut taken = Vec::new();
+/// let truth = run_per_cluster_with_snapshots(&scenario, &mut outs, 30, &mut |snapshot| {
+///     taken.push(snapshot);
+///     Ok(())
+/// })
+/// .unwrap();
+/// assert_eq!(taken.len(), 2 * 5, "two snapshots of each of the five reporting proxies");
+/// assert!(taken[0].json.starts_with("{\n \"cluster_statuses\": ["));
+/// assert_eq!(truth.snapshot_files.len(), 10);
+/// ```
+pub fn run_per_cluster_with_snapshots<W: Write>(
+    scenario: &Scenario,
+    outs: &mut [W],
+    snapshot_every_s: u32,
+    on_snapshot: OnSnapshot<'_>,
+) -> io::Result<Truth> {
+    check_writers(outs)?;
+    let snapshots =
+        Recorder::new(scenario, snapshot_every_s).map(|recorder| (recorder, on_snapshot));
+    let mut truth = run_into(scenario, &mut PerCluster(outs), snapshots)?;
+    truth.snapshot_every_s = snapshot_every_s;
+    Ok(truth)
+}
+
+/// The snapshots of [`run_per_cluster_with_snapshots`] alone, without writing any
+/// line: the same bytes, for a caller that only wants the proxies' admin state.
+pub fn snapshots(scenario: &Scenario, snapshot_every_s: u32) -> io::Result<Vec<Snapshot>> {
+    let mut taken = Vec::new();
+    let Some(mut recorder) = Recorder::new(scenario, snapshot_every_s) else {
+        return Ok(taken);
+    };
+    let mut keep = |snapshot| {
+        taken.push(snapshot);
+        Ok(())
+    };
+    for line in lines(scenario) {
+        recorder.observe(&line, &mut keep)?;
+    }
+    recorder.finish(&mut keep)?;
+    Ok(taken)
+}
+
+fn check_writers<W>(outs: &[W]) -> io::Result<()> {
+    if outs.len() == CLUSTER_NAMES.len() {
+        return Ok(());
+    }
+    let message = format!("{} writers for {} clusters", outs.len(), CLUSTER_NAMES.len());
+    Err(io::Error::new(io::ErrorKind::InvalidInput, message))
+}
+
+fn run_into(
+    scenario: &Scenario,
+    sink: &mut dyn Sink,
+    mut snapshots: Option<(Recorder, OnSnapshot<'_>)>,
+) -> io::Result<Truth> {
+    let mut tally =
+        Tally::new(&Timeline::new(scenario.start_us.div_euclid(1000), scenario.minutes));
     let mut output = Output::new(scenario, sink);
-    for index in 0..clock.total {
-        let line = generator.line(clock.start_ms(index));
+    for line in lines(scenario) {
+        if let Some((recorder, on_snapshot)) = &mut snapshots {
+            recorder.observe(&line, &mut **on_snapshot)?;
+        }
         output.write(&line, &mut tally)?;
     }
     output.finish()?;
-    Ok(tally.into_truth(scenario))
+    let mut truth = tally.into_truth(scenario);
+    if let Some((mut recorder, on_snapshot)) = snapshots {
+        recorder.finish(on_snapshot)?;
+        truth.snapshot_files = recorder.into_taken();
+    }
+    Ok(truth)
+}
+
+/// Every line of the run, in start-time order.
+fn lines(scenario: &Scenario) -> impl Iterator<Item = Line> {
+    let timeline = Timeline::new(scenario.start_us.div_euclid(1000), scenario.minutes);
+    let mut generator = Generator::new(scenario.seed, timeline);
+    let mut clock = Clock::new(scenario);
+    (0..clock.total).map(move |index| generator.line(clock.start_ms(index)))
 }
 
 /// Spreads the run's lines evenly over its span, each at a random instant of its slot.

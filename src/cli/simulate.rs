@@ -1,14 +1,19 @@
 //! `meshlog simulate`: writes the access logs of the built-in three-cluster mesh
 //! (see [`crate::simulate`]), one reporting cluster to stdout or every cluster to a
-//! directory together with the mesh config and the truth of what was simulated.
+//! directory together with the mesh config, the truth of what was simulated and the
+//! reporting proxies' `/clusters?format=json` snapshots (`admin/<cluster>/…`, each
+//! file's modification time set to the simulated moment it shows).
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::Error;
 use crate::simulate::{
-    CLUSTER_NAMES, OutputFormat, Scenario, Truth, run_per_cluster, topology_toml,
+    CLUSTER_NAMES, DEFAULT_SNAPSHOT_EVERY_S, OutputFormat, Scenario, Snapshot, Truth,
+    run_per_cluster, run_per_cluster_with_snapshots, topology_toml,
 };
 
 /// Arguments of `meshlog simulate`.
@@ -37,9 +42,14 @@ pub struct SimulateArgs {
     /// Write this reporting cluster's lines to stdout.
     #[arg(long, default_value = "cluster1", conflicts_with = "out_dir")]
     source_cluster: String,
-    /// Write every cluster's lines (`<cluster>.log`), `mesh.toml` and `truth.json` here.
+    /// Write every cluster's lines (`<cluster>.log`), `mesh.toml`, `truth.json` and the
+    /// proxies' admin snapshots (`admin/<cluster>/<proxy>.<unix-seconds>.clusters.json`) here.
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// With --out-dir: snapshot each reporting proxy's `/clusters?format=json` every
+    /// this many seconds of simulated time (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_SNAPSHOT_EVERY_S)]
+    snapshot_every: u32,
     /// Also write the truth (episodes, counts) as JSON to this file.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -74,7 +84,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Error> {
     }
     let scenario = args.scenario()?;
     let truth = match &args.out_dir {
-        Some(dir) => Some(write_dir(&scenario, dir)?),
+        Some(dir) => Some(write_dir_with_snapshots(&scenario, dir, args.snapshot_every)?),
         None => write_stdout(&scenario, &args.source_cluster)?,
     };
     if let (Some(truth), Some(path)) = (truth, &args.truth) {
@@ -83,8 +93,18 @@ pub fn run(args: &SimulateArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes every cluster's lines, `mesh.toml` and `truth.json` into `dir`.
+/// Writes every cluster's lines, `mesh.toml`, `truth.json` and the proxies' admin
+/// snapshots every [`DEFAULT_SNAPSHOT_EVERY_S`] simulated seconds into `dir`.
 pub fn write_dir(scenario: &Scenario, dir: &Path) -> Result<Truth, Error> {
+    write_dir_with_snapshots(scenario, dir, DEFAULT_SNAPSHOT_EVERY_S)
+}
+
+/// As [`write_dir`], with a snapshot every `snapshot_every_s` simulated seconds (0: none).
+pub fn write_dir_with_snapshots(
+    scenario: &Scenario,
+    dir: &Path,
+    snapshot_every_s: u32,
+) -> Result<Truth, Error> {
     let create =
         |path: PathBuf| File::create(&path).map_err(|source| Error::Create { path, source });
     std::fs::create_dir_all(dir).map_err(|source| Error::Create { path: dir.into(), source })?;
@@ -92,7 +112,14 @@ pub fn write_dir(scenario: &Scenario, dir: &Path) -> Result<Truth, Error> {
     for name in CLUSTER_NAMES {
         outs.push(BufWriter::with_capacity(1 << 20, create(dir.join(format!("{name}.log")))?));
     }
-    let truth = run_per_cluster(scenario, &mut outs).map_err(Error::Write)?;
+    let mut snapshots = SnapshotFiles { dir, made: BTreeSet::new() };
+    let truth = if snapshot_every_s == 0 {
+        run_per_cluster(scenario, &mut outs)
+    } else {
+        let mut write = |snapshot| snapshots.write(&snapshot);
+        run_per_cluster_with_snapshots(scenario, &mut outs, snapshot_every_s, &mut write)
+    }
+    .map_err(Error::Write)?;
     for mut out in outs {
         out.flush().map_err(Error::Write)?;
     }
@@ -122,6 +149,53 @@ fn write_stdout(scenario: &Scenario, cluster: &str) -> Result<Option<Truth>, Err
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(None),
         Err(error) => Err(Error::Write(error)),
     }
+}
+
+/// Writes snapshots under `<dir>/admin/<cluster>/`, each file dated at its moment.
+struct SnapshotFiles<'d> {
+    dir: &'d Path,
+    /// The `admin/<cluster>` directories made so far.
+    made: BTreeSet<&'static str>,
+}
+
+/// A snapshot file that could not be written; its source is the I/O error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}", path.display())]
+struct SnapshotFileError {
+    path: PathBuf,
+    #[source]
+    source: io::Error,
+}
+
+impl SnapshotFiles<'_> {
+    fn write(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        let path = self.dir.join("admin").join(snapshot.cluster).join(snapshot.file_name());
+        self.write_file(snapshot, &path).map_err(|source| {
+            io::Error::new(source.kind(), SnapshotFileError { path: path.clone(), source })
+        })
+    }
+
+    fn write_file(&mut self, snapshot: &Snapshot, path: &Path) -> io::Result<()> {
+        if self.made.insert(snapshot.cluster)
+            && let Some(parent) = path.parent()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = File::create(path)?;
+        file.write_all(snapshot.json.as_bytes())?;
+        file.set_modified(system_time(snapshot.at_ms)?)
+    }
+}
+
+/// `at_ms` (ms since the epoch) as a file time.
+fn system_time(at_ms: i64) -> io::Result<SystemTime> {
+    let offset = Duration::from_millis(at_ms.unsigned_abs());
+    let time = if at_ms >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(offset)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(offset)
+    };
+    time.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "snapshot time out of range"))
 }
 
 fn write_truth(truth: &Truth, path: &Path) -> Result<(), Error> {

@@ -36,6 +36,12 @@ const EPISODES: [EpisodeSpec; 2] = [
     EpisodeSpec { route: RATINGS, target: C3, start_permille: 600, end_permille: 750 },
 ];
 
+/// The cluster `route` fails over to in the scenario, whatever the run's length: the
+/// failover region its DestinationRule would name.
+pub fn failover_target(route: usize) -> Option<usize> {
+    EPISODES.iter().find(|spec| spec.route == route).map(|spec| spec.target)
+}
+
 /// Shorter runs have no episodes.
 pub const MIN_MINUTES_FOR_EPISODES: u32 = 5;
 
@@ -122,6 +128,13 @@ mod tests {
         assert_eq!(timeline.phase(FRONTEND_GW1, 270_000), Phase::Normal);
         assert_eq!(timeline.phase(RATINGS, 400_000), Phase::Failover { target: C3 });
         assert_eq!(timeline.phase(1, 400_000), Phase::Normal);
+    }
+
+    #[test]
+    fn failover_targets_are_known_without_a_timeline() {
+        assert_eq!(failover_target(FRONTEND_GW1), Some(C2));
+        assert_eq!(failover_target(RATINGS), Some(C3));
+        assert_eq!(failover_target(1), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::line::{Line, Locality};
 use super::mesh::{CLUSTERS, PROXIES, same_network};
 use super::routes::ROUTES;
+use super::snapshots::layout::{local_hosts, remote_hosts};
 use super::timeline::{Episode, Timeline};
 use super::{OutputFormat, Scenario};
 
@@ -34,6 +35,13 @@ pub struct Truth {
     pub episodes: Vec<TruthEpisode>,
     /// Per-route locality counts of the lines that parse.
     pub flows: Vec<TruthFlow>,
+    /// Seconds of simulated time between admin snapshots; 0 when none were taken.
+    #[serde(default)]
+    pub snapshot_every_s: u32,
+    /// Each `/clusters?format=json` snapshot taken, as a path relative to the output
+    /// directory (`admin/<cluster>/<proxy>.<unix-seconds>.clusters.json`), in time order.
+    #[serde(default)]
+    pub snapshot_files: Vec<String>,
 }
 
 /// A proxy whose lines are in the output.
@@ -68,6 +76,17 @@ pub struct TruthEpisode {
     pub cross_cluster_requests: u64,
     /// 5xx lines of the service in the minute before `started_at`.
     pub errors_before: u64,
+    /// The proxy that logged the service's lines (and whose snapshots show it).
+    #[serde(default)]
+    pub proxy: String,
+    /// The local (priority-0) endpoints its snapshots show ejected
+    /// (`failed_outlier_check`) from `errors_started_at` to `ended_at`.
+    #[serde(default)]
+    pub ejected_hosts: Vec<String>,
+    /// The endpoints in `target_cluster` that take the traffic meanwhile: its east-west
+    /// gateway, or its pods on a flat network.
+    #[serde(default)]
+    pub failover_hosts: Vec<String>,
 }
 
 /// Locality counts of one route (one proxy, one upstream cluster).
@@ -140,6 +159,8 @@ impl Tally {
             proxies: PROXIES.iter().map(truth_proxy).collect(),
             episodes: self.episodes.iter().map(|(e, count)| truth_episode(e, count)).collect(),
             flows: self.per_route.iter().enumerate().map(|(i, c)| truth_flow(i, c)).collect(),
+            snapshot_every_s: 0,
+            snapshot_files: Vec::new(),
         }
     }
 }
@@ -188,6 +209,12 @@ fn truth_episode(episode: &Episode, count: &EpisodeCount) -> TruthEpisode {
         requests: count.requests,
         cross_cluster_requests: count.cross_cluster_requests,
         errors_before: count.errors_before,
+        proxy: PROXIES[route.proxy].name.to_owned(),
+        ejected_hosts: local_hosts(route).into_iter().map(str::to_owned).collect(),
+        failover_hosts: remote_hosts(route, episode.target)
+            .into_iter()
+            .map(|(host, _weight)| host.to_owned())
+            .collect(),
     }
 }
 

@@ -1,12 +1,13 @@
 //! Ingest and query on simulated logs with known truth (`meshlog simulate
 //! --out-dir`): every failover episode found and none invented, exact locality
 //! and per-endpoint counts, crash safety under `kill -9`, and Parquet that DuckDB
-//! and pyarrow read as meshlog does.
+//! and pyarrow read as meshlog does; the proxies' `/clusters?format=json` snapshots
+//! named, dated and shaped as `meshlog ingest` will read them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::support::*;
 
@@ -204,4 +205,113 @@ fn duckdb_and_pyarrow_read_the_same_rows_as_meshlog() {
     }
     assert_eq!(readers[0]["hours"], 2);
     assert_eq!(readers[1]["ts_type"], "timestamp[us, tz=UTC]");
+}
+
+/// Every snapshot file under `dir/admin`, as `admin/<cluster>/<file>`.
+fn snapshot_files(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let Ok(clusters) = std::fs::read_dir(dir.join("admin")) else { return files };
+    for cluster in clusters {
+        let cluster = cluster.unwrap().file_name().into_string().unwrap();
+        for file in std::fs::read_dir(dir.join("admin").join(&cluster)).unwrap() {
+            let name = file.unwrap().file_name().into_string().unwrap();
+            files.push(format!("admin/{cluster}/{name}"));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Seconds since the epoch of a file's modification time.
+fn mtime_seconds(path: &Path) -> (u64, u32) {
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap();
+    (since_epoch.as_secs(), since_epoch.subsec_nanos())
+}
+
+#[test]
+fn simulate_writes_clusters_snapshots_named_and_dated_at_their_simulated_time() {
+    let sim = scratch("sim-snapshots");
+    let truth = simulate(&sim, &["--minutes", "5"]);
+    let mut listed: Vec<String> = truth["snapshot_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file.as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(truth["snapshot_every_s"], 30);
+    assert_eq!(listed.len(), 5 * 10, "five reporting proxies, every 30 s for 5 minutes");
+    assert_eq!(snapshot_files(&sim), listed, "truth.json lists exactly the files written");
+    let start_s = truth["start_us"].as_i64().unwrap() / 1_000_000;
+    let cluster_of: BTreeMap<&str, &str> = truth["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|proxy| (proxy["name"].as_str().unwrap(), proxy["source_cluster"].as_str().unwrap()))
+        .collect();
+    for file in &listed {
+        let [_, cluster, name] = file.split('/').collect::<Vec<_>>()[..] else { panic!("{file}") };
+        let mut parts = name.split('.');
+        let (proxy, seconds) = (parts.next().unwrap(), parts.next().unwrap());
+        assert_eq!(parts.collect::<Vec<_>>(), ["clusters", "json"], "{file}");
+        assert_eq!(cluster_of[proxy], cluster, "{file}");
+        let at_s: i64 = seconds.parse().unwrap();
+        assert!((at_s - start_s) % 30 == 0 && (30..=300).contains(&(at_s - start_s)), "{file}");
+        assert_eq!(mtime_seconds(&sim.join(file)), (at_s as u64, 0), "{file}");
+        let text = std::fs::read_to_string(sim.join(file)).unwrap();
+        let document: Value = serde_json::from_str(&text).unwrap();
+        assert!(document["cluster_statuses"].as_array().is_some_and(|c| c.len() >= 4), "{file}");
+    }
+    assert!(!sim.join("admin/cluster3").exists(), "cluster3 has no reporting proxy");
+}
+
+#[test]
+fn snapshots_show_the_ejected_local_hosts_of_each_simulated_failover() {
+    let sim = scratch("sim-snapshot-episodes");
+    let truth = simulate(&sim, &["--minutes", "5", "--snapshot-every", "10"]);
+    let start_s = truth["start_us"].as_i64().unwrap() / 1_000_000;
+    for episode in truth["episodes"].as_array().unwrap() {
+        // The first snapshot (every 10 s from the start) after the failover began.
+        let started_s = episode["started_at_us"].as_i64().unwrap() / 1_000_000;
+        let at_s = start_s + ((started_s - start_s) / 10 + 1) * 10;
+        let proxy = episode["proxy"].as_str().unwrap();
+        let file = sim.join(format!(
+            "admin/{}/{proxy}.{at_s}.clusters.json",
+            episode["source_cluster"].as_str().unwrap()
+        ));
+        let document: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let clusters = document["cluster_statuses"].as_array().unwrap();
+        let cluster = clusters.iter().find(|c| c["name"] == episode["upstream_cluster"]).unwrap();
+        for host in cluster["host_statuses"].as_array().unwrap() {
+            let socket = &host["address"]["socket_address"];
+            let address =
+                format!("{}:{}", socket["address"].as_str().unwrap(), socket["port_value"]);
+            let local = episode["ejected_hosts"].as_array().unwrap().iter().any(|h| *h == address);
+            let ejected = host["health_status"]["failed_outlier_check"] == true;
+            assert_eq!(ejected, local, "{address} in {}", file.display());
+            assert_eq!(
+                host.get("priority").is_none(),
+                local,
+                "{address}: local hosts have priority 0"
+            );
+        }
+    }
+}
+
+#[test]
+fn snapshot_every_0_and_stdout_write_no_snapshots() {
+    let sim = scratch("sim-no-snapshots");
+    let truth = simulate(&sim.join("logs"), &["--minutes", "1", "--snapshot-every", "0"]);
+    assert_eq!(truth["snapshot_files"].as_array().map(Vec::len), Some(0));
+    assert!(!sim.join("logs/admin").exists());
+    let output = Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .args(["simulate", "--minutes", "1"])
+        .current_dir(&sim)
+        .output()
+        .unwrap();
+    assert!(output.status.success() && !output.stdout.is_empty());
+    let left: Vec<_> =
+        std::fs::read_dir(&sim).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert_eq!(left, ["logs"], "stdout mode writes nothing else");
 }
