@@ -4,7 +4,9 @@ mod demo;
 mod ingest;
 mod parse;
 mod query;
+mod scrape;
 mod simulate;
+mod topology;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,12 @@ enum Command {
     /// Write the access logs of a simulated three-cluster mesh, with failovers,
     /// faulty endpoints and locality spill, to try every command on.
     Simulate(simulate::SimulateArgs),
+    /// Work with the mesh topology: `learn` infers the `[[clusters]]` config from
+    /// proxies' endpoint lists and istiod's endpointShardz.
+    Topology(topology::TopologyArgs),
+    /// Poll the Envoy admin endpoints of the config's [[scrape]] entries
+    /// (/clusters?format=json, /stats/prometheus) into endpoint_stats and cluster_stats.
+    Scrape(scrape::ScrapeArgs),
 }
 
 /// Runs the command the user asked for.
@@ -49,5 +57,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Query(args) => Ok(query::run(&args)?),
         Command::Demo(args) => demo::run(&args),
+        Command::Topology(args) => topology::run(&args),
+        Command::Scrape(args) => scrape::run(&args),
     }
 }

@@ -1,9 +1,11 @@
 //! The TOML configuration of PRODUCT.md §3: the data directory, the mesh topology
-//! (`[[clusters]]`) and the failover detector's `[failover]` settings. Parsing is
+//! (`[[clusters]]`), the failover detector's `[failover]` settings and the admin
+//! endpoints `meshlog scrape` polls (`[[scrape]]`). Parsing is
 //! strict: an unknown key or a bad value is an error that names the key and the line.
 //! Command-line flags override the file; without a file, defaults apply.
 
 mod duration;
+pub mod scrape;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ pub struct MeshConfig {
     pub clusters: Vec<ClusterConfig>,
     #[serde(default)]
     pub failover: FailoverConfig,
+    /// Envoy admin endpoints to poll (`meshlog scrape`).
+    #[serde(default)]
+    pub scrape: Vec<scrape::ScrapeConfig>,
 }
 
 /// One `[[clusters]]` entry.

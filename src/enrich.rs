@@ -61,10 +61,17 @@ impl<'t> Enricher<'t> {
         record: &AccessLogRecord<'_>,
         cluster: Option<ClusterName<'_>>,
     ) -> Enrichment {
-        let Some(host) = record.upstream_host.as_deref() else {
+        self.enrich_host(record.upstream_host.as_deref(), cluster)
+    }
+
+    /// Tags an upstream host of `cluster` (an access-log `%UPSTREAM_HOST%` or an
+    /// endpoint of a `/clusters` snapshot). A unix socket is on the proxy's own machine.
+    pub fn enrich_host(&self, host: Option<&str>, cluster: Option<ClusterName<'_>>) -> Enrichment {
+        let Some(host) = host else {
             return self.unknown();
         };
-        if cluster.is_some_and(|cluster| cluster.direction == Direction::Inbound) {
+        let inbound = cluster.is_some_and(|cluster| cluster.direction == Direction::Inbound);
+        if inbound || host.starts_with("unix:") {
             return self.local(false);
         }
         match upstream_ip(host) {

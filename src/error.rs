@@ -36,6 +36,8 @@ pub enum Error {
     Ingest(#[from] crate::ingest::IngestError),
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
+    #[error(transparent)]
+    Scrape(#[from] crate::scrape::ScrapeError),
 }
 
 impl Error {
@@ -47,6 +49,7 @@ impl Error {
             Error::Format { .. } | Error::Config(_) | Error::Usage(_) => 2,
             Error::Ingest(crate::ingest::IngestError::Format { .. }) => 2,
             Error::Query(error) => error.exit_code(),
+            Error::Scrape(_) => 1,
             Error::Read { .. } | Error::Write(_) | Error::Create { .. } | Error::Ingest(_) => 1,
         }
     }

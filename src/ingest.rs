@@ -3,6 +3,7 @@
 //! [`source_reader`] reads one of them, [`pipeline`] drives a run and interleaves
 //! inputs by time, [`progress`] draws the bar.
 
+pub mod dumps;
 pub mod lines;
 pub mod pipeline;
 pub mod progress;

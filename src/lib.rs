@@ -9,6 +9,8 @@
 //!       + analytics::failover::FailoverDetector + Arrow builders ─▶ RecordBatch
 //!   ─ bounded channel ─▶ storage::committer (sorted Parquet per hour, detector state,
 //!       commit log with source positions) ─▶ requests/ rejects/ failovers/ under data_dir
+//! admin dump (file, stdin, or scrape::Scraper over HTTP) ─ meshlog_parsers::admin
+//!   ─ stats::StatsProcessor (enrich, counter deltas) ─▶ committer ─▶ endpoint_stats/ cluster_stats/
 //! data_dir ─ query::QueryEngine (DataFusion, time-pruned partitions, read-only) ─▶ table/csv/json
 //! ```
 //!
@@ -16,7 +18,8 @@
 //! (reading on one thread, committing on another); [`storage::schema`] fixes the
 //! tables. Parsing lives in the pure, synchronous `meshlog-parsers` crate
 //! (`parsers/`), which has no I/O of its own; [`simulate`] generates realistic logs
-//! with known truth for the demo and the tests.
+//! with known truth for the demo and the tests; [`learn`] infers the topology from
+//! endpoint dumps.
 
 pub mod analytics;
 pub mod cli;
@@ -24,9 +27,12 @@ pub mod config;
 pub mod enrich;
 pub mod error;
 pub mod ingest;
+pub mod learn;
 pub mod process;
 pub mod query;
+pub mod scrape;
 pub mod simulate;
+pub mod stats;
 pub mod storage;
 
 pub use error::Error;

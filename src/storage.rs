@@ -33,6 +33,12 @@ pub enum StorageError {
         #[source]
         source: arrow::error::ArrowError,
     },
+    #[error("cannot encode the {what} state")]
+    State {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("data directory {path} is in use by another meshlog ingest")]
     Locked { path: PathBuf },
 }

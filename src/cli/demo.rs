@@ -12,7 +12,7 @@ use crate::analytics::failover::Episode;
 use crate::cli::simulate::write_dir;
 use crate::config::{ConfigFile, Overrides, Settings};
 use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
-use crate::query::{OutputFormat, QueryEngine};
+use crate::query::{OutputFormat, QueryEngine, SavedQuery};
 use crate::simulate::{CLUSTER_NAMES, Scenario, Truth, TruthEpisode};
 
 /// Marks a directory as made by `meshlog demo`, so a re-run may replace it.
@@ -82,10 +82,28 @@ fn ingest_clusters(settings: &Settings, logs: &Path) -> Result<Vec<(String, Inge
             failover: settings.failover.clone(),
             batch_rows: 64 * 1024,
             progress: false,
+            dumps: Default::default(),
         };
-        reports.push((cluster.to_owned(), ingest(&options, &[log])?));
+        let mut inputs = vec![log];
+        inputs.extend(snapshot_files(&logs.join("admin").join(cluster))?);
+        reports.push((cluster.to_owned(), ingest(&options, &inputs)?));
     }
     Ok(reports)
+}
+
+/// The simulated `/clusters` snapshots of a cluster's proxies, if any.
+fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Read { path: dir.into(), source }),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        files.push(entry.map_err(|source| Error::Read { path: dir.into(), source })?.path());
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn print_report(
@@ -176,6 +194,9 @@ fn show_tables(data_dir: &Path, out: &mut impl Write) -> Result<(), Error> {
         engine.run(WORST_ENDPOINTS, OutputFormat::Table, out).await?;
         writeln!(out, "\nCross-cluster share per service:").map_err(Error::Write)?;
         engine.run(CROSS_SHARE, OutputFormat::Table, out).await?;
+        writeln!(out, "\nWhy: the proxies' /clusters snapshots around each failover:")
+            .map_err(Error::Write)?;
+        engine.run(&evidence_sql()?, OutputFormat::Table, out).await?;
         Ok(())
     })
 }
@@ -191,6 +212,18 @@ count(*) FILTER (WHERE locality = 'cross_cluster') AS cross_cluster, \
 round(CAST(count(*) FILTER (WHERE locality = 'cross_cluster') AS DOUBLE) / count(*), 3) AS share \
 FROM requests WHERE direction = 'outbound' AND service IS NOT NULL GROUP BY 1, 2 ORDER BY share DESC, requests DESC";
 
+/// The rows of the `failover_evidence` named query that say something, compactly.
+fn evidence_sql() -> Result<String, Error> {
+    let evidence = SavedQuery::find("failover_evidence")?;
+    Ok(format!(
+        "SELECT service, phase, host, priority, dst_cluster, unhealthy, flags, rq_delta, evidence \
+         FROM ({}\n) AS e WHERE evidence <> '' \
+         ORDER BY started_at, service, CASE phase WHEN 'before' THEN 0 WHEN 'during' THEN 1 ELSE 2 END, \
+         priority, host",
+        evidence.sql
+    ))
+}
+
 fn print_next_steps(out: &mut impl Write, dir: &Path) -> Result<(), Error> {
     let data = dir.join("data");
     let data = data.display();
@@ -198,6 +231,8 @@ fn print_next_steps(out: &mut impl Write, dir: &Path) -> Result<(), Error> {
         "\nExplore further:\n  meshlog query --data-dir {data} --saved failovers\n  \
 meshlog query --data-dir {data} --saved endpoint_errors\n  \
 meshlog query --data-dir {data} --saved cross_cluster_share\n  \
+meshlog query --data-dir {data} --saved failover_evidence\n  \
+meshlog query --data-dir {data} --saved endpoint_health\n  \
 meshlog query --data-dir {data} --list\n  \
 meshlog query --data-dir {data} \"SELECT reason, count(*) FROM rejects GROUP BY reason\"\n  \
 duckdb -c \"SELECT count(*) FROM read_parquet('{data}/requests/**/*.parquet', hive_partitioning = true)\"\n"

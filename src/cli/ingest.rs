@@ -9,8 +9,10 @@ use meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
 
 use crate::Error;
 use crate::config::{Overrides, Settings};
+use crate::ingest::dumps::{DumpOptions, SnapshotReport};
 use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
 use crate::ingest::source::inputs_or_stdin;
+use meshlog_parsers::admin::AdminKind;
 
 /// Arguments of `meshlog ingest`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +45,18 @@ pub struct IngestArgs {
     /// No progress bar even on a terminal.
     #[arg(long, short)]
     quiet: bool,
+    /// Read every input as this admin dump: `clusters-json`, `clusters`, `stats`,
+    /// `prometheus`, `istioctl-endpoints` or `endpointshardz`. Without it each input's
+    /// content tells whether it is a dump or an access log.
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<AdminKind>,
+    /// The proxy admin dumps come from (default: each file's name up to its first `.`).
+    #[arg(long)]
+    proxy: Option<String>,
+    /// When admin dumps were taken, RFC 3339 (default: each file's modification time;
+    /// for stdin, now).
+    #[arg(long, value_parser = parse_at)]
+    at: Option<i64>,
     /// Files to read; `-` or none reads stdin. Container envelopes are unwrapped.
     inputs: Vec<PathBuf>,
 }
@@ -65,10 +79,21 @@ pub fn run(args: &IngestArgs) -> Result<(), Error> {
         failover: settings.failover.clone(),
         batch_rows: args.batch_rows.max(1),
         progress: !args.quiet,
+        dumps: DumpOptions { kind: args.kind, proxy: args.proxy.clone(), at: args.at },
     };
     let report = ingest(&options, &inputs_or_stdin(&args.inputs))?;
     print_summary(&report, &settings);
     Ok(())
+}
+
+fn parse_kind(text: &str) -> Result<AdminKind, String> {
+    text.parse::<AdminKind>().map_err(|error| error.to_string())
+}
+
+fn parse_at(text: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.timestamp_micros())
+        .map_err(|error| format!("{error}; expected RFC 3339, e.g. 2026-11-01T10:00:00Z"))
 }
 
 /// The end-of-run summary, on stderr.
@@ -98,6 +123,7 @@ pub fn print_summary(report: &IngestReport, settings: &Settings) {
         eprintln!("  locality: {}", localities.join(", "));
     }
     print_episodes(report);
+    print_snapshots(&report.snapshots);
     for (source, offset) in &report.resumed {
         eprintln!("  resumed {source} at byte {offset} (read before)");
     }
@@ -118,5 +144,32 @@ fn print_episodes(report: &IngestReport) {
             "  {} requests arrived later than failover.max_delay and were left out of failover windows",
             report.late_observations
         );
+    }
+}
+
+fn print_snapshots(snapshots: &SnapshotReport) {
+    let counts = &snapshots.counts;
+    if !counts.dumps_by_kind.is_empty() {
+        let kinds: Vec<String> =
+            counts.dumps_by_kind.iter().map(|(kind, count)| format!("{kind} {count}")).collect();
+        eprintln!(
+            "  admin snapshots: {} ({}): {} endpoint_stats rows, {} cluster_stats rows",
+            counts.dumps_by_kind.values().sum::<u64>(),
+            kinds.join(", "),
+            counts.endpoint_rows,
+            counts.stat_rows,
+        );
+    }
+    if counts.resets > 0 {
+        eprintln!(
+            "  {} counters went down since the previous snapshot (proxy restarts)",
+            counts.resets
+        );
+    }
+    for (reason, count) in &counts.rejected_by_reason {
+        eprintln!("  snapshot parts rejected {count}: {reason}");
+    }
+    if !snapshots.unchanged.is_empty() {
+        eprintln!("  {} snapshot files already stored and unchanged", snapshots.unchanged.len());
     }
 }

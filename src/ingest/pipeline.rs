@@ -1,4 +1,5 @@
-//! The ingest pipeline: sources are read one after another on the calling thread
+//! The ingest pipeline: admin dumps among the inputs are stored first, in one commit
+//! ([`super::dumps`]); then access-log sources are read one after another on the calling thread
 //! (framing, parsing, tagging, Arrow builders, failover detection); every
 //! `batch_rows` rows the batch and the source positions it reaches go through a
 //! bounded channel to the committer thread, which writes and commits them. So
@@ -11,6 +12,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use super::IngestError;
+use super::dumps::{DumpOptions, SnapshotReport, sort_inputs, store_dumps};
 use super::progress::Progress;
 use super::source::{OpenedSource, open_source};
 use super::source_reader::SourceReader;
@@ -33,6 +35,8 @@ pub struct IngestOptions {
     pub batch_rows: usize,
     /// Show a progress bar (only drawn on a terminal).
     pub progress: bool,
+    /// How admin dumps among the inputs are read.
+    pub dumps: DumpOptions,
 }
 
 /// What an ingest run did.
@@ -49,14 +53,19 @@ pub struct IngestReport {
     /// Every failover episode known after this run.
     pub episodes: Vec<Episode>,
     pub late_observations: u64,
+    /// The admin dumps among the inputs.
+    pub snapshots: SnapshotReport,
 }
 
 /// Runs an ingest of `inputs` (`-` is stdin).
 pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
-    let (committer, recovery) = Committer::open(&options.data_dir)?;
+    let (mut committer, recovery) = Committer::open(&options.data_dir)?;
     let detector = FailoverDetector::new(options.failover.clone(), load_state(&committer)?);
-    let sources = open_all(inputs, &committer)?;
+    let inputs = sort_inputs(inputs, &options.dumps, committer.log())?;
+    let mut snapshots = store_dumps(&mut committer, options, &detector, inputs.dumps)?;
+    snapshots.unchanged = inputs.unchanged;
+    let sources = open_all(&inputs.logs, &committer)?;
     let processor =
         Processor::new(options.topology.clone(), options.source_cluster.clone(), detector);
     let (sender, receiver) = sync_channel::<PendingCommit>(1);
@@ -72,6 +81,7 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
         Ok::<_, IngestError>(report)
     })?;
     report.recovery = recovery;
+    report.snapshots = snapshots;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -188,7 +198,8 @@ impl Reader<'_> {
         let detector = self.processor.detector();
         let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
         let failovers = failovers_batch(&detector.episodes())?;
-        let pending = PendingCommit { requests, rejects, sources, detector_state, failovers };
+        let pending =
+            PendingCommit { requests, rejects, sources, detector_state, failovers, stats: None };
         self.sender.send(pending).map_err(|_| IngestError::CommitterStopped)
     }
 }

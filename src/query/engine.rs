@@ -20,7 +20,9 @@ use super::QueryError;
 use super::output::{self, OutputFormat};
 use super::saved::SavedQuery;
 use super::table::MeshTable;
-use crate::storage::schema::{self, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR};
+use crate::storage::schema::{
+    self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
+};
 
 /// A read-only SQL session over the Parquet tables of one data directory.
 pub struct QueryEngine {
@@ -35,8 +37,8 @@ struct Labeled<'a> {
 }
 
 impl QueryEngine {
-    /// A session over `data_dir` with `requests`, `rejects` and `failovers`
-    /// registered; a table with no directory yet is empty.
+    /// A session over `data_dir` with `requests`, `rejects`, `endpoint_stats`,
+    /// `cluster_stats` and `failovers` registered; a table with no directory yet is empty.
     pub fn open(data_dir: &Path) -> Result<QueryEngine, QueryError> {
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
@@ -53,6 +55,17 @@ impl QueryEngine {
             engine.store_path(REJECTS_DIR)?,
             "ts_ingested",
         ))?;
+        for (dir, table_schema) in [
+            (ENDPOINT_STATS_DIR, schema::endpoint_stats()),
+            (CLUSTER_STATS_DIR, schema::cluster_stats()),
+        ] {
+            engine.register(MeshTable::partitioned(
+                dir,
+                &table_schema,
+                engine.store_path(dir)?,
+                "ts",
+            ))?;
+        }
         let failovers = engine.store_path(FAILOVERS_DIR)?;
         engine.register(MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers))?;
         Ok(engine)

@@ -31,6 +31,8 @@ pub const SAVED_QUERIES: &[SavedQuery] = saved![
     "locality_split",
     "response_flags",
     "latency_by_locality",
+    "endpoint_health",
+    "failover_evidence",
 ];
 
 impl SavedQuery {

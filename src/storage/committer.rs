@@ -19,7 +19,9 @@ use super::layout::{Layout, hour_of, partition_of};
 use super::parquet_file::{
     TableFile, create_dir_synced, relative, write_atomically, write_bytes_atomically,
 };
-use super::schema::{FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR};
+use super::schema::{
+    CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
+};
 
 /// The rows and positions of one commit.
 pub struct PendingCommit {
@@ -32,6 +34,18 @@ pub struct PendingCommit {
     pub detector_state: Vec<u8>,
     /// Every failover episode known after these rows.
     pub failovers: RecordBatch,
+    /// Rows of admin snapshots (`/clusters`, `/stats`…), if this commit has any.
+    pub stats: Option<StatsCommit>,
+}
+
+/// The rows of admin snapshots in a commit, and the counter state after them.
+pub struct StatsCommit {
+    /// `endpoint_stats` rows in any order; the committer sorts them.
+    pub endpoint_stats: RecordBatch,
+    /// `cluster_stats` rows in any order; the committer sorts them.
+    pub cluster_stats: RecordBatch,
+    /// The last counters seen per proxy, host and statistic (for deltas), to resume from.
+    pub counter_state: Vec<u8>,
 }
 
 /// What a commit wrote.
@@ -40,6 +54,8 @@ pub struct CommitStats {
     pub files: u64,
     pub rows: u64,
     pub rejects: u64,
+    /// `endpoint_stats` and `cluster_stats` rows.
+    pub stats_rows: u64,
 }
 
 /// What recovery found when the directory was opened.
@@ -77,25 +93,64 @@ impl Committer {
 
     /// The failover detector state saved by the last commit, if any.
     pub fn detector_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.latest_state(DETECTOR_STATE)
+    }
+
+    /// The counter state saved by the last commit that had admin snapshots, if any.
+    pub fn counter_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.latest_state(COUNTER_STATE)
+    }
+
+    /// The newest state file of `kind` that a commit made count: one written by a run
+    /// that died before its commit record is ignored.
+    fn latest_state(&self, kind: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let Some(last) = self.log.records().last() else { return Ok(None) };
-        let path = self.layout.path(state_file(last.seq));
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StorageError::io("read", &path, source)),
+        let newest = self
+            .state_files(kind)?
+            .into_iter()
+            .filter(|(seq, _)| *seq <= last.seq)
+            .max_by_key(|(seq, _)| *seq);
+        let Some((_, path)) = newest else { return Ok(None) };
+        fs::read(&path).map(Some).map_err(|source| StorageError::io("read", &path, source))
+    }
+
+    /// Every state file of `kind` and the commit it belongs to.
+    fn state_files(&self, kind: &str) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+        let prefix = format!("{kind}-");
+        let mut files = Vec::new();
+        for path in list_dir(&self.layout.meta_dir())? {
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let seq = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".json"));
+            if let Some(seq) = seq.and_then(|seq| seq.parse::<u64>().ok()) {
+                files.push((seq, path));
+            }
         }
+        Ok(files)
     }
 
     /// Makes a batch durable and visible.
     pub fn commit(&mut self, pending: PendingCommit) -> Result<CommitStats, StorageError> {
         let seq = self.log.next_seq();
-        let mut files = self.write_requests(seq, &pending.requests)?;
-        files.extend(self.write_rejects(seq, &pending.rejects)?);
-        write_bytes_atomically(&self.layout, &state_file(seq), &pending.detector_state)?;
+        let mut files = self.write_sorted(REQUESTS_DIR, seq, &pending.requests)?;
+        files.extend(self.write_partitioned(REJECTS_DIR, seq, &pending.rejects)?);
+        write_bytes_atomically(
+            &self.layout,
+            &state_file(DETECTOR_STATE, seq),
+            &pending.detector_state,
+        )?;
+        let mut stats_rows = 0;
+        if let Some(stats) = &pending.stats {
+            files.extend(self.write_sorted(ENDPOINT_STATS_DIR, seq, &stats.endpoint_stats)?);
+            files.extend(self.write_sorted(CLUSTER_STATS_DIR, seq, &stats.cluster_stats)?);
+            let state = state_file(COUNTER_STATE, seq);
+            write_bytes_atomically(&self.layout, &state, &stats.counter_state)?;
+            stats_rows = (stats.endpoint_stats.num_rows() + stats.cluster_stats.num_rows()) as u64;
+        }
         let stats = CommitStats {
             files: files.len() as u64,
             rows: pending.requests.num_rows() as u64,
             rejects: pending.rejects.num_rows() as u64,
+            stats_rows,
         };
         let record = CommitRecord {
             seq,
@@ -107,7 +162,10 @@ impl Committer {
         };
         self.log.append(record)?;
         self.write_failovers(&pending.failovers)?;
-        self.remove_old_states(seq)?;
+        self.remove_old_states(DETECTOR_STATE, seq)?;
+        if pending.stats.is_some() {
+            self.remove_old_states(COUNTER_STATE, seq)?;
+        }
         Ok(stats)
     }
 
@@ -120,13 +178,15 @@ impl Committer {
         )
     }
 
-    fn write_requests(&self, seq: u64, rows: &RecordBatch) -> Result<Vec<PathBuf>, StorageError> {
-        let sorted = sort_by_time(rows)?;
-        self.write_partitioned(REQUESTS_DIR, seq, &sorted)
-    }
-
-    fn write_rejects(&self, seq: u64, rows: &RecordBatch) -> Result<Vec<PathBuf>, StorageError> {
-        self.write_partitioned(REJECTS_DIR, seq, rows)
+    /// Writes `rows` of `table` sorted by time, one file per hour.
+    fn write_sorted(
+        &self,
+        table: &'static str,
+        seq: u64,
+        rows: &RecordBatch,
+    ) -> Result<Vec<PathBuf>, StorageError> {
+        let sorted = sort_by_time(table, rows)?;
+        self.write_partitioned(table, seq, &sorted)
     }
 
     /// Writes one file per hour of the time column (column 0); rows must be sorted.
@@ -155,14 +215,12 @@ impl Committer {
         Ok(files)
     }
 
-    fn remove_old_states(&self, seq: u64) -> Result<(), StorageError> {
-        let keep = state_file(seq);
-        for entry in list_dir(&self.layout.meta_dir())? {
-            let name = entry.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            let is_state = name.starts_with("failover-state-");
-            if is_state && Path::new(META).join(&name) != keep {
-                fs::remove_file(&entry)
-                    .map_err(|source| StorageError::io("remove", &entry, source))?;
+    /// Removes the state files of `kind` but the one of commit `seq`.
+    fn remove_old_states(&self, kind: &str, seq: u64) -> Result<(), StorageError> {
+        for (file_seq, path) in self.state_files(kind)? {
+            if file_seq != seq {
+                fs::remove_file(&path)
+                    .map_err(|source| StorageError::io("remove", &path, source))?;
             }
         }
         Ok(())
@@ -180,7 +238,7 @@ impl Committer {
             .flat_map(|record| record.files.iter().map(PathBuf::as_path))
             .collect();
         let mut recovery = Recovery::default();
-        for table in [REQUESTS_DIR, REJECTS_DIR] {
+        for table in PARTITIONED_TABLES {
             for file in parquet_files(&self.layout.path(table))? {
                 let relative_path = file.strip_prefix(self.layout.root()).unwrap_or(&file);
                 if !committed.contains(relative_path) {
@@ -196,8 +254,17 @@ impl Committer {
 
 const META: &str = super::layout::META_DIR;
 
-fn state_file(seq: u64) -> PathBuf {
-    Path::new(META).join(format!("failover-state-{seq:010}.json"))
+/// The tables whose files commits list (`failovers` is rewritten whole instead).
+const PARTITIONED_TABLES: [&str; 4] =
+    [REQUESTS_DIR, REJECTS_DIR, ENDPOINT_STATS_DIR, CLUSTER_STATS_DIR];
+
+/// The failover detector's state after a commit.
+const DETECTOR_STATE: &str = "failover-state";
+/// The last counters of admin snapshots after a commit.
+const COUNTER_STATE: &str = "counter-state";
+
+fn state_file(kind: &str, seq: u64) -> PathBuf {
+    Path::new(META).join(format!("{kind}-{seq:010}.json"))
 }
 
 fn lock(path: &Path) -> Result<File, StorageError> {
@@ -232,11 +299,11 @@ fn time_column(batch: &RecordBatch) -> &TimestampMicrosecondArray {
 
 /// Rows in time order (column 0); a batch already in order (one proxy's log usually is) is kept
 /// as it is, without copying every column.
-fn sort_by_time(rows: &RecordBatch) -> Result<RecordBatch, StorageError> {
+fn sort_by_time(table: &'static str, rows: &RecordBatch) -> Result<RecordBatch, StorageError> {
     if time_column(rows).values().is_sorted() {
         return Ok(rows.clone());
     }
-    let arrow_error = |source| StorageError::Arrow { table: "requests", source };
+    let arrow_error = |source| StorageError::Arrow { table, source };
     let indices = sort_to_indices(rows.column(0), None, None).map_err(arrow_error)?;
     take_record_batch(rows, &indices).map_err(arrow_error)
 }
@@ -316,7 +383,7 @@ mod tests {
 
     #[test]
     fn rows_out_of_order_are_sorted_by_time_and_ties_keep_their_rows() {
-        let sorted = sort_by_time(&batch(&[30, 10, 20, 10])).unwrap();
+        let sorted = sort_by_time("t", &batch(&[30, 10, 20, 10])).unwrap();
         assert_eq!(time_column(&sorted).values().to_vec(), [10, 10, 20, 30]);
         let mut tied = order(&sorted)[..2].to_vec();
         tied.sort_unstable();
@@ -326,7 +393,7 @@ mod tests {
     #[test]
     fn rows_already_in_order_are_kept_without_a_copy() {
         let rows = batch(&[10, 10, 20, 30]);
-        let sorted = sort_by_time(&rows).unwrap();
+        let sorted = sort_by_time("t", &rows).unwrap();
         assert!(Arc::ptr_eq(sorted.column(1), rows.column(1)));
     }
 

@@ -1,4 +1,5 @@
-//! The Arrow schemas of meshlog's tables — `requests`, `rejects` and `failovers` —
+//! The Arrow schemas of meshlog's tables — `requests`, `rejects`, `failovers`,
+//! `endpoint_stats` and `cluster_stats` —
 //! and where each table lives under the data directory. These names are a contract
 //! (PRODUCT.md §4): queries, dashboards and users depend on them, so every writer
 //! and reader takes them from here.
@@ -14,7 +15,13 @@ pub const REQUESTS_DIR: &str = "requests";
 pub const REJECTS_DIR: &str = "rejects";
 /// The directory of the `failovers` table (one file, rewritten at each commit).
 pub const FAILOVERS_DIR: &str = "failovers";
-/// The Hive partition columns of `requests` and `rejects`, outermost first. They are
+/// The directory of the `endpoint_stats` table (one row per host of an Envoy cluster in
+/// a `/clusters` snapshot), partitioned by `date`/`hour` of the snapshot's `ts`.
+pub const ENDPOINT_STATS_DIR: &str = "endpoint_stats";
+/// The directory of the `cluster_stats` table (one row per statistic of a `/stats`
+/// snapshot), partitioned by `date`/`hour` of the snapshot's `ts`.
+pub const CLUSTER_STATS_DIR: &str = "cluster_stats";
+/// The Hive partition columns of every table but `failovers`, outermost first. They are
 /// not stored inside the files; readers take them from the paths.
 pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
 
@@ -105,6 +112,84 @@ pub fn failovers() -> SchemaRef {
             Field::new("cross_cluster_requests", DataType::Int64, false),
             Field::new("peak_cross_cluster_share", DataType::Float64, false),
             Field::new("errors_before", DataType::Int64, false),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
+fn int32(name: &str) -> Field {
+    Field::new(name, DataType::Int32, true)
+}
+
+fn float64(name: &str) -> Field {
+    Field::new(name, DataType::Float64, true)
+}
+
+/// One row per upstream host of an Envoy cluster in one snapshot of one proxy
+/// (`/clusters`, istioctl endpoints, or istiod's `endpointShardz`). Counters are as the
+/// proxy reported them; each `*_delta` is the increase since the previous snapshot of
+/// the same proxy, cluster and host (NULL for the first one), counting from zero again
+/// after a counter reset (a proxy restart).
+pub fn endpoint_stats() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("ts", timestamp_type(), false),
+            text("source_cluster"),
+            text("proxy"),
+            Field::new("dump_kind", DataType::Utf8, false),
+            text("envoy_cluster"),
+            text("service"),
+            text("subset"),
+            Field::new("host", DataType::Utf8, false),
+            text("hostname"),
+            text("health_flags"),
+            Field::new("healthy", DataType::Boolean, true),
+            int32("priority"),
+            text("region"),
+            text("zone"),
+            text("sub_zone"),
+            int32("weight"),
+            int64("cx_active"),
+            int64("cx_connect_fail"),
+            int64("cx_total"),
+            int64("rq_active"),
+            int64("rq_total"),
+            int64("rq_error"),
+            int64("rq_success"),
+            int64("rq_timeout"),
+            int64("cx_connect_fail_delta"),
+            int64("rq_total_delta"),
+            int64("rq_error_delta"),
+            int64("rq_success_delta"),
+            int64("rq_timeout_delta"),
+            Field::new("counter_reset", DataType::Boolean, false),
+            float64("success_rate"),
+            Field::new("locality", DataType::Utf8, false),
+            text("dst_cluster"),
+            Field::new("via_gateway", DataType::Boolean, false),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
+/// One row per statistic in one `/stats` or `/stats/prometheus` snapshot of one proxy.
+/// `delta` is a counter's increase since the previous snapshot of the same proxy and
+/// statistic (NULL for gauges and for the first snapshot), from zero after a reset.
+pub fn cluster_stats() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("ts", timestamp_type(), false),
+            text("source_cluster"),
+            text("proxy"),
+            Field::new("dump_kind", DataType::Utf8, false),
+            text("envoy_cluster"),
+            text("service"),
+            Field::new("stat", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            float64("value"),
+            float64("delta"),
+            Field::new("counter_reset", DataType::Boolean, false),
+            text("text"),
         ]))
     });
     SCHEMA.clone()

@@ -5,8 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
+mod demo;
 mod ingest;
 mod parse;
 mod query;
+mod scrape;
 mod simulated;
+mod stats;
 mod support;
+mod topology;

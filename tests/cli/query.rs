@@ -1,5 +1,6 @@
-//! `meshlog query`: golden results of every named query over the sample logs
-//! (ingested with `samples/mesh.toml` as cluster1), and the read-only guard.
+//! `meshlog query`: golden results of every named query over the sample logs and two
+//! `/clusters` snapshots (ingested with `samples/mesh.toml` as cluster1), and the
+//! read-only guard.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -25,6 +26,15 @@ fn sample_data() -> &'static PathBuf {
         ];
         args.extend(logs.iter().map(|path| path.to_str().unwrap()));
         meshlog_ok(&args);
+        // Two /clusters snapshots of one sidecar during the frontend failover of
+        // istio-1.23.log, with fixed times (a checkout sets the files' mtimes).
+        for (dump, at) in [("clusters.txt", "00:21:00"), ("clusters.json", "00:21:30")] {
+            let dump = sample(&format!("admin/{dump}"));
+            let at = format!("2022-11-09T{at}Z");
+            let mut dump_args = args[..7].to_vec();
+            dump_args.extend(["--proxy", "productpage-v1", "--at", &at, dump.to_str().unwrap()]);
+            meshlog_ok(&dump_args);
+        }
         data
     })
 }

@@ -1,0 +1,147 @@
+//! `meshlog scrape`: polls the Envoy admin endpoints of the config's `[[scrape]]`
+//! entries into the data directory until Ctrl-C, `--duration` or, with `--once`, a
+//! single round, then prints a summary. This file reads the arguments, opens the
+//! store, starts the runtime and prints; [`crate::scrape`] does the work.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::config::scrape::{ScrapeTarget, scrape_targets};
+use crate::config::{ConfigFile, Overrides, Settings, parse_duration_s};
+use crate::scrape::{ScrapeError, ScrapeReport, Scraper, SnapshotStore};
+use crate::storage::committer::Recovery;
+
+/// Arguments of `meshlog scrape`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Each [[scrape]] entry (name, url, source_cluster, interval, timeout, \
+endpoints) is polled on its interval: GET <url>/clusters?format=json and \
+<url>/stats/prometheus. A failed GET is logged and the target backs off (interval × 2^failures, \
+at most 5 minutes). Each round is one commit to endpoint_stats and cluster_stats; Ctrl-C \
+finishes the round under way before stopping.")]
+pub struct ScrapeArgs {
+    /// The TOML config with the [[scrape]] entries (and the [[clusters]] topology).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The data directory (overrides the config; default ./meshlog-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Poll every target once, store, and stop.
+    #[arg(long)]
+    once: bool,
+    /// Stop after this long, e.g. `90s`, `10m`, `1h` (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_duration, conflicts_with = "once")]
+    duration: Option<Duration>,
+}
+
+/// Runs `meshlog scrape`.
+pub fn run(args: &ScrapeArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let file = ConfigFile::load(&args.config)?;
+    let overrides = Overrides {
+        config: Some(args.config.clone()),
+        data_dir: args.data_dir.clone(),
+        source_cluster: None,
+    };
+    let settings = Settings::from_file(&file, &overrides)?;
+    let targets = scrape_targets(&file, settings.source_cluster.as_ref(), &settings.topology)?;
+    if targets.is_empty() {
+        let message = format!(
+            "{} has no [[scrape]] entries: add one per proxy, with `name` and its admin `url`",
+            args.config.display()
+        );
+        return Err(Error::Usage(message));
+    }
+    let (store, recovery) = SnapshotStore::open(
+        &settings.data_dir,
+        settings.topology.clone(),
+        settings.failover.clone(),
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ScrapeError::Runtime)?;
+    let report = runtime.block_on(scrape(args, targets.clone(), store))?;
+    print_summary(&report, &targets, &recovery, started, &settings.data_dir);
+    Ok(())
+}
+
+async fn scrape(
+    args: &ScrapeArgs,
+    targets: Vec<ScrapeTarget>,
+    store: SnapshotStore,
+) -> Result<ScrapeReport, ScrapeError> {
+    let mut scraper = Scraper::new(targets, store)?;
+    if args.once {
+        scraper.run_round().await?;
+    } else {
+        scraper.run(stop_signal(args.duration)).await?;
+    }
+    Ok(scraper.finish().0)
+}
+
+/// Completes on Ctrl-C or after `duration`.
+async fn stop_signal(duration: Option<Duration>) {
+    let interrupted = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => eprintln!("meshlog scrape: interrupted; finishing the round under way"),
+            Err(error) => {
+                eprintln!("meshlog scrape: cannot watch for Ctrl-C: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    match duration {
+        Some(duration) => tokio::select! {
+            () = interrupted => {}
+            () = tokio::time::sleep(duration) => {}
+        },
+        None => interrupted.await,
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_s(text)
+        .filter(|&seconds| seconds > 0)
+        .map(|seconds| Duration::from_secs(seconds.into()))
+        .ok_or_else(|| format!("{text:?} is not a duration such as \"90s\", \"10m\" or \"1h30m\""))
+}
+
+/// The end-of-run summary, on stderr.
+fn print_summary(
+    report: &ScrapeReport,
+    targets: &[ScrapeTarget],
+    recovery: &Recovery,
+    started: Instant,
+    data_dir: &std::path::Path,
+) {
+    let counts = &report.counts;
+    eprintln!(
+        "meshlog scrape: {} rounds in {:.1} s, {} commits under {}",
+        report.rounds,
+        started.elapsed().as_secs_f64(),
+        report.commits,
+        data_dir.display()
+    );
+    eprintln!(
+        "  stored {} endpoint_stats rows, {} cluster_stats rows and {} rejects in {} files",
+        counts.endpoint_rows, counts.stat_rows, report.stored.rejects, report.stored.files
+    );
+    for (target, tally) in targets.iter().zip(&report.targets) {
+        eprintln!(
+            "  {} ({}): {} snapshots, {} failures",
+            tally.name, target.base_url, tally.snapshots, tally.failures
+        );
+    }
+    if counts.resets > 0 {
+        eprintln!("  {} counters went down between snapshots (proxy restarts)", counts.resets);
+    }
+    for (reason, count) in &counts.rejected_by_reason {
+        eprintln!("  snapshot parts rejected {count}: {reason}");
+    }
+    if !recovery.orphans_removed.is_empty() {
+        let removed = recovery.orphans_removed.len();
+        eprintln!("  removed {removed} uncommitted files left by an interrupted run");
+    }
+    eprintln!("  see `meshlog query --saved endpoint_health`");
+}
