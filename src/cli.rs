@@ -28,11 +28,12 @@ enum Command {
     Parse(parse::ParseArgs),
     /// List the built-in access-log format presets and their format strings.
     Formats,
-    /// Read access logs into the data directory: tag each request local or
+    /// Read access logs (and Envoy admin dumps: /clusters, /stats, istioctl,
+    /// endpointShardz) into the data directory: tag each request local or
     /// cross-cluster, store Parquet, detect failovers.
     Ingest(ingest::IngestArgs),
-    /// Answer questions in SQL over the stored tables (requests, rejects, failovers),
-    /// or run a named query.
+    /// Answer questions in SQL over the stored tables (requests, rejects, failovers,
+    /// endpoint_stats, cluster_stats), or run a named query.
     Query(query::QueryArgs),
     /// Simulate a three-cluster mesh, ingest it, and show what meshlog finds: the
     /// quickest way to see it work.
