@@ -80,24 +80,42 @@ async fn scrape(
     Ok(scraper.finish().0)
 }
 
-/// Completes on Ctrl-C or after `duration`.
+/// Completes on Ctrl-C, on SIGTERM (how Kubernetes stops a pod) or after `duration`.
 async fn stop_signal(duration: Option<Duration>) {
-    let interrupted = async {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => eprintln!("meshlog scrape: interrupted; finishing the round under way"),
+    match duration {
+        Some(duration) => tokio::select! {
+            () = interrupted() => {}
+            () = tokio::time::sleep(duration) => {}
+        },
+        None => interrupted().await,
+    }
+}
+
+/// Completes on the first Ctrl-C (SIGINT) or SIGTERM; a signal that cannot be watched
+/// is reported and never completes.
+async fn interrupted() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            eprintln!("meshlog scrape: cannot watch for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
             Err(error) => {
-                eprintln!("meshlog scrape: cannot watch for Ctrl-C: {error}");
+                eprintln!("meshlog scrape: cannot watch for SIGTERM: {error}");
                 std::future::pending::<()>().await;
             }
         }
     };
-    match duration {
-        Some(duration) => tokio::select! {
-            () = interrupted => {}
-            () = tokio::time::sleep(duration) => {}
-        },
-        None => interrupted.await,
-    }
+    let signal = tokio::select! {
+        () = ctrl_c => "interrupted",
+        () = terminate => "terminated",
+    };
+    eprintln!("meshlog scrape: {signal}; finishing the round under way");
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

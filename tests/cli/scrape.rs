@@ -387,3 +387,36 @@ fn a_config_without_scrape_entries_or_with_a_bad_one_exits_2() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("`scrape.url`: must be an http:// URL"), "{}", stderr(&bad));
 }
+
+#[test]
+fn sigterm_finishes_the_round_under_way_and_prints_the_summary() {
+    let dir = scratch("scrape-sigterm");
+    let config = config(&dir, &scrape_entry("gw", &admin_server(&FAILOVER)));
+    let data_dir = dir.join("data");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .args(["scrape", "--config", config.to_str().unwrap()])
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the first round is committed (the run is under way, its handlers set).
+    let commits = data_dir.join("_meshlog/commits.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&commits).map_or(true, |log| log.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "no commit within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("meshlog scrape: terminated; finishing the round under way"), "{log}");
+    assert!(log.contains("gw ("), "no per-target summary: {log}");
+    let rows = query_json(&data_dir, "SELECT count(DISTINCT ts) AS snapshots FROM endpoint_stats");
+    assert!(rows[0]["snapshots"].as_i64().unwrap() >= 1, "{log}");
+}
