@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side query benchmark: each named query (`meshlog query --saved NAME --output
-# csv`) against DuckDB running its translation (scripts/bench/duckdb/NAME.sql) over the
+# csv`) against DuckDB running the same SQL (or its translation in scripts/bench/duckdb/NAME.sql
+# where DuckDB needs one) over the
 # same Parquet files, on 2 threads, its result written as CSV too. Simulates ROWS lines
 # of cluster1's log, ingests them once, checks that DuckDB's result of each query has
 # the same rows and values as meshlog's, then times RUNS runs of each (alternating the
@@ -25,6 +26,13 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 data="$work/data"
 
+# The SQL DuckDB runs for a named query: its translation in scripts/bench/duckdb/ when
+# DuckDB needs one, else the named query itself (most run unchanged).
+duckdb_sql() {
+    local translation="scripts/bench/duckdb/$1.sql"
+    if [[ -f "$translation" ]]; then echo "$translation"; else echo "queries/$1.sql"; fi
+}
+
 mapfile -t listed < <("$meshlog" query --list | awk '{ print $1 }')
 [[ ${#listed[@]} -gt 0 ]] || fail "'meshlog query --list' printed no query"
 # The benchmark's data is access logs only: queries over proxy snapshots are left out.
@@ -37,8 +45,7 @@ for name in "${listed[@]}"; do
     fi
 done
 for name in "${queries[@]}"; do
-    [[ -f "scripts/bench/duckdb/$name.sql" ]] \
-        || fail "no DuckDB translation of the named query '$name': add scripts/bench/duckdb/$name.sql"
+    [[ -f "$(duckdb_sql "$name")" ]] || fail "no SQL for the named query '$name'"
 done
 
 simulate_log "$rows" "$work/cluster1.log" "$work/mesh.toml"
@@ -56,7 +63,7 @@ for name in "${queries[@]}"; do
     "$meshlog" query --data-dir "$data" --saved "$name" --output csv > "$work/$name.csv"
     echo "$(( $(wc -l < "$work/$name.csv") - 1 ))" > "$work/$name.rows"
     echo -n "  "
-    python3 scripts/bench/query.py check "$data" "scripts/bench/duckdb/$name.sql" "$work/$name.csv" \
+    python3 scripts/bench/query.py check "$data" "$(duckdb_sql "$name")" "$work/$name.csv" \
         || differ+=("$name")
 done
 
@@ -78,7 +85,7 @@ bench_query() {
         result=$(measure "$meshlog" query --data-dir "$data" --saved "$name" --output csv)
         echo "$name run $run: meshlog $result (s, peak MB)"
         echo "$result" >> "$work/$name.meshlog"
-        result=$(measure python3 scripts/bench/query.py run "$data" "scripts/bench/duckdb/$name.sql" "$work/inside")
+        result=$(measure python3 scripts/bench/query.py run "$data" "$(duckdb_sql "$name")" "$work/inside")
         echo "$name run $run: duckdb  $result (s, peak MB), query alone $(cat "$work/inside") s"
         echo "$result" >> "$work/$name.duckdb"
         cat "$work/inside" >> "$work/$name.inside"
