@@ -116,11 +116,15 @@ impl StatsProcessor {
         });
     }
 
+    /// Tags hosts as seen from the source cluster, exactly as requests are.
+    fn enricher(&self) -> Enricher<'_> {
+        let source = self.source_cluster.as_deref().and_then(|name| self.topology.id(name));
+        Enricher::new(&self.topology, source)
+    }
+
     fn host(&mut self, dump: &Dump, host: &HostStatus) {
         let cluster = ClusterName::parse(&host.envoy_cluster);
-        let source = self.source_cluster.as_deref().and_then(|name| self.topology.id(name));
-        let tags =
-            Enricher::new(&self.topology, source).enrich_host(Some(&host.address), Some(cluster));
+        let tags = self.enricher().enrich_host(Some(&host.address), Some(cluster));
         let counters = [
             host.cx_active,
             host.cx_connect_fail,
@@ -186,8 +190,7 @@ impl StatsProcessor {
             Some(port) => format!("{}:{port}", endpoint.address),
             None => endpoint.address.clone(),
         };
-        let source = self.source_cluster.as_deref().and_then(|name| self.topology.id(name));
-        let tags = Enricher::new(&self.topology, source).enrich_host(Some(&host), None);
+        let tags = self.enricher().enrich_host(Some(&host), None);
         let shard_cluster: Option<Arc<str>> = endpoint.cluster.as_deref().map(Arc::from);
         let dst_cluster =
             shard_cluster.or_else(|| tags.dst_cluster.map(|id| self.topology.name(id).clone()));

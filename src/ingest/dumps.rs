@@ -16,7 +16,6 @@ use super::IngestError;
 use super::pipeline::IngestOptions;
 use crate::analytics::failover::FailoverDetector;
 use crate::process::failovers::failovers_batch;
-use crate::process::requests::RequestsBuilder;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::{Dump, proxy_from_file_name};
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -173,14 +172,9 @@ pub fn store_dumps(
         sources.extend(input.position);
     }
     let (stats, rejects, counts) = processor.finish()?;
-    let pending = PendingCommit {
-        requests: RequestsBuilder::default().finish()?,
-        rejects,
-        sources,
-        detector_state: serde_json::to_vec(&detector.state()).map_err(IngestError::State)?,
-        failovers: failovers_batch(&detector.episodes())?,
-        stats: Some(stats),
-    };
+    let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
+    let failovers = failovers_batch(&detector.episodes())?;
+    let pending = PendingCommit::snapshots(stats, rejects, sources, detector_state, failovers);
     let stored = committer.commit(pending)?;
     Ok(SnapshotReport { counts, stored, unchanged: Vec::new() })
 }

@@ -19,7 +19,6 @@ use super::ScrapeError;
 use crate::analytics::failover::{DetectorState, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
 use crate::process::failovers::failovers_batch;
-use crate::process::requests::RequestsBuilder;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::Dump;
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -204,14 +203,13 @@ impl SnapshotStore {
             return Ok(RoundStored::default());
         }
         let rows = stats_commit(&self.topology, self.counters.clone(), snapshots)?;
-        let pending = PendingCommit {
-            requests: RequestsBuilder::default().finish()?,
-            rejects: rows.rejects,
-            sources: Vec::new(),
-            detector_state: self.detector_state.clone(),
-            failovers: self.failovers.clone(),
-            stats: Some(rows.stats),
-        };
+        let pending = PendingCommit::snapshots(
+            rows.stats,
+            rows.rejects,
+            Vec::new(),
+            self.detector_state.clone(),
+            self.failovers.clone(),
+        );
         let stored = self.committer.commit(pending)?;
         self.counters = rows.counters;
         Ok(RoundStored { counts: rows.counts, stored })

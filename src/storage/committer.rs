@@ -38,6 +38,21 @@ pub struct PendingCommit {
     pub stats: Option<StatsCommit>,
 }
 
+impl PendingCommit {
+    /// A commit of admin snapshots alone (dump files or a scrape round): no requests,
+    /// and the failover detector's state and episodes carried over as they are.
+    pub fn snapshots(
+        stats: StatsCommit,
+        rejects: RecordBatch,
+        sources: Vec<SourcePosition>,
+        detector_state: Vec<u8>,
+        failovers: RecordBatch,
+    ) -> PendingCommit {
+        let requests = RecordBatch::new_empty(super::schema::requests());
+        PendingCommit { requests, rejects, sources, detector_state, failovers, stats: Some(stats) }
+    }
+}
+
 /// The rows of admin snapshots in a commit, and the counter state after them.
 pub struct StatsCommit {
     /// `endpoint_stats` rows in any order; the committer sorts them.
