@@ -6,7 +6,8 @@ use crate::support::*;
 
 #[test]
 fn the_demo_finds_both_failovers_and_shows_their_evidence() {
-    let dir = scratch("demo").join("meshlog-demo");
+    let scratch = scratch("demo");
+    let dir = scratch.join("meshlog-demo");
     let report = meshlog_ok(&["demo", "--dir", dir.to_str().unwrap()]);
     assert!(report.contains("Failovers: 2 simulated, 2 found"), "{report}");
     assert!(!report.contains("MISSED") && !report.contains("found but not simulated"), "{report}");

@@ -11,7 +11,10 @@ use crate::support::*;
 fn sample_data() -> &'static PathBuf {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let data = scratch("query-samples");
+        // Shared by every test of the module, so it outlives them all: a fixed
+        // directory under Cargo's scratch space, recreated by each run.
+        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("query-samples");
+        let _ = std::fs::remove_dir_all(&data);
         let config = sample("mesh.toml");
         let logs = ["istio-1.23.log", "istio-1.9.log", "istio-1.8.log", "hard-cases.log"]
             .map(|name| sample(&format!("access-logs/{name}")));
