@@ -1,6 +1,8 @@
-//! Framing: splits a byte stream into lines with bounded memory. A line longer than
-//! the limit is not buffered whole: its first bytes are kept for the reject record,
-//! the rest is skipped up to the next newline, and its full length is reported.
+//! Framing: splits a byte stream into lines with bounded memory. A line that lies
+//! whole in the reader's buffer is handed out from there, without a copy; one that
+//! straddles a refill is gathered into a buffer of its own. A line longer than the
+//! limit is not buffered whole: its first bytes are kept for the reject record, the
+//! rest is skipped up to the next newline, and its full length is reported.
 
 use std::io::{self, BufRead};
 
@@ -21,6 +23,8 @@ pub struct LineReader<R> {
     reader: R,
     max_bytes: usize,
     buffer: Vec<u8>,
+    /// Bytes of the reader's buffer handed out as the last line, consumed on the next call.
+    handed_out: usize,
     /// Byte offset of the next line in the input.
     offset: u64,
 }
@@ -28,7 +32,7 @@ pub struct LineReader<R> {
 impl<R: BufRead> LineReader<R> {
     /// A reader that accepts lines of up to `max_bytes` bytes.
     pub fn new(reader: R, max_bytes: usize) -> Self {
-        LineReader { reader, max_bytes, buffer: Vec::new(), offset: 0 }
+        LineReader { reader, max_bytes, buffer: Vec::new(), handed_out: 0, offset: 0 }
     }
 
     /// Byte offset in the input where the next line starts.
@@ -38,6 +42,13 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next line, or `None` at the end of the input.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.reader.consume(std::mem::take(&mut self.handed_out));
+        if let Some(len) = self.whole_line_in_buffer()? {
+            self.handed_out = len + 1;
+            self.offset += len as u64 + 1;
+            let available = self.reader.fill_buf()?;
+            return Ok(Some(Line::Complete(&available[..len])));
+        }
         self.buffer.clear();
         let mut len = 0usize;
         let mut ended = false;
@@ -65,6 +76,13 @@ impl<R: BufRead> LineReader<R> {
             return Ok(None);
         }
         Ok(Some(self.finish_line(len)))
+    }
+
+    /// The length of the next line when it lies whole (newline included) in the
+    /// reader's buffer and within the limit.
+    fn whole_line_in_buffer(&mut self) -> io::Result<Option<usize>> {
+        let available = self.reader.fill_buf()?;
+        Ok(memchr_newline(available).filter(|&len| len <= self.max_bytes))
     }
 
     fn finish_line(&self, len: usize) -> Line<'_> {
@@ -106,6 +124,21 @@ mod tests {
         let mut input = vec![b'x'; 1000];
         input.extend_from_slice(b"\nok\n");
         assert_eq!(lines(&input, 100), ["too long 1000 101", "ok"]);
+    }
+
+    #[test]
+    fn lines_straddling_buffer_refills_are_whole() {
+        let input = b"first line\nsecond, longer line\n\nlast".repeat(3);
+        let reader = io::BufReader::with_capacity(7, &input[..]);
+        let mut lines = LineReader::new(reader, 100);
+        let mut out = Vec::new();
+        while let Some(Line::Complete(line)) = lines.next_line().unwrap() {
+            out.push(String::from_utf8_lossy(line).into_owned());
+        }
+        let expected =
+            String::from_utf8_lossy(&input).split('\n').map(String::from).collect::<Vec<_>>();
+        assert_eq!(out, expected);
+        assert_eq!(lines.offset(), input.len() as u64);
     }
 
     #[test]
