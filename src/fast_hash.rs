@@ -1,12 +1,13 @@
-//! The map type of the per-pair state: keyed by `String`, looked up by `&str`, with a fast
-//! non-cryptographic hash. The names come from mesh configuration, not from clients, and
-//! SipHash took a quarter of the detector's time per request.
+//! A fast, non-cryptographic hash for the maps looked up once per request: the failover
+//! detector's per-pair state (SipHash took a quarter of its time per request) and the
+//! east-west gateway addresses. Their keys come from mesh configuration (cluster,
+//! service and gateway names and addresses), not from clients.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// `String`-keyed map with [`FxHasher`].
-pub(crate) type FastMap<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
+/// A map with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The multiply-rotate hash of rustc (`FxHasher`), eight bytes at a time.
 #[derive(Clone, Copy, Debug, Default)]

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod enrich;
 pub mod error;
+mod fast_hash;
 pub mod ingest;
 pub mod learn;
 pub mod process;

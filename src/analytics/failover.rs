@@ -35,7 +35,6 @@
 //! starts from it and gives exactly the episodes of one uninterrupted run. An episode
 //! still open at the end of the input stays open (`ended_at` NULL) and is continued.
 
-mod keys;
 mod tracker;
 mod window;
 
@@ -44,7 +43,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-use keys::FastMap;
+use crate::fast_hash::FastMap;
 use tracker::{Ended, Run, Thresholds, Tracker};
 use window::Pending;
 
@@ -202,7 +201,7 @@ pub struct DetectorState {
     /// Windows starting before this are final.
     final_before_micros: Option<i64>,
     /// source_cluster → service → state: looked up by `&str` without allocating.
-    keys: FastMap<FastMap<KeyState>>,
+    keys: FastMap<String, FastMap<String, KeyState>>,
     closed: Vec<ClosedEpisode>,
     late_observations: u64,
 }

@@ -3,7 +3,7 @@
 //! A CIDR or gateway that does not parse, a duplicate cluster name, or an address
 //! claimed by two clusters is an error naming the key and the line.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ pub struct Topology {
     /// Pod CIDRs, most specific first.
     cidrs: Vec<(IpNet, ClusterId)>,
     /// Gateway IP → (port, or any port when `None`) and cluster.
-    gateways: HashMap<IpAddr, Vec<(Option<u16>, ClusterId)>>,
+    gateways: FastMap<IpAddr, Vec<(Option<u16>, ClusterId)>>,
 }
 
 impl Topology {
