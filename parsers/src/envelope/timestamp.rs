@@ -34,7 +34,12 @@ pub(super) fn kubectl_timestamp(body: &[u8]) -> Option<RuntimeEnvelope<'_>> {
 }
 
 /// Splits a line at its first space, if that comes early enough to end a timestamp.
+/// A line that does not start with a digit (an RFC 3339 year) has no timestamp: most
+/// access log lines stop at that first byte, before any search.
 pub(super) fn split_timestamp(body: &[u8]) -> Option<(&[u8], &[u8])> {
+    if !body.first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let window = body.get(..=MAX_TIMESTAMP_BYTES).unwrap_or(body);
     let space = memchr::memchr(b' ', window)?;
     let (time, rest) = body.split_at_checked(space)?;
