@@ -124,6 +124,9 @@ fn commit_all(
 const INTERLEAVE_STEP_US: i64 = 5_000_000;
 /// Lines read from one input before reading looks at the others again.
 const SLICE_LINES: u64 = 16 * 1024;
+/// The first batch is this fraction of `batch_rows`, so that the committer thread
+/// starts encoding early instead of idling through a whole first batch.
+const FIRST_BATCH_DIVISOR: usize = 16;
 
 /// Reading state shared across sources.
 struct Reader<'o> {
@@ -134,6 +137,8 @@ struct Reader<'o> {
     report: IngestReport,
     /// Source positions as of the last hand-over (or the start).
     handed_over: Vec<SourcePosition>,
+    /// Batches handed over so far.
+    batches: u64,
 }
 
 fn read_all(
@@ -158,7 +163,8 @@ fn read_all(
         .collect::<Result<Vec<_>, _>>()?;
     let progress = Progress::new(options.progress, total_bytes);
     let handed_over = readers.iter().filter_map(SourceReader::position).collect();
-    let mut reader = Reader { options, processor, sender, progress, report, handed_over };
+    let mut reader =
+        Reader { options, processor, sender, progress, report, handed_over, batches: 0 };
     reader.interleave(&mut readers)?;
     reader.hand_over(&readers)?;
     reader.progress.finish();
@@ -166,7 +172,7 @@ fn read_all(
     let detector = reader.processor.detector();
     reader.report.episodes = detector.episodes();
     reader.report.late_observations = detector.late_observations();
-    reader.report.counts = reader.processor.counts().clone();
+    reader.report.counts = reader.processor.counts();
     Ok(reader.report)
 }
 
@@ -178,12 +184,20 @@ impl Reader<'_> {
             let until = slowest_other(readers, index).map(|ts| ts + INTERLEAVE_STEP_US);
             readers[index].read_slice(&mut self.processor, until, SLICE_LINES)?;
             let bytes = readers.iter().map(SourceReader::bytes_read).sum();
-            self.progress.update(bytes, self.processor.counts().lines);
-            if self.processor.buffered() >= self.options.batch_rows {
+            self.progress.update(bytes, self.processor.lines());
+            if self.processor.buffered() >= self.batch_rows() {
                 self.hand_over(readers)?;
             }
         }
         Ok(())
+    }
+
+    /// Rows to gather before the next hand-over: fewer for the first batch.
+    fn batch_rows(&self) -> usize {
+        match self.batches {
+            0 => (self.options.batch_rows / FIRST_BATCH_DIVISOR).max(1),
+            _ => self.options.batch_rows,
+        }
     }
 
     /// Sends the rows built so far, with the positions they reach, to the committer.
@@ -200,6 +214,7 @@ impl Reader<'_> {
         let failovers = failovers_batch(&detector.episodes())?;
         let pending =
             PendingCommit { requests, rejects, sources, detector_state, failovers, stats: None };
+        self.batches += 1;
         self.sender.send(pending).map_err(|_| IngestError::CommitterStopped)
     }
 }
