@@ -16,7 +16,7 @@ use meshlog_parsers::stream::{Outcome, Rejected};
 use meshlog_parsers::{AccessLogRecord, ClusterName, Direction, ResponseFlags};
 
 use crate::analytics::failover::{FailoverDetector, Observation};
-use crate::enrich::{Enricher, Enrichment, Locality, Topology};
+use crate::enrich::{ClusterId, Enricher, Enrichment, Locality, Topology};
 use crate::storage::StorageError;
 use rejects::{RejectRow, RejectsBuilder};
 use requests::{RequestsBuilder, RowContext};
@@ -58,6 +58,8 @@ pub struct Processor {
     rejects: RejectsBuilder,
     detector: FailoverDetector,
     ts_ingested: i64,
+    /// The reporting cluster's id in the topology, if it is there.
+    source_id: Option<ClusterId>,
     /// Counts, except rows by locality: those are kept in `rows_by_locality`.
     counts: Counts,
     /// Rows by [`Locality`], indexed by its discriminant (cheaper per row than a map).
@@ -76,6 +78,7 @@ impl Processor {
         detector: FailoverDetector,
     ) -> Self {
         let ts_ingested = chrono::Utc::now().timestamp_micros();
+        let source_id = source_cluster.as_deref().and_then(|name| topology.id(name));
         Processor {
             topology,
             source_cluster,
@@ -83,6 +86,7 @@ impl Processor {
             rejects: RejectsBuilder::default(),
             detector,
             ts_ingested,
+            source_id,
             counts: Counts::default(),
             rows_by_locality: [0; LOCALITIES.len()],
         }
@@ -155,50 +159,23 @@ impl Processor {
             self.reject(origin, NO_TIMESTAMP, why, raw);
             return None;
         };
-        let source = self.source_id();
+        // Borrowed field by field: the topology's names are used while the detector
+        // and the builders change, without an `Arc` clone per row.
+        let Processor { topology, source_cluster, source_id, requests, detector, .. } = self;
         let cluster = record.upstream_cluster.as_deref().map(ClusterName::parse);
-        let tags = Enricher::new(&self.topology, source).enrich(record, cluster);
-        let dst_cluster = tags.dst_cluster.map(|id| self.topology.name(id).clone());
-        self.observe(ts, record, cluster, &tags, dst_cluster.as_deref());
-        let context = RowContext {
-            source_cluster: self.source_cluster.as_deref(),
-            dst_cluster: dst_cluster.as_deref(),
-            cluster,
-        };
-        self.requests.append(ts, record, &tags, &context);
+        let tags = Enricher::new(topology, *source_id).enrich(record, cluster);
+        let dst_cluster = tags.dst_cluster.map(|id| &**topology.name(id));
+        let source_cluster = source_cluster.as_deref();
+        if let Some(observation) =
+            observation(ts, source_cluster, record, cluster, &tags, dst_cluster)
+        {
+            detector.observe(&observation);
+        }
+        let context = RowContext { source_cluster, dst_cluster, cluster };
+        requests.append(ts, record, &tags, &context);
         self.counts.rows += 1;
         self.rows_by_locality[tags.locality as usize] += 1;
         Some(ts)
-    }
-
-    fn source_id(&self) -> Option<crate::enrich::ClusterId> {
-        self.source_cluster.as_deref().and_then(|name| self.topology.id(name))
-    }
-
-    /// Feeds the detector with outbound requests to a named service.
-    fn observe(
-        &mut self,
-        ts: i64,
-        record: &AccessLogRecord<'_>,
-        cluster: Option<ClusterName<'_>>,
-        tags: &Enrichment,
-        dst_cluster: Option<&str>,
-    ) {
-        let Some(cluster) = cluster else { return };
-        let (Some(service), false) = (cluster.service, cluster.direction == Direction::Inbound)
-        else {
-            return;
-        };
-        let observation = Observation {
-            ts_micros: ts,
-            source_cluster: self.source_cluster.as_deref().unwrap_or(""),
-            service,
-            upstream_cluster: Some(cluster.name),
-            cross_cluster: tags.locality == Locality::CrossCluster,
-            dst_cluster,
-            error: is_error(record),
-        };
-        self.detector.observe(&observation);
     }
 
     fn reject(&mut self, origin: LineOrigin<'_>, reason: &'static str, error: &str, raw: &[u8]) {
@@ -219,6 +196,29 @@ impl Processor {
     pub fn take_batches(&mut self) -> Result<(RecordBatch, RecordBatch), StorageError> {
         Ok((self.requests.finish()?, self.rejects.finish()?))
     }
+}
+
+/// What the failover detector sees of an outbound request to a named service; `None`
+/// for any other request.
+fn observation<'a>(
+    ts: i64,
+    source_cluster: Option<&'a str>,
+    record: &AccessLogRecord<'_>,
+    cluster: Option<ClusterName<'a>>,
+    tags: &Enrichment,
+    dst_cluster: Option<&'a str>,
+) -> Option<Observation<'a>> {
+    let cluster = cluster?;
+    let service = cluster.service.filter(|_| cluster.direction != Direction::Inbound)?;
+    Some(Observation {
+        ts_micros: ts,
+        source_cluster: source_cluster.unwrap_or(""),
+        service,
+        upstream_cluster: Some(cluster.name),
+        cross_cluster: tags.locality == Locality::CrossCluster,
+        dst_cluster,
+        error: is_error(record),
+    })
 }
 
 /// A failed response for failover evidence: a 5xx, or no healthy upstream / an
