@@ -2,9 +2,10 @@
 # Side-by-side ingest benchmark: `meshlog ingest` against DuckDB turning the same
 # simulated Istio access log into typed, ts-sorted, zstd Parquet in two ways an
 # operator would write it: one regexp_extract per line, and DuckDB's CSV reader
-# splitting the line on spaces with '"' quoting (helpers in scripts/bench/). Prints
-# each run and the medians, lines/s and peak memory (RSS), checks that all three hold
-# the same rows and values, and prints meshlog's ratio to each DuckDB method.
+# splitting the line on spaces with '"' quoting (helpers in scripts/bench/). The three
+# take turns, run after run. Prints each run and the medians, lines/s and peak memory
+# (RSS), checks that all three hold the same rows and values, and prints meshlog's
+# ratio to each DuckDB method.
 #
 #   scripts/bench-ingest.sh [LINES] [RUNS]      defaults: 2000000 lines, 3 runs
 #
@@ -27,29 +28,37 @@ simulate_log "$lines" "$work/gateway.log" "$work/mesh.toml"
 actual=$(wc -l < "$work/gateway.log")
 echo "input: $actual lines, $(du -m "$work/gateway.log" | cut -f1) MB"
 
-# Runs a method $runs times, removing its output before each run; keeps the last output.
-bench() {
-    local name="$1" output="$2"; shift 2
-    : > "$work/$name.runs"
-    for run in $(seq "$runs"); do
-        rm -rf "$output"
-        result=$(measure "$@")
-        echo "$name run $run: $result (s, peak MB)"
-        echo "$result" >> "$work/$name.runs"
-    done
-    local seconds memory
+# One run of a method: removes its output, times it, appends "seconds MB" to its runs.
+run_once() {
+    local name="$1" run="$2" output="$3"; shift 3
+    rm -rf "$output"
+    result=$(measure "$@")
+    echo "$name run $run: $result (s, peak MB)"
+    echo "$result" >> "$work/$name.runs"
+}
+
+# Prints a method's medians and keeps its median time for the ratios.
+summarize() {
+    local name="$1" seconds memory
     seconds=$(cut -d' ' -f1 "$work/$name.runs" | median)
     memory=$(cut -d' ' -f2 "$work/$name.runs" | median)
     echo "$name median: $seconds s, $(awk -v n="$actual" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }') lines/s, peak $memory MB"
     echo "$seconds" > "$work/$name.median"
 }
 
-bench meshlog "$work/data" "$meshlog" ingest --quiet --config "$work/mesh.toml" --data-dir "$work/data" \
-    --source-cluster cluster1 --format istio "$work/gateway.log"
-bench duckdb-regexp "$work/regexp.parquet" \
-    python3 scripts/bench/ingest_regexp.py "$work/gateway.log" "$work/regexp.parquet"
-bench duckdb-csv "$work/csv.parquet" \
-    python3 scripts/bench/ingest_csv.py "$work/gateway.log" "$work/csv.parquet" "$work/csv.rejects"
+# The methods take turns, run after run, so that a shared host slowing down for a
+# while slows all three alike instead of skewing their ratio. Each keeps its last output.
+methods=(meshlog duckdb-regexp duckdb-csv)
+for name in "${methods[@]}"; do : > "$work/$name.runs"; done
+for run in $(seq "$runs"); do
+    run_once meshlog "$run" "$work/data" "$meshlog" ingest --quiet --config "$work/mesh.toml" \
+        --data-dir "$work/data" --source-cluster cluster1 --format istio "$work/gateway.log"
+    run_once duckdb-regexp "$run" "$work/regexp.parquet" \
+        python3 scripts/bench/ingest_regexp.py "$work/gateway.log" "$work/regexp.parquet"
+    run_once duckdb-csv "$run" "$work/csv.parquet" \
+        python3 scripts/bench/ingest_csv.py "$work/gateway.log" "$work/csv.parquet" "$work/csv.rejects"
+done
+for name in "${methods[@]}"; do summarize "$name"; done
 
 echo "duckdb-csv: the CSV reader rejected $(cat "$work/csv.rejects") lines (skipped: ignore_errors via store_rejects)"
 equivalent=yes
