@@ -3,7 +3,6 @@
 //! A CIDR or gateway that does not parse, a duplicate cluster name, or an address
 //! claimed by two clusters is an error naming the key and the line.
 
-use crate::fast_hash::FastMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use ipnet::IpNet;
 
 use super::address::upstream_ip;
 use crate::config::{ConfigError, ConfigFile};
+use crate::fast_hash::FastMap;
 
 /// Index of a cluster in the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
