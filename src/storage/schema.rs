@@ -30,6 +30,15 @@ pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// The columns the enricher adds, last in `requests` and `endpoint_stats` alike.
+fn enrichment() -> [Field; 3] {
+    [
+        Field::new("locality", DataType::Utf8, false),
+        text("dst_cluster"),
+        Field::new("via_gateway", DataType::Boolean, false),
+    ]
+}
+
 fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
 }
@@ -41,41 +50,43 @@ fn int64(name: &str) -> Field {
 /// One row per access-log line.
 pub fn requests() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("ts", timestamp_type(), false),
-            text("source_cluster"),
-            text("proxy"),
-            text("method"),
-            text("path"),
-            text("protocol"),
-            Field::new("response_code", DataType::Int32, true),
-            text("response_flags"),
-            text("response_code_details"),
-            int64("bytes_received"),
-            int64("bytes_sent"),
-            int64("duration_ms"),
-            int64("upstream_service_time_ms"),
-            text("x_forwarded_for"),
-            text("user_agent"),
-            text("request_id"),
-            text("authority"),
-            text("upstream_host"),
-            text("upstream_cluster"),
-            text("service"),
-            Field::new("service_port", DataType::Int32, true),
-            text("subset"),
-            text("direction"),
-            text("upstream_local_address"),
-            text("downstream_local_address"),
-            text("downstream_remote_address"),
-            text("requested_server_name"),
-            text("route_name"),
-            text("upstream_transport_failure_reason"),
-            text("connection_termination_details"),
-            Field::new("locality", DataType::Utf8, false),
-            text("dst_cluster"),
-            Field::new("via_gateway", DataType::Boolean, false),
-        ]))
+        Arc::new(Schema::new(
+            vec![
+                Field::new("ts", timestamp_type(), false),
+                text("source_cluster"),
+                text("proxy"),
+                text("method"),
+                text("path"),
+                text("protocol"),
+                Field::new("response_code", DataType::Int32, true),
+                text("response_flags"),
+                text("response_code_details"),
+                int64("bytes_received"),
+                int64("bytes_sent"),
+                int64("duration_ms"),
+                int64("upstream_service_time_ms"),
+                text("x_forwarded_for"),
+                text("user_agent"),
+                text("request_id"),
+                text("authority"),
+                text("upstream_host"),
+                text("upstream_cluster"),
+                text("service"),
+                Field::new("service_port", DataType::Int32, true),
+                text("subset"),
+                text("direction"),
+                text("upstream_local_address"),
+                text("downstream_local_address"),
+                text("downstream_remote_address"),
+                text("requested_server_name"),
+                text("route_name"),
+                text("upstream_transport_failure_reason"),
+                text("connection_termination_details"),
+            ]
+            .into_iter()
+            .chain(enrichment())
+            .collect::<Vec<_>>(),
+        ))
     });
     SCHEMA.clone()
 }
@@ -132,42 +143,44 @@ fn float64(name: &str) -> Field {
 /// after a counter reset (a proxy restart).
 pub fn endpoint_stats() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("ts", timestamp_type(), false),
-            text("source_cluster"),
-            text("proxy"),
-            Field::new("dump_kind", DataType::Utf8, false),
-            text("envoy_cluster"),
-            text("service"),
-            text("subset"),
-            Field::new("host", DataType::Utf8, false),
-            text("hostname"),
-            text("health_flags"),
-            Field::new("healthy", DataType::Boolean, true),
-            int32("priority"),
-            text("region"),
-            text("zone"),
-            text("sub_zone"),
-            int32("weight"),
-            int64("cx_active"),
-            int64("cx_connect_fail"),
-            int64("cx_total"),
-            int64("rq_active"),
-            int64("rq_total"),
-            int64("rq_error"),
-            int64("rq_success"),
-            int64("rq_timeout"),
-            int64("cx_connect_fail_delta"),
-            int64("rq_total_delta"),
-            int64("rq_error_delta"),
-            int64("rq_success_delta"),
-            int64("rq_timeout_delta"),
-            Field::new("counter_reset", DataType::Boolean, false),
-            float64("success_rate"),
-            Field::new("locality", DataType::Utf8, false),
-            text("dst_cluster"),
-            Field::new("via_gateway", DataType::Boolean, false),
-        ]))
+        Arc::new(Schema::new(
+            vec![
+                Field::new("ts", timestamp_type(), false),
+                text("source_cluster"),
+                text("proxy"),
+                Field::new("dump_kind", DataType::Utf8, false),
+                text("envoy_cluster"),
+                text("service"),
+                text("subset"),
+                Field::new("host", DataType::Utf8, false),
+                text("hostname"),
+                text("health_flags"),
+                Field::new("healthy", DataType::Boolean, true),
+                int32("priority"),
+                text("region"),
+                text("zone"),
+                text("sub_zone"),
+                int32("weight"),
+                int64("cx_active"),
+                int64("cx_connect_fail"),
+                int64("cx_total"),
+                int64("rq_active"),
+                int64("rq_total"),
+                int64("rq_error"),
+                int64("rq_success"),
+                int64("rq_timeout"),
+                int64("cx_connect_fail_delta"),
+                int64("rq_total_delta"),
+                int64("rq_error_delta"),
+                int64("rq_success_delta"),
+                int64("rq_timeout_delta"),
+                Field::new("counter_reset", DataType::Boolean, false),
+                float64("success_rate"),
+            ]
+            .into_iter()
+            .chain(enrichment())
+            .collect::<Vec<_>>(),
+        ))
     });
     SCHEMA.clone()
 }
