@@ -74,8 +74,9 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
         let read = read_all(options, sources, processor, &sender);
         drop(sender);
         let written = writer.join().map_err(|_| IngestError::CommitterPanicked)?;
-        let mut report = read?;
+        // A committer that failed stops the reader too: its error is the one to report.
         let (stored, commits) = written?;
+        let mut report = read?;
         report.stored = stored;
         report.commits = commits;
         Ok::<_, IngestError>(report)

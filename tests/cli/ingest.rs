@@ -112,3 +112,33 @@ fn a_relative_data_dir_and_config_resolve_from_the_working_directory() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(work.join("data/_meshlog/commits.jsonl").is_file());
 }
+
+#[test]
+fn a_failed_write_is_reported_as_itself_and_exits_1() {
+    let dir = scratch("ingest-write-fails");
+    let logs = dir.join("logs");
+    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
+    // A file where the hour's partition directory must go makes every write fail,
+    // while the reader still has batches to hand over (one per 16 Ki lines).
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("requests")).unwrap();
+    std::fs::write(data.join("requests/date=2026-11-01"), "in the way").unwrap();
+    let config = logs.join("mesh.toml");
+    let log = logs.join("cluster1.log");
+    let output = meshlog(&[
+        "ingest",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--source-cluster",
+        "cluster1",
+        "--batch-rows",
+        "1000",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("date=2026-11-01/hour=10"), "the failed write is named: {message}");
+    assert!(!message.contains("committer thread stopped"), "{message}");
+}
