@@ -77,11 +77,12 @@ impl<'a> ClusterName<'a> {
     /// [`Direction::Other`] with the whole name (minus a trailing `;`) as `service`.
     pub fn parse(name: &'a str) -> ClusterName<'a> {
         let name = name.strip_suffix(';').unwrap_or(name);
-        if let Some(direction) = special_direction(name) {
-            return ClusterName::bare(name, direction, None);
-        }
+        // The common forms first: no special cluster starts with `outbound` or `inbound`.
         if let Some(cluster) = parse_pipe_form(name).or_else(|| parse_sni_form(name)) {
             return cluster;
+        }
+        if let Some(direction) = special_direction(name) {
+            return ClusterName::bare(name, direction, None);
         }
         let service = if name.is_empty() || name == "-" { None } else { Some(name) };
         ClusterName::bare(name, Direction::Other, service)
@@ -112,11 +113,22 @@ fn special_direction(name: &str) -> Option<Direction> {
 /// as the parts go. `None` only when the name has neither prefix.
 fn parse_pipe_form(name: &str) -> Option<ClusterName<'_>> {
     let (direction, rest) = split_direction(name, "|")?;
-    let mut parts = rest.splitn(3, '|');
-    let port = parts.next().and_then(parse_port);
-    let third = parts.next().filter(|part| !part.is_empty());
-    let service = parts.next().filter(|part| !part.is_empty());
-    Some(istio(name, direction, port, third, service))
+    let (port, rest) = split_pipe(rest);
+    let (third, service) = match rest.map(split_pipe) {
+        Some((third, service)) => (Some(third), service),
+        None => (None, None),
+    };
+    let third = third.filter(|part| !part.is_empty());
+    let service = service.filter(|part| !part.is_empty());
+    Some(istio(name, direction, parse_port(port), third, service))
+}
+
+/// The text before the first `|` and, if there is one, the text after it.
+fn split_pipe(text: &str) -> (&str, Option<&str>) {
+    match text.split_once('|') {
+        Some((before, after)) => (before, Some(after)),
+        None => (text, None),
+    }
 }
 
 /// `outbound_.<port>_.<subset>_.<fqdn>`, where a subset of `_` means none. `None` unless
@@ -313,5 +325,28 @@ mod tests {
         assert_eq!(Direction::Outbound.as_str(), "outbound");
         assert_eq!(Direction::Inbound.as_str(), "inbound");
         assert_eq!(Direction::Other.as_str(), "other");
+    }
+
+    /// The pipe form as `splitn(3, '|')` reads it: what `split_pipe` must agree with.
+    fn pipe_parts_by_splitn(name: &str) -> Option<(Option<u16>, Option<&str>, Option<&str>)> {
+        let rest = name.strip_prefix("outbound|").or_else(|| name.strip_prefix("inbound|"))?;
+        let mut parts = rest.splitn(3, '|');
+        let port = parts.next().and_then(parse_port);
+        let third = parts.next().filter(|part| !part.is_empty());
+        let service = parts.next().filter(|part| !part.is_empty());
+        Some((port, third, service))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pipe_form_parts_agree_with_splitn(
+            name in "(outbound|inbound)\\|[0-9]{0,6}(\\|[a-z_.|]{0,6}){0,3};?"
+        ) {
+            let trimmed = name.strip_suffix(';').unwrap_or(&name);
+            let cluster = ClusterName::parse(&name);
+            let (port, third, service) = pipe_parts_by_splitn(trimmed).unwrap();
+            let subset = if cluster.direction == Direction::Outbound { third } else { None };
+            proptest::prop_assert_eq!((cluster.port, cluster.subset, cluster.service), (port, subset, service));
+        }
     }
 }
