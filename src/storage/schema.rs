@@ -144,45 +144,53 @@ fn float64(name: &str) -> Field {
 pub fn endpoint_stats() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Arc::new(Schema::new(
-            vec![
-                Field::new("ts", timestamp_type(), false),
-                text("source_cluster"),
-                text("proxy"),
-                Field::new("dump_kind", DataType::Utf8, false),
-                text("envoy_cluster"),
-                text("service"),
-                text("subset"),
-                Field::new("host", DataType::Utf8, false),
-                text("hostname"),
-                text("health_flags"),
-                Field::new("healthy", DataType::Boolean, true),
-                int32("priority"),
-                text("region"),
-                text("zone"),
-                text("sub_zone"),
-                int32("weight"),
-                int64("cx_active"),
-                int64("cx_connect_fail"),
-                int64("cx_total"),
-                int64("rq_active"),
-                int64("rq_total"),
-                int64("rq_error"),
-                int64("rq_success"),
-                int64("rq_timeout"),
-                int64("cx_connect_fail_delta"),
-                int64("rq_total_delta"),
-                int64("rq_error_delta"),
-                int64("rq_success_delta"),
-                int64("rq_timeout_delta"),
-                Field::new("counter_reset", DataType::Boolean, false),
-                float64("success_rate"),
-            ]
-            .into_iter()
-            .chain(enrichment())
-            .collect::<Vec<_>>(),
+            snapshot_columns()
+                .into_iter()
+                .chain([
+                    text("subset"),
+                    Field::new("host", DataType::Utf8, false),
+                    text("hostname"),
+                    text("health_flags"),
+                    Field::new("healthy", DataType::Boolean, true),
+                    int32("priority"),
+                    text("region"),
+                    text("zone"),
+                    text("sub_zone"),
+                    int32("weight"),
+                    int64("cx_active"),
+                    int64("cx_connect_fail"),
+                    int64("cx_total"),
+                    int64("rq_active"),
+                    int64("rq_total"),
+                    int64("rq_error"),
+                    int64("rq_success"),
+                    int64("rq_timeout"),
+                    int64("cx_connect_fail_delta"),
+                    int64("rq_total_delta"),
+                    int64("rq_error_delta"),
+                    int64("rq_success_delta"),
+                    int64("rq_timeout_delta"),
+                    Field::new("counter_reset", DataType::Boolean, false),
+                    float64("success_rate"),
+                ])
+                .chain(enrichment())
+                .collect::<Vec<_>>(),
         ))
     });
     SCHEMA.clone()
+}
+
+/// The columns every proxy-snapshot table starts with: when, who reported it, from
+/// which dump, and which Envoy cluster (and its service) the row is about.
+fn snapshot_columns() -> [Field; 6] {
+    [
+        Field::new("ts", timestamp_type(), false),
+        text("source_cluster"),
+        text("proxy"),
+        Field::new("dump_kind", DataType::Utf8, false),
+        text("envoy_cluster"),
+        text("service"),
+    ]
 }
 
 /// One row per statistic in one `/stats` or `/stats/prometheus` snapshot of one proxy.
@@ -190,20 +198,19 @@ pub fn endpoint_stats() -> SchemaRef {
 /// statistic (NULL for gauges and for the first snapshot), from zero after a reset.
 pub fn cluster_stats() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("ts", timestamp_type(), false),
-            text("source_cluster"),
-            text("proxy"),
-            Field::new("dump_kind", DataType::Utf8, false),
-            text("envoy_cluster"),
-            text("service"),
-            Field::new("stat", DataType::Utf8, false),
-            Field::new("kind", DataType::Utf8, false),
-            float64("value"),
-            float64("delta"),
-            Field::new("counter_reset", DataType::Boolean, false),
-            text("text"),
-        ]))
+        Arc::new(Schema::new(
+            snapshot_columns()
+                .into_iter()
+                .chain([
+                    Field::new("stat", DataType::Utf8, false),
+                    Field::new("kind", DataType::Utf8, false),
+                    float64("value"),
+                    float64("delta"),
+                    Field::new("counter_reset", DataType::Boolean, false),
+                    text("text"),
+                ])
+                .collect::<Vec<_>>(),
+        ))
     });
     SCHEMA.clone()
 }

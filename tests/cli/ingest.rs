@@ -5,8 +5,12 @@ use std::path::Path;
 
 use crate::support::*;
 
+/// `meshlog ingest` with the sample mesh's config.
 fn ingest(data_dir: &Path, extra: &[&str]) -> std::process::Output {
-    let config = sample("mesh.toml");
+    ingest_with(&sample("mesh.toml"), data_dir, extra)
+}
+
+fn ingest_with(config: &Path, data_dir: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "ingest",
         "--config",
@@ -123,20 +127,9 @@ fn a_failed_write_is_reported_as_itself_and_exits_1() {
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("requests")).unwrap();
     std::fs::write(data.join("requests/date=2026-11-01"), "in the way").unwrap();
-    let config = logs.join("mesh.toml");
     let log = logs.join("cluster1.log");
-    let output = meshlog(&[
-        "ingest",
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--source-cluster",
-        "cluster1",
-        "--batch-rows",
-        "1000",
-        log.to_str().unwrap(),
-    ]);
+    let args = ["--source-cluster", "cluster1", "--batch-rows", "1000", log.to_str().unwrap()];
+    let output = ingest_with(&logs.join("mesh.toml"), &data, &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("date=2026-11-01/hour=10"), "the failed write is named: {message}");
