@@ -127,14 +127,31 @@ impl Processor {
         raw: &[u8],
         origin: LineOrigin<'_>,
     ) -> Option<i64> {
-        self.counts.lines += 1;
         match outcome {
-            Ok(parsed) => self.record(&parsed.record, raw, origin),
-            Err(Rejected { error, line }) => {
-                self.reject(origin, error.code(), &error.to_string(), &line);
+            Ok(parsed) => self.parsed(&parsed.record, raw, origin),
+            Err(rejected) => {
+                self.rejected(&rejected, origin);
                 None
             }
         }
+    }
+
+    /// Handles a line the stream read into `record` (see [`Self::outcome`]).
+    pub fn parsed(
+        &mut self,
+        record: &AccessLogRecord<'_>,
+        raw: &[u8],
+        origin: LineOrigin<'_>,
+    ) -> Option<i64> {
+        self.counts.lines += 1;
+        self.record(record, raw, origin)
+    }
+
+    /// Handles a line the stream rejected.
+    pub fn rejected(&mut self, rejected: &Rejected<'_>, origin: LineOrigin<'_>) {
+        self.counts.lines += 1;
+        let error = &rejected.error;
+        self.reject(origin, error.code(), &error.to_string(), &rejected.line);
     }
 
     /// Rejects a line the stream never saw (longer than the limit).

@@ -58,6 +58,19 @@ impl AutoFormat {
         &mut self,
         line: &'a [u8],
     ) -> Result<(AccessLogRecord<'a>, &'static str), ParseError> {
+        let mut record = AccessLogRecord::default();
+        let name = self.parse_into(line, &mut record)?;
+        Ok((record, name))
+    }
+
+    /// [`Self::parse`] into `record`, a default one, where the record stays: it is
+    /// large, and a line read at the first try is then never moved. On an error
+    /// `record` is left default.
+    pub fn parse_into<'a>(
+        &mut self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<&'static str, ParseError> {
         let json = line.first() == Some(&b'{');
         let mut closest: Option<(ParseError, &'static str)> = None;
         let mut doubtful: Option<(AccessLogRecord<'a>, u32, usize)> = None;
@@ -66,26 +79,32 @@ impl AutoFormat {
             if candidate.json != json {
                 continue;
             }
-            match candidate.format.parse_scored(line) {
-                Ok((record, _)) if json && !looks_like_access_log(&record) => {}
-                Ok((record, 0)) => return Ok(self.accept(record, index)),
-                Ok((record, doubt)) => keep_least_doubtful(&mut doubtful, record, doubt, index),
-                Err(error) => keep_closest(&mut closest, error, candidate.name),
+            match candidate.format.parse_scored_into(line, record) {
+                Ok(_) if json && !looks_like_access_log(record) => {
+                    *record = AccessLogRecord::default();
+                }
+                Ok(0) => return Ok(self.accept(index)),
+                Ok(doubt) => {
+                    keep_least_doubtful(&mut doubtful, std::mem::take(record), doubt, index);
+                }
+                Err(error) => {
+                    *record = AccessLogRecord::default();
+                    keep_closest(&mut closest, error, candidate.name);
+                }
             }
         }
         match doubtful {
-            Some((record, _, index)) => Ok(self.accept(record, index)),
+            Some((best, _, index)) => {
+                *record = best;
+                Ok(self.accept(index))
+            }
             None => Err(no_match(line, closest)),
         }
     }
 
-    fn accept<'a>(
-        &mut self,
-        record: AccessLogRecord<'a>,
-        index: usize,
-    ) -> (AccessLogRecord<'a>, &'static str) {
+    fn accept(&mut self, index: usize) -> &'static str {
         self.last = index;
-        (record, self.candidates[index].name)
+        self.candidates[index].name
     }
 
     /// The last format first, then the others in preference order.
@@ -132,4 +151,37 @@ fn no_match(line: &[u8], closest: Option<(ParseError, &'static str)>) -> ParseEr
     let detail = format!("{name}: {}", error.kind);
     let kind = ErrorKind::NoFormatMatched { closest: Some(detail) };
     ParseError::at(kind, line, error.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISTIO: &str = r#"[2022-11-09T00:00:50.336Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 11107 81 80 "10.142.0.66" "curl/8.4.0" "36912637-ba06-41e4-97a2-07cddd73f849" "34.75.183.246" "10.112.0.68:8080" outbound|80||frontend.mycompany.mesh 10.112.0.50:41008 10.112.0.50:8080 10.142.0.66:16973 - default"#;
+
+    /// The in-place reading is the reading, whichever candidate takes the line
+    /// (the last one, another one, or the least doubtful of several).
+    #[test]
+    fn reading_in_place_reads_what_parse_returns() {
+        let doubtful = ISTIO.replace("curl/8.4.0", r#"curl "8.4.0""#);
+        let json = r#"{"start_time":"2022-11-09T00:00:50.336Z","response_code":"503"}"#;
+        let lines = [ISTIO, doubtful.as_str(), json, ISTIO, doubtful.as_str()];
+        let (mut by_parse, mut in_place) = (AutoFormat::new(), AutoFormat::new());
+        for line in lines {
+            let (expected, name) = by_parse.parse(line.as_bytes()).unwrap();
+            let mut record = AccessLogRecord::default();
+            assert_eq!(in_place.parse_into(line.as_bytes(), &mut record), Ok(name));
+            assert_eq!(record, expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_line_no_candidate_reads_leaves_the_record_default() {
+        let mut auto = AutoFormat::new();
+        let mut record = AccessLogRecord::default();
+        let broken = ISTIO.replace(" 200 ", " OK ");
+        let error = auto.parse_into(broken.as_bytes(), &mut record).unwrap_err();
+        assert_eq!(error.code(), "no_format_matched");
+        assert_eq!(record, AccessLogRecord::default());
+    }
 }

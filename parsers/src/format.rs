@@ -91,6 +91,39 @@ impl Format {
         }
     }
 
+    /// [`Self::parse`] into `record`, a default one (left partly filled on an
+    /// error). A text record is read where it stays.
+    pub fn parse_into<'a>(
+        &self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<(), ParseError> {
+        match self {
+            Format::Text(format) => format.parse_into(line, record).map(|_| ()),
+            Format::Json(format) => {
+                *record = format.parse(line)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Self::parse_scored`] into `record`, a default one (left partly filled on
+    /// an error); returns the doubt. A text record is read where it stays.
+    pub fn parse_scored_into<'a>(
+        &self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<u32, ParseError> {
+        match self {
+            Format::Text(format) => format.parse_scored_into(line, record),
+            Format::Json(format) => {
+                let (parsed, doubt) = format.parse_scored(line)?;
+                *record = parsed;
+                Ok(doubt)
+            }
+        }
+    }
+
     /// The line Envoy would write for `record` with this format.
     pub fn render(&self, record: &AccessLogRecord<'_>) -> String {
         match self {

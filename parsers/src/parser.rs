@@ -64,6 +64,19 @@ impl LineParser {
 
     /// Reads one line (without its `\n`; a trailing `\r` is ignored).
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Parsed<'a>, ParseError> {
+        let mut parsed = Parsed { record: AccessLogRecord::default(), format: "" };
+        parsed.format = self.parse_into(line, &mut parsed.record)?;
+        Ok(parsed)
+    }
+
+    /// [`Self::parse`] into `record`, a default one, returning the format's name.
+    /// A record is large: read where it stays, it is never moved. On an error
+    /// `record` may be left partly filled.
+    pub fn parse_into<'a>(
+        &mut self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<&'static str, ParseError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > self.max_line_bytes {
             let kind = ErrorKind::TooLong { len: line.len(), limit: self.max_line_bytes };
@@ -73,26 +86,9 @@ impl LineParser {
             return Err(ParseError::at(ErrorKind::Empty, line, 0));
         }
         match &mut self.mode {
-            Mode::Fixed { name, format } => parse_fixed(format, name, line),
-            Mode::Auto(auto) => auto.parse(line).map(|(record, format)| Parsed { record, format }),
+            Mode::Fixed { name, format } => format.parse_into(line, record).map(|()| *name),
+            Mode::Auto(auto) => auto.parse_into(line, record),
         }
-    }
-}
-
-/// Reads `line` with one format. A text record is read where it is returned from:
-/// it is large, and moving it costs more than reading a short field.
-fn parse_fixed<'a>(
-    format: &Format,
-    name: &'static str,
-    line: &'a [u8],
-) -> Result<Parsed<'a>, ParseError> {
-    match format {
-        Format::Text(text) => {
-            let mut parsed = Parsed { record: AccessLogRecord::default(), format: name };
-            text.parse_into(line, &mut parsed.record)?;
-            Ok(parsed)
-        }
-        Format::Json(json) => json.parse(line).map(|record| Parsed { record, format: name }),
     }
 }
 

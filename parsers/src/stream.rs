@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use crate::envelope::{Decoded, EnvelopeDecoder, Unwrapped};
 use crate::error::{ErrorKind, ParseError};
 use crate::parser::{LineParser, Parsed};
+use crate::record::AccessLogRecord;
 
 /// A line that could not be read: why, and the line itself (the raw input line, or
 /// the joined line when it came in pieces), to be kept with its reason.
@@ -22,6 +23,10 @@ pub struct Rejected<'a> {
 
 /// What one input line became.
 pub type Outcome<'a> = Result<Parsed<'a>, Rejected<'a>>;
+
+/// What one input line became when read in place ([`LogStream::read_into`]): the
+/// name of the format that read it, or why it was rejected.
+pub type Read<'a> = Result<&'static str, Rejected<'a>>;
 
 /// Unwraps and parses the lines of one input stream.
 pub struct LogStream {
@@ -43,9 +48,22 @@ impl LogStream {
     /// Reads one raw line (without `\n`). `None` means it was the first part of a
     /// partial line and is held until the rest arrives.
     pub fn read<'a>(&mut self, raw: &'a [u8]) -> Option<Outcome<'a>> {
+        let mut record = AccessLogRecord::default();
+        let read = self.read_into(raw, &mut record)?;
+        Some(read.map(|format| Parsed { record, format }))
+    }
+
+    /// [`Self::read`] into `record`, a default one, where the record stays (it is
+    /// large, and moving it costs more than reading a short field): the name of the
+    /// format that read the line, or the rejection (then `record` means nothing).
+    pub fn read_into<'a>(
+        &mut self,
+        raw: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Option<Read<'a>> {
         match self.decoder.decode(raw) {
             Decoded::Pending => None,
-            Decoded::Line(unwrapped) => Some(self.parse_unwrapped(unwrapped, Some(raw))),
+            Decoded::Line(unwrapped) => Some(self.parse_unwrapped(unwrapped, Some(raw), record)),
             Decoded::TooLong { len, excerpt } => Some(Err(self.too_long_join(len, excerpt))),
         }
     }
@@ -55,7 +73,11 @@ impl LogStream {
     pub fn finish(&mut self) -> Option<Outcome<'static>> {
         match self.decoder.finish()? {
             Decoded::Pending => None,
-            Decoded::Line(unwrapped) => Some(owned(self.parse_unwrapped(unwrapped, None))),
+            Decoded::Line(unwrapped) => {
+                let mut record = AccessLogRecord::default();
+                let read = self.parse_unwrapped(unwrapped, None, &mut record);
+                Some(owned(read.map(|format| Parsed { record, format })))
+            }
             Decoded::TooLong { len, excerpt } => Some(Err(self.too_long_join(len, excerpt))),
         }
     }
@@ -70,28 +92,35 @@ impl LogStream {
         Rejected { error: self.too_long(len, &excerpt), line: Cow::Owned(excerpt) }
     }
 
-    /// Parses an unwrapped line; `raw` is the line as it came, when it was one line.
+    /// Parses an unwrapped line into `record`; `raw` is the line as it came, when
+    /// it was one line.
     fn parse_unwrapped<'a>(
         &mut self,
         unwrapped: Unwrapped<'a>,
         raw: Option<&'a [u8]>,
-    ) -> Outcome<'a> {
+        record: &mut AccessLogRecord<'a>,
+    ) -> Read<'a> {
         let wrapped = !unwrapped.envelopes.is_empty();
         let proxy = unwrapped.proxy;
         let inner = unwrapped.line;
-        let error = match parse_line(&mut self.parser, &inner) {
-            Ok(mut parsed) => {
-                if parsed.record.proxy.is_none() {
-                    parsed.record.proxy = proxy;
+        let parsed = match &inner {
+            Cow::Borrowed(line) => self.parser.parse_into(line, record),
+            Cow::Owned(joined) => parse_joined(&mut self.parser, joined, record),
+        };
+        let error = match parsed {
+            Ok(format) => {
+                if record.proxy.is_none() {
+                    record.proxy = proxy;
                 }
-                return Ok(parsed);
+                return Ok(format);
             }
             Err(error) => error,
         };
-        if let Some(raw) = raw.filter(|_| wrapped)
-            && let Ok(parsed) = self.parser.parse(raw)
-        {
-            return Ok(parsed);
+        if let Some(raw) = raw.filter(|_| wrapped) {
+            *record = AccessLogRecord::default();
+            if let Ok(format) = self.parser.parse_into(raw, record) {
+                return Ok(format);
+            }
         }
         let line = match (inner, raw) {
             (Cow::Owned(joined), _) => Cow::Owned(joined),
@@ -102,12 +131,17 @@ impl LogStream {
     }
 }
 
-/// Parses a line that may be borrowed from the input or owned by the decoder.
-fn parse_line<'a>(parser: &mut LineParser, line: &Cow<'a, [u8]>) -> Result<Parsed<'a>, ParseError> {
-    match line {
-        Cow::Borrowed(line) => parser.parse(line),
-        Cow::Owned(line) => parser.parse(line).map(owned_parsed),
-    }
+/// Parses a line the decoder joined from partial lines: it is owned by the
+/// decoder, so its record is made owned.
+fn parse_joined(
+    parser: &mut LineParser,
+    joined: &[u8],
+    record: &mut AccessLogRecord<'_>,
+) -> Result<&'static str, ParseError> {
+    let mut borrowed = AccessLogRecord::default();
+    let format = parser.parse_into(joined, &mut borrowed)?;
+    *record = borrowed.into_owned();
+    Ok(format)
 }
 
 fn owned_parsed(parsed: Parsed<'_>) -> Parsed<'static> {
@@ -165,6 +199,31 @@ mod tests {
                 format!(r#"{{"time":"2022-11-09T00:00:50.336Z","message":"{path}","code":"200"}}"#);
             let parsed = stream.read(line.as_bytes()).unwrap().unwrap();
             assert_eq!(parsed.record.path.as_deref(), Some(path));
+        }
+    }
+
+    #[test]
+    fn reading_in_place_reads_what_read_returns() {
+        let lines = [
+            format!("2022-11-09T00:00:50.336Z stdout P {}", &ISTIO[..40]),
+            format!("2022-11-09T00:00:50.336Z stdout F {}", &ISTIO[40..]),
+            format!("[pod/istio-ingressgateway-7d9f8c6b5-x2x4q/istio-proxy] {ISTIO}"),
+            ISTIO.to_string(),
+            "not a log line".to_string(),
+        ];
+        let (mut by_read, mut in_place) = (stream("auto"), stream("auto"));
+        for line in &lines {
+            let expected = by_read.read(line.as_bytes());
+            let mut record = AccessLogRecord::default();
+            let read = in_place.read_into(line.as_bytes(), &mut record);
+            match (expected, read) {
+                (None, None) => {}
+                (Some(Ok(parsed)), Some(Ok(format))) => {
+                    assert_eq!((record, format), (parsed.record, parsed.format), "{line}");
+                }
+                (Some(Err(expected)), Some(Err(rejected))) => assert_eq!(rejected, expected),
+                (expected, read) => panic!("{line}: {expected:?} against {read:?}"),
+            }
         }
     }
 

@@ -5,8 +5,8 @@
 
 use std::io::BufRead;
 
-use meshlog_parsers::LineParser;
 use meshlog_parsers::stream::LogStream;
+use meshlog_parsers::{AccessLogRecord, LineParser};
 
 use super::IngestError;
 use super::lines::{Line, LineReader};
@@ -129,10 +129,17 @@ fn read_line(
     origin: LineOrigin<'_>,
 ) -> (bool, Option<i64>) {
     match line {
-        Line::Complete(raw) => match stream.read(raw) {
-            Some(outcome) => (true, processor.outcome(outcome, raw, origin)),
-            None => (false, None),
-        },
+        Line::Complete(raw) => {
+            let mut record = AccessLogRecord::default();
+            match stream.read_into(raw, &mut record) {
+                Some(Ok(_format)) => (true, processor.parsed(&record, raw, origin)),
+                Some(Err(rejected)) => {
+                    processor.rejected(&rejected, origin);
+                    (true, None)
+                }
+                None => (false, None),
+            }
+        }
         Line::TooLong { len, head } => {
             let error = stream.too_long(len, head);
             processor.reject_too_long(&error, head, origin);

@@ -155,19 +155,33 @@ impl TextFormat {
         &self,
         line: &'a [u8],
     ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
-        let record = self.parse(line)?;
-        let doubt = self.doubt(&record);
+        let mut record = AccessLogRecord::default();
+        let doubt = self.parse_scored_into(line, &mut record)?;
         Ok((record, doubt))
+    }
+
+    /// [`Self::parse_scored`] into `record`, a default one; returns the doubt.
+    /// Only a free-text value may hold a `"`, and the reading notes whether one
+    /// did, so a line without one is certain without looking at its values again.
+    pub(crate) fn parse_scored_into<'a>(
+        &self,
+        line: &'a [u8],
+        record: &mut AccessLogRecord<'a>,
+    ) -> Result<u32, ParseError> {
+        let quote_in_free_text = self.parse_into(line, record)?;
+        debug_assert!(quote_in_free_text || self.doubt(record) == 0, "an unnoticed quote");
+        Ok(if quote_in_free_text { self.doubt(record) } else { 0 })
     }
 
     /// [`Self::parse`] into `record`, a default one: the record is large, so the
     /// caller places it where it will stay. Reads the line with the fast path when
     /// it can, else with the matcher; then rejects a line that reads two ways.
+    /// Returns whether a free-text value held a `"`.
     pub(crate) fn parse_into<'a>(
         &self,
         line: &'a [u8],
         record: &mut AccessLogRecord<'a>,
-    ) -> Result<(), ParseError> {
+    ) -> Result<bool, ParseError> {
         let text = std::str::from_utf8(line).ok();
         let fast = text.and_then(|text| fast::read(self, text, record));
         let quote_in_free_text = match fast {
@@ -181,7 +195,7 @@ impl TextFormat {
         if self.may_read_two_ways(record, quote_in_free_text) && self.reads_two_ways(line) {
             return Err(ParseError::at(ErrorKind::Ambiguous, line, 0));
         }
-        Ok(())
+        Ok(quote_in_free_text)
     }
 
     /// Reads the line with the backtracking matcher: the record, and whether a
