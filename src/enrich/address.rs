@@ -17,33 +17,58 @@ pub fn upstream_ip(host: &str) -> Option<(IpAddr, Option<u16>)> {
     bare.parse::<IpAddr>().ok().map(|ip| (ip, None))
 }
 
-/// The usual `a.b.c.d:port` (or bare `a.b.c.d`), read byte by byte; `None` for
-/// anything else, which std's parsers then read. It accepts exactly what they
-/// accept for these forms (no leading zero in an octet; any zeros before a port).
-/// std's `SocketAddr` parser, which tries every form in turn, took 3 % of the
-/// reading thread's instructions.
+/// The usual `a.b.c.d:port` (or bare `a.b.c.d`), read in one pass byte by byte;
+/// `None` for anything else, which std's parsers then read. It accepts exactly
+/// what they accept for these forms (no leading zero in an octet; any zeros before
+/// a port). std's `SocketAddr` parser, which tries every form in turn, took 3 % of
+/// the reading thread's instructions; splitting on `.` and `:` first, 5 %.
 fn ipv4_and_port(bytes: &[u8]) -> Option<(IpAddr, Option<u16>)> {
-    let (address, port) = match memchr::memrchr(b':', bytes) {
-        Some(colon) => (&bytes[..colon], Some(&bytes[colon + 1..])),
-        None => (bytes, None),
-    };
     let mut octets = [0u8; 4];
-    let mut parts = address.split(|&byte| byte == b'.');
-    for octet in &mut octets {
-        let digits = parts.next().filter(|digits| digits.len() <= 3)?;
-        if digits.len() > 1 && digits[0] == b'0' {
-            return None;
+    let mut filled = 0;
+    let mut octet = Octet::default();
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => octet.push(byte - b'0')?,
+            b'.' if filled < 3 => {
+                octets[filled] = octet.value()?;
+                filled += 1;
+                octet = Octet::default();
+            }
+            b':' if filled == 3 => {
+                octets[3] = octet.value()?;
+                let port = u16::try_from(decimal(&bytes[index + 1..])?).ok()?;
+                return Some((IpAddr::V4(Ipv4Addr::from(octets)), Some(port)));
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(decimal(digits)?).ok()?;
     }
-    if parts.next().is_some() {
-        return None;
+    (filled == 3).then_some(())?;
+    octets[3] = octet.value()?;
+    Some((IpAddr::V4(Ipv4Addr::from(octets)), None))
+}
+
+/// The digits of one dotted-quad octet so far.
+#[derive(Default)]
+struct Octet {
+    value: u16,
+    digits: u8,
+}
+
+impl Octet {
+    /// Adds a digit: at most three, and no digit after a leading zero.
+    fn push(&mut self, digit: u8) -> Option<()> {
+        let leading_zero = self.digits == 1 && self.value == 0;
+        (self.digits < 3 && !leading_zero).then_some(())?;
+        self.value = self.value * 10 + u16::from(digit);
+        self.digits += 1;
+        Some(())
     }
-    let port = match port {
-        Some(digits) => Some(u16::try_from(decimal(digits)?).ok()?),
-        None => None,
-    };
-    Some((IpAddr::V4(Ipv4Addr::from(octets)), port))
+
+    /// The octet, if it has a digit and fits a byte.
+    fn value(&self) -> Option<u8> {
+        (self.digits > 0).then_some(())?;
+        u8::try_from(self.value).ok()
+    }
 }
 
 /// A non-empty run of ASCII digits as a number, `None` past `u32`.
