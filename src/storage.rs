@@ -8,6 +8,7 @@ pub mod committer;
 pub mod layout;
 pub mod parquet_file;
 pub mod schema;
+pub mod time_order;
 
 use std::path::{Path, PathBuf};
 

@@ -9,8 +9,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, TimestampMicrosecondArray};
-use arrow::compute::{sort_to_indices, take_record_batch};
+use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
@@ -22,6 +21,7 @@ use super::parquet_file::{
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
+use super::time_order::{sort_by_time, time_column};
 
 /// The rows and positions of one commit.
 pub struct PendingCommit {
@@ -200,7 +200,7 @@ impl Committer {
         seq: u64,
         rows: &RecordBatch,
     ) -> Result<Vec<PathBuf>, StorageError> {
-        let sorted = sort_by_time(table, rows)?;
+        let sorted = sort_by_time(rows).map_err(|source| StorageError::Arrow { table, source })?;
         self.write_partitioned(table, seq, &sorted)
     }
 
@@ -306,23 +306,6 @@ fn run_id() -> String {
     format!("{:x}{:x}", nanos as u64, std::process::id())
 }
 
-fn time_column(batch: &RecordBatch) -> &TimestampMicrosecondArray {
-    static EMPTY: std::sync::LazyLock<TimestampMicrosecondArray> =
-        std::sync::LazyLock::new(|| TimestampMicrosecondArray::from(Vec::<i64>::new()));
-    batch.column(0).as_any().downcast_ref().unwrap_or(&EMPTY)
-}
-
-/// Rows in time order (column 0); a batch already in order (one proxy's log usually is) is kept
-/// as it is, without copying every column.
-fn sort_by_time(table: &'static str, rows: &RecordBatch) -> Result<RecordBatch, StorageError> {
-    if time_column(rows).values().is_sorted() {
-        return Ok(rows.clone());
-    }
-    let arrow_error = |source| StorageError::Arrow { table, source };
-    let indices = sort_to_indices(rows.column(0), None, None).map_err(arrow_error)?;
-    take_record_batch(rows, &indices).map_err(arrow_error)
-}
-
 /// Runs of consecutive rows in the same hour: (start, len).
 fn hour_runs(times: &TimestampMicrosecondArray) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
@@ -389,27 +372,6 @@ mod tests {
             Arc::new(Int32Array::from(order)),
         ];
         RecordBatch::try_new(Arc::new(schema), columns).unwrap()
-    }
-
-    fn order(batch: &RecordBatch) -> Vec<i32> {
-        let column = batch.column(1).as_any().downcast_ref::<Int32Array>().unwrap();
-        column.values().to_vec()
-    }
-
-    #[test]
-    fn rows_out_of_order_are_sorted_by_time_and_ties_keep_their_rows() {
-        let sorted = sort_by_time("t", &batch(&[30, 10, 20, 10])).unwrap();
-        assert_eq!(time_column(&sorted).values().to_vec(), [10, 10, 20, 30]);
-        let mut tied = order(&sorted)[..2].to_vec();
-        tied.sort_unstable();
-        assert_eq!((tied, &order(&sorted)[2..]), (vec![1, 3], &[2, 0][..]));
-    }
-
-    #[test]
-    fn rows_already_in_order_are_kept_without_a_copy() {
-        let rows = batch(&[10, 10, 20, 30]);
-        let sorted = sort_by_time("t", &rows).unwrap();
-        assert!(Arc::ptr_eq(sorted.column(1), rows.column(1)));
     }
 
     #[test]
