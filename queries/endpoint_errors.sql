@@ -4,7 +4,9 @@
 -- are left out so that each request counts once). Requests that never reached a host
 -- (503 UH no healthy upstream, NR no route) are grouped under upstream_host '(none)'.
 -- ratio_5xx = errors_5xx / requests; top_flags lists the three most frequent response flags
--- as FLAG=count; p50_ms / p99_ms are exact percentiles of duration_ms (interpolated).
+-- as FLAG=count; p50_ms / p99_ms are exact percentiles of duration_ms, interpolated as
+-- percentile_cont does, read off a histogram of each endpoint's durations (a duration is a
+-- whole number of milliseconds) instead of keeping every duration.
 -- Worst first: highest 5xx ratio, then most requests.
 WITH calls AS (
   SELECT
@@ -13,14 +15,32 @@ WITH calls AS (
   FROM requests
   WHERE direction IS DISTINCT FROM 'inbound'
 ),
-per_endpoint AS (
-  SELECT
-    upstream_host, dst_cluster, service, locality, via_gateway,
-    count(*) AS requests,
-    count(*) FILTER (WHERE response_code >= 500) AS errors_5xx,
-    round(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 1) AS p50_ms,
-    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms), 1) AS p99_ms
+histogram AS (
+  SELECT upstream_host, dst_cluster, service, locality, via_gateway, duration_ms,
+    count(*) AS n,
+    count(*) FILTER (WHERE response_code >= 500) AS errors_5xx
   FROM calls
+  GROUP BY upstream_host, dst_cluster, service, locality, via_gateway, duration_ms
+),
+cumulative AS (
+  SELECT upstream_host, dst_cluster, service, locality, via_gateway, duration_ms, n, errors_5xx,
+    -- timed: the endpoint's requests with a duration; at_most: those no longer than this one
+    sum(CASE WHEN duration_ms IS NOT NULL THEN n END) OVER (
+      PARTITION BY upstream_host, dst_cluster, service, locality, via_gateway) AS timed,
+    sum(CASE WHEN duration_ms IS NOT NULL THEN n END) OVER (
+      PARTITION BY upstream_host, dst_cluster, service, locality, via_gateway
+      ORDER BY duration_ms ROWS UNBOUNDED PRECEDING) AS at_most
+  FROM histogram
+),
+per_endpoint AS (
+  -- The k-th shortest duration (from 0) is the first whose at_most exceeds k.
+  SELECT upstream_host, dst_cluster, service, locality, via_gateway,
+    sum(n) AS requests, sum(errors_5xx) AS errors_5xx, max(timed) AS timed,
+    min(duration_ms) FILTER (WHERE at_most > floor(0.5 * (timed - 1))) AS p50_low,
+    min(duration_ms) FILTER (WHERE at_most > ceil(0.5 * (timed - 1))) AS p50_high,
+    min(duration_ms) FILTER (WHERE at_most > floor(0.99 * (timed - 1))) AS p99_low,
+    min(duration_ms) FILTER (WHERE at_most > ceil(0.99 * (timed - 1))) AS p99_high
+  FROM cumulative
   GROUP BY upstream_host, dst_cluster, service, locality, via_gateway
 ),
 flag_counts AS (
@@ -49,7 +69,12 @@ SELECT
   e.upstream_host, e.dst_cluster, e.service, e.locality, e.via_gateway,
   e.requests, e.errors_5xx,
   round(CAST(e.errors_5xx AS DOUBLE) / e.requests, 4) AS ratio_5xx,
-  f.top_flags, e.p50_ms, e.p99_ms
+  f.top_flags,
+  -- low + (high - low) × the fraction of the rank, to six decimals, as percentile_cont
+  round(CAST(e.p50_low AS DOUBLE) + CAST(e.p50_high - e.p50_low AS DOUBLE)
+    * floor((0.5 * (e.timed - 1) - floor(0.5 * (e.timed - 1))) * 1000000) / 1000000, 1) AS p50_ms,
+  round(CAST(e.p99_low AS DOUBLE) + CAST(e.p99_high - e.p99_low AS DOUBLE)
+    * floor((0.99 * (e.timed - 1) - floor(0.99 * (e.timed - 1))) * 1000000) / 1000000, 1) AS p99_ms
 FROM per_endpoint AS e
 LEFT JOIN top_flags AS f
   ON e.upstream_host = f.upstream_host

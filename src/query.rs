@@ -22,6 +22,8 @@ pub mod time_range;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod percentile_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;

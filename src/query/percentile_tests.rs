@@ -1,0 +1,110 @@
+//! `endpoint_errors` reads its percentiles off a histogram of durations; these tests
+//! hold it to DataFusion's own `percentile_cont` over the same rows: ties, a single
+//! request, requests without a duration, and hosts with none at all.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use proptest::prelude::*;
+
+use super::SavedQuery;
+
+const HOSTS: [&str; 3] = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
+
+/// A `requests` table with the columns `endpoint_errors` reads: one row per
+/// (host index, duration), every row an outbound 200.
+fn requests(rows: &[(usize, Option<i64>)]) -> RecordBatch {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let schema = Schema::new(vec![
+        text("upstream_host"),
+        text("dst_cluster"),
+        text("service"),
+        text("locality"),
+        Field::new("via_gateway", DataType::Boolean, false),
+        Field::new("response_code", DataType::Int32, true),
+        text("response_flags"),
+        Field::new("duration_ms", DataType::Int64, true),
+        text("direction"),
+    ]);
+    let strings = |value: Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(|_| value).collect::<StringArray>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(rows.iter().map(|(host, _)| Some(HOSTS[*host])).collect::<StringArray>()),
+        strings(Some("cluster1")),
+        strings(Some("svc")),
+        strings(Some("local")),
+        Arc::new(rows.iter().map(|_| Some(false)).collect::<BooleanArray>()),
+        Arc::new(rows.iter().map(|_| Some(200)).collect::<Int32Array>()),
+        strings(None),
+        Arc::new(rows.iter().map(|(_, duration)| *duration).collect::<Int64Array>()),
+        strings(Some("outbound")),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+}
+
+/// Every row of `sql`'s result, each value as text.
+async fn rows_of(context: &SessionContext, sql: &str) -> Vec<Vec<String>> {
+    let batches = context.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let values = batch.columns().iter().map(|c| array_value_to_string(c, row).unwrap());
+            rows.push(values.collect());
+        }
+    }
+    rows
+}
+
+/// (host, p50, p99) by `endpoint_errors` and by `percentile_cont`.
+fn both_readings(rows: &[(usize, Option<i64>)]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async {
+        let context = SessionContext::new();
+        let table = MemTable::try_new(requests(rows).schema(), vec![vec![requests(rows)]]);
+        context.register_table("requests", Arc::new(table.unwrap())).unwrap();
+        let saved = SavedQuery::find("endpoint_errors").unwrap().sql;
+        let by_histogram = format!(
+            "SELECT upstream_host, p50_ms, p99_ms FROM ({saved}) AS e ORDER BY upstream_host"
+        );
+        let by_percentile_cont = "SELECT upstream_host,
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 1),
+              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms), 1)
+            FROM requests GROUP BY upstream_host ORDER BY upstream_host";
+        (rows_of(&context, &by_histogram).await, rows_of(&context, by_percentile_cont).await)
+    })
+}
+
+#[test]
+fn ties_one_request_and_missing_durations() {
+    let rows = [
+        (0, Some(5)),
+        (0, Some(5)),
+        (0, Some(7)),
+        (0, None),
+        (0, Some(100)),
+        (1, Some(42)),
+        (2, None),
+        (2, None),
+    ];
+    let (by_histogram, by_percentile_cont) = both_readings(&rows);
+    assert_eq!(by_histogram, by_percentile_cont);
+    assert_eq!(by_histogram[2][1..], ["", ""], "a host without durations has no percentile");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn percentiles_match_percentile_cont(
+        rows in proptest::collection::vec((0usize..3, proptest::option::weighted(0.9, 0i64..300)), 1..400)
+    ) {
+        let (by_histogram, by_percentile_cont) = both_readings(&rows);
+        prop_assert_eq!(by_histogram, by_percentile_cont);
+    }
+}
