@@ -70,11 +70,12 @@ SELECT
   e.requests, e.errors_5xx,
   round(CAST(e.errors_5xx AS DOUBLE) / e.requests, 4) AS ratio_5xx,
   f.top_flags,
-  -- low + (high - low) × the fraction of the rank, to six decimals, as percentile_cont
+  -- low + (high - low) × (the fraction of the rank, cut to six decimals): percentile_cont's
+  -- operations in its order, so that the doubles, and so the rounding, are the same
   round(CAST(e.p50_low AS DOUBLE) + CAST(e.p50_high - e.p50_low AS DOUBLE)
-    * floor((0.5 * (e.timed - 1) - floor(0.5 * (e.timed - 1))) * 1000000) / 1000000, 1) AS p50_ms,
+    * (floor((0.5 * (e.timed - 1) - floor(0.5 * (e.timed - 1))) * 1000000) / 1000000), 1) AS p50_ms,
   round(CAST(e.p99_low AS DOUBLE) + CAST(e.p99_high - e.p99_low AS DOUBLE)
-    * floor((0.99 * (e.timed - 1) - floor(0.99 * (e.timed - 1))) * 1000000) / 1000000, 1) AS p99_ms
+    * (floor((0.99 * (e.timed - 1) - floor(0.99 * (e.timed - 1))) * 1000000) / 1000000), 1) AS p99_ms
 FROM per_endpoint AS e
 LEFT JOIN top_flags AS f
   ON e.upstream_host = f.upstream_host

@@ -1,6 +1,8 @@
 //! `endpoint_errors` reads its percentiles off a histogram of durations; these tests
 //! hold it to DataFusion's own `percentile_cont` over the same rows: ties, a single
-//! request, requests without a duration, and hosts with none at all.
+//! request, requests without a duration, hosts with none at all, a value that rounds
+//! differently unless the interpolation is computed in `percentile_cont`'s order, and
+//! an endpoint whose cluster and service are unknown (NULL grouping keys).
 
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ use super::SavedQuery;
 const HOSTS: [&str; 3] = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
 
 /// A `requests` table with the columns `endpoint_errors` reads: one row per
-/// (host index, duration), every row an outbound 200.
+/// (host index, duration), every row an outbound 200; the last host has no known
+/// cluster or service.
 fn requests(rows: &[(usize, Option<i64>)]) -> RecordBatch {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
     let schema = Schema::new(vec![
@@ -34,10 +37,16 @@ fn requests(rows: &[(usize, Option<i64>)]) -> RecordBatch {
     let strings = |value: Option<&str>| -> ArrayRef {
         Arc::new(rows.iter().map(|_| value).collect::<StringArray>())
     };
+    let known = |value: &'static str| -> ArrayRef {
+        let last = HOSTS.len() - 1;
+        Arc::new(
+            rows.iter().map(|(host, _)| (*host != last).then_some(value)).collect::<StringArray>(),
+        )
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(rows.iter().map(|(host, _)| Some(HOSTS[*host])).collect::<StringArray>()),
-        strings(Some("cluster1")),
-        strings(Some("svc")),
+        known("cluster1"),
+        known("svc"),
         strings(Some("local")),
         Arc::new(rows.iter().map(|_| Some(false)).collect::<BooleanArray>()),
         Arc::new(rows.iter().map(|_| Some(200)).collect::<Int32Array>()),
@@ -95,6 +104,17 @@ fn ties_one_request_and_missing_durations() {
     let (by_histogram, by_percentile_cont) = both_readings(&rows);
     assert_eq!(by_histogram, by_percentile_cont);
     assert_eq!(by_histogram[2][1..], ["", ""], "a host without durations has no percentile");
+}
+
+/// p99 of six durations: 0 + 3 × 0.95 is 2.8499999999999996 (rounded: 2.8) when the
+/// weight 0.95 is computed first, as `percentile_cont` does, and 2.85 (2.9) when
+/// 3 × 950000 is divided by a million afterwards.
+#[test]
+fn the_interpolation_rounds_as_percentile_cont_does() {
+    let rows = [0, 0, 0, 0, 0, 3].map(|duration| (0, Some(duration)));
+    let (by_histogram, by_percentile_cont) = both_readings(&rows);
+    assert_eq!(by_histogram, by_percentile_cont);
+    assert_eq!(by_histogram[0][2], "2.8");
 }
 
 proptest! {
