@@ -128,16 +128,16 @@ impl Processor {
         origin: LineOrigin<'_>,
     ) -> Option<i64> {
         match outcome {
-            Ok(parsed) => self.parsed(&parsed.record, raw, origin),
+            Ok(parsed) => self.handle_parsed(&parsed.record, raw, origin),
             Err(rejected) => {
-                self.rejected(&rejected, origin);
+                self.handle_rejected(&rejected, origin);
                 None
             }
         }
     }
 
     /// Handles a line the stream read into `record` (see [`Self::outcome`]).
-    pub fn parsed(
+    pub fn handle_parsed(
         &mut self,
         record: &AccessLogRecord<'_>,
         raw: &[u8],
@@ -148,7 +148,7 @@ impl Processor {
     }
 
     /// Handles a line the stream rejected.
-    pub fn rejected(&mut self, rejected: &Rejected<'_>, origin: LineOrigin<'_>) {
+    pub fn handle_rejected(&mut self, rejected: &Rejected<'_>, origin: LineOrigin<'_>) {
         self.counts.lines += 1;
         let error = &rejected.error;
         self.reject(origin, error.code(), &error.to_string(), &rejected.line);

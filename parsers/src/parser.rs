@@ -69,7 +69,8 @@ impl LineParser {
         Ok(parsed)
     }
 
-    /// [`Self::parse`] into `record`, a default one, returning the format's name.
+    /// [`Self::parse`] into `record`, which must be a default one (the reading sets
+    /// only the fields its format has), returning the format's name.
     /// A record is large: read where it stays, it is never moved. On an error
     /// `record` may be left partly filled.
     pub fn parse_into<'a>(
@@ -77,6 +78,7 @@ impl LineParser {
         line: &'a [u8],
         record: &mut AccessLogRecord<'a>,
     ) -> Result<&'static str, ParseError> {
+        debug_assert!(*record == AccessLogRecord::default(), "a record is read into a default one");
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > self.max_line_bytes {
             let kind = ErrorKind::TooLong { len: line.len(), limit: self.max_line_bytes };

@@ -26,7 +26,7 @@ pub type Outcome<'a> = Result<Parsed<'a>, Rejected<'a>>;
 
 /// What one input line became when read in place ([`LogStream::read_into`]): the
 /// name of the format that read it, or why it was rejected.
-pub type Read<'a> = Result<&'static str, Rejected<'a>>;
+pub type ReadOutcome<'a> = Result<&'static str, Rejected<'a>>;
 
 /// Unwraps and parses the lines of one input stream.
 pub struct LogStream {
@@ -60,7 +60,7 @@ impl LogStream {
         &mut self,
         raw: &'a [u8],
         record: &mut AccessLogRecord<'a>,
-    ) -> Option<Read<'a>> {
+    ) -> Option<ReadOutcome<'a>> {
         match self.decoder.decode(raw) {
             Decoded::Pending => None,
             Decoded::Line(unwrapped) => Some(self.parse_unwrapped(unwrapped, Some(raw), record)),
@@ -99,7 +99,7 @@ impl LogStream {
         unwrapped: Unwrapped<'a>,
         raw: Option<&'a [u8]>,
         record: &mut AccessLogRecord<'a>,
-    ) -> Read<'a> {
+    ) -> ReadOutcome<'a> {
         let wrapped = !unwrapped.envelopes.is_empty();
         let proxy = unwrapped.proxy;
         let inner = unwrapped.line;

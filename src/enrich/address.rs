@@ -20,8 +20,9 @@ pub fn upstream_ip(host: &str) -> Option<(IpAddr, Option<u16>)> {
 /// The usual `a.b.c.d:port` (or bare `a.b.c.d`), read in one pass byte by byte;
 /// `None` for anything else, which std's parsers then read. It accepts exactly
 /// what they accept for these forms (no leading zero in an octet; any zeros before
-/// a port). std's `SocketAddr` parser, which tries every form in turn, took 3 % of
-/// the reading thread's instructions; splitting on `.` and `:` first, 5 %.
+/// a port). Per 200 000 lines it runs 59 M instructions, where splitting on `.` and
+/// `:` first ran 80 M, and std's `SocketAddr` parser, which tries every form in turn,
+/// more still.
 fn ipv4_and_port(bytes: &[u8]) -> Option<(IpAddr, Option<u16>)> {
     let mut octets = [0u8; 4];
     let mut filled = 0;

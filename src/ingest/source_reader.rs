@@ -132,9 +132,9 @@ fn read_line(
         Line::Complete(raw) => {
             let mut record = AccessLogRecord::default();
             match stream.read_into(raw, &mut record) {
-                Some(Ok(_format)) => (true, processor.parsed(&record, raw, origin)),
+                Some(Ok(_format)) => (true, processor.handle_parsed(&record, raw, origin)),
                 Some(Err(rejected)) => {
-                    processor.rejected(&rejected, origin);
+                    processor.handle_rejected(&rejected, origin);
                     (true, None)
                 }
                 None => (false, None),

@@ -19,7 +19,10 @@ pub fn sort_by_time(rows: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     if times.is_sorted() {
         return Ok(rows.clone());
     }
-    let mut order: Vec<u32> = (0..u32::try_from(times.len()).unwrap_or(u32::MAX)).collect();
+    let row_count = u32::try_from(times.len()).map_err(|_| {
+        ArrowError::InvalidArgumentError(format!("{} rows are too many to sort", times.len()))
+    })?;
+    let mut order: Vec<u32> = (0..row_count).collect();
     order.sort_by_key(|row| times[*row as usize]);
     take_record_batch(rows, &UInt32Array::from(order))
 }
