@@ -85,6 +85,8 @@ pub struct Committer {
     layout: Layout,
     log: CommitLog,
     run_id: String,
+    /// The `failovers` table this run last wrote, so an unchanged one is not rewritten.
+    failovers_written: Option<RecordBatch>,
     _lock: File,
 }
 
@@ -96,7 +98,7 @@ impl Committer {
         let lock = lock(&layout.meta_dir().join("lock"))?;
         let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
         let run_id = run_id();
-        let committer = Committer { layout, log, run_id, _lock: lock };
+        let committer = Committer { layout, log, run_id, failovers_written: None, _lock: lock };
         let recovery = committer.recover()?;
         Ok((committer, recovery))
     }
@@ -184,13 +186,19 @@ impl Committer {
         Ok(stats)
     }
 
-    /// Replaces the `failovers` table with `episodes`.
-    pub fn write_failovers(&self, episodes: &RecordBatch) -> Result<(), StorageError> {
+    /// Replaces the `failovers` table with `episodes`, unless this run already wrote
+    /// the same episodes (most commits find no episode starting, growing or ending).
+    fn write_failovers(&mut self, episodes: &RecordBatch) -> Result<(), StorageError> {
+        if self.failovers_written.as_ref() == Some(episodes) {
+            return Ok(());
+        }
         let relative_path = relative(FAILOVERS_DIR, None, "failovers.parquet");
         write_atomically(
             &self.layout,
             &TableFile { batch: episodes, relative_path, sorted_by: None },
-        )
+        )?;
+        self.failovers_written = Some(episodes.clone());
+        Ok(())
     }
 
     /// Writes `rows` of `table` sorted by time, one file per hour.
@@ -358,6 +366,8 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
     use super::*;
+    use crate::analytics::failover::Episode;
+    use crate::process::failovers::failovers_batch;
 
     const HOUR_US: i64 = 3_600_000_000;
 
@@ -372,6 +382,54 @@ mod tests {
             Arc::new(Int32Array::from(order)),
         ];
         RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+    }
+
+    /// A commit of no rows whose `failovers` table holds `episodes`.
+    fn commit_with(committer: &mut Committer, episodes: &[Episode]) {
+        let pending = PendingCommit {
+            requests: RecordBatch::new_empty(crate::storage::schema::requests()),
+            rejects: RecordBatch::new_empty(crate::storage::schema::rejects()),
+            sources: Vec::new(),
+            detector_state: b"{}".to_vec(),
+            failovers: failovers_batch(episodes).unwrap(),
+            stats: None,
+        };
+        committer.commit(pending).unwrap();
+    }
+
+    /// The inode of the `failovers` file: a rewrite (a rename into place) changes it.
+    fn failovers_inode(root: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(root.join(FAILOVERS_DIR).join("failovers.parquet")).unwrap().ino()
+    }
+
+    #[test]
+    fn an_unchanged_failovers_table_is_not_rewritten() {
+        let root = std::env::temp_dir().join(format!("meshlog-fo-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (mut committer, _) = Committer::open(&root).unwrap();
+        let episode = Episode {
+            source_cluster: "cluster1".into(),
+            service: "reviews".into(),
+            upstream_cluster: None,
+            target_cluster: Some("cluster2".into()),
+            started_at_micros: 0,
+            ended_at_micros: None,
+            duration_s: 10.0,
+            requests: 5,
+            cross_cluster_requests: 4,
+            peak_cross_cluster_share: 0.8,
+            errors_before: 1,
+        };
+        commit_with(&mut committer, std::slice::from_ref(&episode));
+        let first = failovers_inode(&root);
+        commit_with(&mut committer, std::slice::from_ref(&episode));
+        assert_eq!(failovers_inode(&root), first, "the same episodes: no rewrite");
+        let grown = Episode { requests: 6, ..episode };
+        commit_with(&mut committer, &[grown]);
+        assert_ne!(failovers_inode(&root), first, "an episode that grew is written");
+        drop(committer);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
