@@ -79,18 +79,6 @@ impl Format {
         }
     }
 
-    /// [`Self::parse`], plus how doubtful the reading is (0 = certain): free-text
-    /// values holding `"` for text formats, unnamed keys for JSON formats.
-    pub fn parse_scored<'a>(
-        &self,
-        line: &'a [u8],
-    ) -> Result<(AccessLogRecord<'a>, u32), ParseError> {
-        match self {
-            Format::Text(format) => format.parse_scored(line),
-            Format::Json(format) => format.parse_scored(line),
-        }
-    }
-
     /// [`Self::parse`] into `record`, a default one (left partly filled on an
     /// error). A text record is read where it stays.
     pub fn parse_into<'a>(
@@ -107,8 +95,8 @@ impl Format {
         }
     }
 
-    /// [`Self::parse_scored`] into `record`, a default one (left partly filled on
-    /// an error); returns the doubt. A text record is read where it stays.
+    /// [`Self::parse_into`], returning how doubtful the reading is (0 = certain):
+    /// free-text values holding `"` for text formats, unnamed keys for JSON formats.
     pub fn parse_scored_into<'a>(
         &self,
         line: &'a [u8],
