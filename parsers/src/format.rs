@@ -80,23 +80,9 @@ impl Format {
     }
 
     /// [`Self::parse`] into `record`, a default one (left partly filled on an
-    /// error). A text record is read where it stays.
-    pub fn parse_into<'a>(
-        &self,
-        line: &'a [u8],
-        record: &mut AccessLogRecord<'a>,
-    ) -> Result<(), ParseError> {
-        match self {
-            Format::Text(format) => format.parse_into(line, record).map(|_| ()),
-            Format::Json(format) => {
-                *record = format.parse(line)?;
-                Ok(())
-            }
-        }
-    }
-
-    /// [`Self::parse_into`], returning how doubtful the reading is (0 = certain):
-    /// free-text values holding `"` for text formats, unnamed keys for JSON formats.
+    /// error; a text record is read where it stays), returning how doubtful the
+    /// reading is (0 = certain): free-text values holding `"` for text formats,
+    /// unnamed keys for JSON formats.
     pub fn parse_scored_into<'a>(
         &self,
         line: &'a [u8],

@@ -88,7 +88,7 @@ impl LineParser {
             return Err(ParseError::at(ErrorKind::Empty, line, 0));
         }
         match &mut self.mode {
-            Mode::Fixed { name, format } => format.parse_into(line, record).map(|()| *name),
+            Mode::Fixed { name, format } => format.parse_scored_into(line, record).map(|_| *name),
             Mode::Auto(auto) => auto.parse_into(line, record),
         }
     }
