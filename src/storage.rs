@@ -6,7 +6,9 @@
 pub mod commit_log;
 pub mod committer;
 pub mod layout;
+pub mod parallel;
 pub mod parquet_file;
+pub mod row_groups;
 pub mod schema;
 pub mod time_order;
 

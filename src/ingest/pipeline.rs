@@ -4,10 +4,12 @@
 //! `batch_rows` rows the batch and the source positions it reaches go through a
 //! bounded channel to the committer thread, which writes and commits them. So
 //! parsing and Parquet encoding use both cores, and at most two batches are in
-//! memory at once, whatever the input size.
+//! memory at once, whatever the input size. Once reading is done, the committer
+//! shares the batches still to commit between all cores.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,7 @@ use crate::process::failovers::failovers_batch;
 use crate::process::{Counts, Processor};
 use crate::storage::commit_log::SourcePosition;
 use crate::storage::committer::{CommitStats, Committer, PendingCommit, Recovery};
+use crate::storage::parallel::all_cores;
 
 /// What an ingest run is told.
 pub struct IngestOptions {
@@ -69,9 +72,10 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
     let processor =
         Processor::new(options.topology.clone(), options.source_cluster.clone(), detector);
     let (sender, receiver) = sync_channel::<PendingCommit>(1);
+    let reading_done = &AtomicBool::new(false);
     let mut report = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || commit_all(committer, receiver));
-        let read = read_all(options, sources, processor, &sender);
+        let writer = scope.spawn(move || commit_all(committer, receiver, reading_done));
+        let read = read_all(options, sources, processor, &sender, reading_done);
         drop(sender);
         let written = writer.join().map_err(|_| IngestError::CommitterPanicked)?;
         // A committer that failed stops the reader too: its error is the one to report.
@@ -102,14 +106,19 @@ fn open_all(inputs: &[PathBuf], committer: &Committer) -> Result<Vec<OpenedSourc
         .collect()
 }
 
-/// The committer thread: commits every batch it receives, in order.
+/// The committer thread: commits every batch it receives, in order; on all cores
+/// once `reading_done` says the reader has no more lines to parse.
 fn commit_all(
     mut committer: Committer,
     batches: Receiver<PendingCommit>,
+    reading_done: &AtomicBool,
 ) -> Result<(CommitStats, u64), IngestError> {
     let mut total = CommitStats::default();
     let mut commits = 0;
     for pending in batches {
+        if reading_done.load(Ordering::Acquire) {
+            committer.set_threads(all_cores());
+        }
         let stats = committer.commit(pending)?;
         total.files += stats.files;
         total.rows += stats.rows;
@@ -147,6 +156,7 @@ fn read_all(
     sources: Vec<OpenedSource>,
     processor: Processor,
     sender: &SyncSender<PendingCommit>,
+    reading_done: &AtomicBool,
 ) -> Result<IngestReport, IngestError> {
     let total_bytes = sources
         .iter()
@@ -167,6 +177,7 @@ fn read_all(
     let mut reader =
         Reader { options, processor, sender, progress, report, handed_over, batches: 0 };
     reader.interleave(&mut readers)?;
+    reading_done.store(true, Ordering::Release);
     reader.hand_over(&readers)?;
     reader.progress.finish();
     reader.report.bytes = readers.iter().map(SourceReader::bytes_read).sum();

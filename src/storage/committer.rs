@@ -87,6 +87,9 @@ pub struct Committer {
     run_id: String,
     /// The `failovers` table this run last wrote, so an unchanged one is not rewritten.
     failovers_written: Option<RecordBatch>,
+    /// Threads to sort and encode a batch's columns on: one while something else
+    /// (ingest's reader) keeps the other cores busy.
+    threads: usize,
     _lock: File,
 }
 
@@ -98,9 +101,16 @@ impl Committer {
         let lock = lock(&layout.meta_dir().join("lock"))?;
         let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
         let run_id = run_id();
-        let committer = Committer { layout, log, run_id, failovers_written: None, _lock: lock };
+        let committer =
+            Committer { layout, log, run_id, failovers_written: None, threads: 1, _lock: lock };
         let recovery = committer.recover()?;
         Ok((committer, recovery))
+    }
+
+    /// Lets the next commits share their per-column work between `threads` threads
+    /// (see [`super::parallel::all_cores`]); the written files are the same.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// The commit log, to find where each source stands.
@@ -195,7 +205,7 @@ impl Committer {
         let relative_path = relative(FAILOVERS_DIR, None, "failovers.parquet");
         write_atomically(
             &self.layout,
-            &TableFile { batch: episodes, relative_path, sorted_by: None },
+            &TableFile { batch: episodes, relative_path, sorted_by: None, threads: self.threads },
         )?;
         self.failovers_written = Some(episodes.clone());
         Ok(())
@@ -208,7 +218,8 @@ impl Committer {
         seq: u64,
         rows: &RecordBatch,
     ) -> Result<Vec<PathBuf>, StorageError> {
-        let sorted = sort_by_time(rows).map_err(|source| StorageError::Arrow { table, source })?;
+        let sorted = sort_by_time(rows, self.threads)
+            .map_err(|source| StorageError::Arrow { table, source })?;
         self.write_partitioned(table, seq, &sorted)
     }
 
@@ -231,6 +242,7 @@ impl Committer {
                     batch: &slice,
                     relative_path: relative_path.clone(),
                     sorted_by: Some(0),
+                    threads: self.threads,
                 },
             )?;
             files.push(relative_path);

@@ -2,7 +2,8 @@
 //! written under `_meshlog/tmp/`, fsynced, renamed into its partition directory,
 //! and the directory is fsynced. Strings are dictionary-encoded (nearly unique ones
 //! as delta lengths and bytes), pages are zstd, the time column is delta-encoded,
-//! and the file records that it is sorted by it.
+//! and the file records that it is sorted by it. Row groups are encoded by
+//! [`super::row_groups`], on as many threads as the file is given.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -18,6 +19,7 @@ use parquet::schema::types::ColumnPath;
 
 use super::StorageError;
 use super::layout::Layout;
+use super::row_groups::write_row_groups;
 
 /// Rows per row group: large enough for good compression, small enough that the
 /// writer's buffers stay well under the ingest memory budget.
@@ -43,7 +45,6 @@ fn properties(schema: &Schema, sorted_by: Option<usize>) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_dictionary_enabled(true)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting);
     for column in HIGH_CARDINALITY {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
@@ -81,13 +82,15 @@ pub struct TableFile<'b> {
     pub relative_path: PathBuf,
     /// The column the rows are sorted by, recorded in the file's metadata.
     pub sorted_by: Option<usize>,
+    /// Threads to share the encoding of each row group's columns between.
+    pub threads: usize,
 }
 
 /// Writes `file` into the data directory atomically.
 pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), StorageError> {
     let name = file.relative_path.file_name().unwrap_or_default();
     let tmp = layout.tmp_dir().join(name);
-    write_parquet(&tmp, file.batch, file.sorted_by)?;
+    write_parquet(&tmp, file)?;
     let target = layout.path(&file.relative_path);
     let dir = target.parent().unwrap_or(layout.root());
     create_dir_synced(dir)?;
@@ -95,26 +98,22 @@ pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), Sto
     sync_dir(dir)
 }
 
-fn write_parquet(
-    path: &Path,
-    batch: &RecordBatch,
-    sorted_by: Option<usize>,
-) -> Result<(), StorageError> {
-    let file = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
-    let buffered = BufWriter::with_capacity(1 << 20, file);
+fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> {
+    let batch = file.batch;
+    let handle = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
+    let buffered = BufWriter::with_capacity(1 << 20, handle);
     let parquet_error = |source| StorageError::Parquet { path: path.into(), source };
-    let mut writer = ArrowWriter::try_new(
-        buffered,
-        batch.schema(),
-        Some(properties(&batch.schema(), sorted_by)),
-    )
-    .map_err(parquet_error)?;
-    writer.write(batch).map_err(parquet_error)?;
+    let properties = properties(&batch.schema(), file.sorted_by);
+    let writer =
+        ArrowWriter::try_new(buffered, batch.schema(), Some(properties)).map_err(parquet_error)?;
+    let (mut writer, columns) = writer.into_serialized_writer().map_err(parquet_error)?;
+    write_row_groups(&mut writer, &columns, batch, ROW_GROUP_ROWS, file.threads)
+        .map_err(parquet_error)?;
     let buffered = writer.into_inner().map_err(parquet_error)?;
-    let file = buffered
+    let handle = buffered
         .into_inner()
         .map_err(|error| StorageError::io("flush", path, error.into_error()))?;
-    file.sync_all().map_err(|source| StorageError::io("fsync", path, source))
+    handle.sync_all().map_err(|source| StorageError::io("fsync", path, source))
 }
 
 /// Creates `dir` and its missing parents, fsyncing each parent that gained an entry.
@@ -197,7 +196,12 @@ mod tests {
         let relative_path = relative("t", Some("date=2026-11-01/hour=10"), "a.parquet");
         write_atomically(
             &layout,
-            &TableFile { batch: &batch, relative_path: relative_path.clone(), sorted_by: Some(0) },
+            &TableFile {
+                batch: &batch,
+                relative_path: relative_path.clone(),
+                sorted_by: Some(0),
+                threads: 1,
+            },
         )
         .unwrap();
         let file = File::open(layout.path(&relative_path)).unwrap();
