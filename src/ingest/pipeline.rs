@@ -194,7 +194,10 @@ impl Reader<'_> {
     fn interleave(&mut self, readers: &mut [SourceReader]) -> Result<(), IngestError> {
         while let Some(index) = furthest_behind(readers) {
             let until = slowest_other(readers, index).map(|ts| ts + INTERLEAVE_STEP_US);
-            readers[index].read_slice(&mut self.processor, until, SLICE_LINES)?;
+            // A slice stops where the batch is full, so that batches have `batch_rows` rows.
+            let room = self.batch_rows().saturating_sub(self.processor.buffered()).max(1);
+            let lines = SLICE_LINES.min(u64::try_from(room).unwrap_or(u64::MAX));
+            readers[index].read_slice(&mut self.processor, until, lines)?;
             let bytes = readers.iter().map(SourceReader::bytes_read).sum();
             self.progress.update(bytes, self.processor.lines());
             if self.processor.buffered() >= self.batch_rows() {

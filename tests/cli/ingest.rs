@@ -123,7 +123,7 @@ fn a_failed_write_is_reported_as_itself_and_exits_1() {
     let logs = dir.join("logs");
     meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
     // A file where the hour's partition directory must go makes every write fail,
-    // while the reader still has batches to hand over (one per 16 Ki lines).
+    // while the reader still has batches to hand over (one per 1 000 rows).
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("requests")).unwrap();
     std::fs::write(data.join("requests/date=2026-11-01"), "in the way").unwrap();
