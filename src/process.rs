@@ -7,6 +7,7 @@
 pub mod failovers;
 pub mod rejects;
 pub mod requests;
+mod text_column;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

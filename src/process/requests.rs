@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use meshlog_parsers::{AccessLogRecord, ClusterName};
 
+use super::text_column::TextColumn;
 use crate::enrich::Enrichment;
 use crate::storage::StorageError;
 use crate::storage::schema;
@@ -26,20 +26,20 @@ pub struct RowContext<'a> {
 /// Builds `requests` rows.
 pub struct RequestsBuilder {
     ts: TimestampMicrosecondBuilder,
-    source_cluster: StringBuilder,
-    head: [StringBuilder; 4],
+    source_cluster: TextColumn,
+    head: [TextColumn; 4],
     response_code: Int32Builder,
-    flags_and_details: [StringBuilder; 2],
+    flags_and_details: [TextColumn; 2],
     numbers: [Int64Builder; 4],
     /// x_forwarded_for, user_agent, request_id, authority, upstream_host, upstream_cluster.
-    middle: [StringBuilder; 6],
-    service: StringBuilder,
+    middle: [TextColumn; 6],
+    service: TextColumn,
     service_port: Int32Builder,
-    subset: StringBuilder,
-    direction: StringBuilder,
-    tail: [StringBuilder; 7],
-    locality: StringBuilder,
-    dst_cluster: StringBuilder,
+    subset: TextColumn,
+    direction: TextColumn,
+    tail: [TextColumn; 7],
+    locality: TextColumn,
+    dst_cluster: TextColumn,
     via_gateway: BooleanBuilder,
     rows: usize,
 }
@@ -48,19 +48,19 @@ impl Default for RequestsBuilder {
     fn default() -> Self {
         RequestsBuilder {
             ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            source_cluster: StringBuilder::new(),
+            source_cluster: TextColumn::default(),
             head: Default::default(),
             response_code: Int32Builder::new(),
             flags_and_details: Default::default(),
             numbers: Default::default(),
             middle: Default::default(),
-            service: StringBuilder::new(),
+            service: TextColumn::default(),
             service_port: Int32Builder::new(),
-            subset: StringBuilder::new(),
-            direction: StringBuilder::new(),
+            subset: TextColumn::default(),
+            direction: TextColumn::default(),
             tail: Default::default(),
-            locality: StringBuilder::new(),
-            dst_cluster: StringBuilder::new(),
+            locality: TextColumn::default(),
+            dst_cluster: TextColumn::default(),
             via_gateway: BooleanBuilder::new(),
             rows: 0,
         }
@@ -170,32 +170,25 @@ impl RequestsBuilder {
         let ts = self.ts.finish();
         self.ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
         let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(ts), finish_string(&mut self.source_cluster)];
-        columns.extend(self.head.iter_mut().map(finish_string));
+            vec![Arc::new(ts), TextColumn::finish(&mut self.source_cluster)];
+        columns.extend(self.head.iter_mut().map(TextColumn::finish));
         columns.push(finish_int32(&mut self.response_code, rows));
-        columns.extend(self.flags_and_details.iter_mut().map(finish_string));
+        columns.extend(self.flags_and_details.iter_mut().map(TextColumn::finish));
         columns.extend(self.numbers.iter_mut().map(|builder| finish_int64(builder, rows)));
-        columns.extend(self.middle.iter_mut().map(finish_string));
-        columns.push(finish_string(&mut self.service));
+        columns.extend(self.middle.iter_mut().map(TextColumn::finish));
+        columns.push(TextColumn::finish(&mut self.service));
         columns.push(finish_int32(&mut self.service_port, rows));
-        columns.push(finish_string(&mut self.subset));
-        columns.push(finish_string(&mut self.direction));
-        columns.extend(self.tail.iter_mut().map(finish_string));
-        columns.push(finish_string(&mut self.locality));
-        columns.push(finish_string(&mut self.dst_cluster));
+        columns.push(TextColumn::finish(&mut self.subset));
+        columns.push(TextColumn::finish(&mut self.direction));
+        columns.extend(self.tail.iter_mut().map(TextColumn::finish));
+        columns.push(TextColumn::finish(&mut self.locality));
+        columns.push(TextColumn::finish(&mut self.dst_cluster));
         columns.push(Arc::new(self.via_gateway.finish()));
         self.via_gateway = BooleanBuilder::with_capacity(rows);
         self.rows = 0;
         RecordBatch::try_new(schema::requests(), columns)
             .map_err(|source| StorageError::Arrow { table: "requests", source })
     }
-}
-
-/// Finishes a string column; the builder keeps room for as many rows and bytes.
-fn finish_string(builder: &mut StringBuilder) -> ArrayRef {
-    let array = builder.finish();
-    *builder = StringBuilder::with_capacity(array.len(), array.value_data().len());
-    Arc::new(array)
 }
 
 fn finish_int32(builder: &mut Int32Builder, rows: usize) -> ArrayRef {
