@@ -26,6 +26,7 @@ impl TextColumn {
         }
     }
 
+    /// Appends a value, after the nulls counted before it.
     #[inline]
     pub fn append_value(&mut self, value: &str) {
         if self.pending_nulls > 0 {
@@ -35,6 +36,7 @@ impl TextColumn {
         self.builder.append_value(value);
     }
 
+    /// Counts a null; it is appended with the next value or at [`Self::finish`].
     #[inline]
     pub fn append_null(&mut self) {
         self.pending_nulls += 1;
