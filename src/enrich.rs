@@ -6,11 +6,13 @@
 //! `unknown`; anything else is `external`.
 
 pub mod address;
+mod host_cache;
 pub mod topology;
 
 use meshlog_parsers::{AccessLogRecord, ClusterName, Direction};
 
 use address::upstream_ip;
+pub use host_cache::HostCache;
 pub use topology::{ClusterId, Topology};
 
 /// Where a request was served, relative to the cluster that logged it.
@@ -55,18 +57,33 @@ impl<'t> Enricher<'t> {
         Enricher { topology, source }
     }
 
-    /// Tags one record; `cluster` is its `upstream_cluster`, already split.
+    /// Tags one record; `cluster` is its `upstream_cluster`, already split. `hosts`
+    /// remembers the hosts this enricher (this topology and source) already tagged.
     pub fn enrich(
         &self,
         record: &AccessLogRecord<'_>,
         cluster: Option<ClusterName<'_>>,
+        hosts: &mut HostCache,
     ) -> Enrichment {
-        self.enrich_host(record.upstream_host.as_deref(), cluster)
+        self.tag(record.upstream_host.as_deref(), cluster, |host| {
+            hosts.tags(host, |host| self.classify_host(host))
+        })
     }
 
     /// Tags an upstream host of `cluster` (an access-log `%UPSTREAM_HOST%` or an
-    /// endpoint of a `/clusters` snapshot). A unix socket is on the proxy's own machine.
+    /// endpoint of a `/clusters` snapshot).
     pub fn enrich_host(&self, host: Option<&str>, cluster: Option<ClusterName<'_>>) -> Enrichment {
+        self.tag(host, cluster, |host| self.classify_host(host))
+    }
+
+    /// No host is unknown; inbound traffic, and a unix socket (on the proxy's own
+    /// machine), are local; any other host is tagged by `classify`.
+    fn tag(
+        &self,
+        host: Option<&str>,
+        cluster: Option<ClusterName<'_>>,
+        classify: impl FnOnce(&str) -> Enrichment,
+    ) -> Enrichment {
         let Some(host) = host else {
             return self.unknown();
         };
@@ -74,6 +91,11 @@ impl<'t> Enricher<'t> {
         if inbound || host.starts_with("unix:") {
             return self.local(false);
         }
+        classify(host)
+    }
+
+    /// Where the address in `host` is: external when it holds none.
+    fn classify_host(&self, host: &str) -> Enrichment {
         match upstream_ip(host) {
             Some((ip, port)) => self.classify(ip, port),
             None => {
@@ -145,7 +167,10 @@ eastwest_gateways = ["34.23.45.6"]
             upstream_cluster: cluster.map(Cow::Borrowed),
             ..AccessLogRecord::default()
         };
-        let tagged = enricher.enrich(&record, cluster.map(ClusterName::parse));
+        let cluster = cluster.map(ClusterName::parse);
+        let tagged = enricher.enrich(&record, cluster, &mut HostCache::default());
+        let cached = enricher.enrich_host(host, cluster);
+        assert_eq!(tagged, cached, "a cached host is tagged as an uncached one");
         let dst = tagged.dst_cluster.map(|id| topology.name(id).to_string());
         (tagged.locality, dst, tagged.via_gateway)
     }

@@ -17,7 +17,7 @@ use meshlog_parsers::stream::{Outcome, Rejected};
 use meshlog_parsers::{AccessLogRecord, ClusterName, Direction, ResponseFlags};
 
 use crate::analytics::failover::{FailoverDetector, Observation};
-use crate::enrich::{ClusterId, Enricher, Enrichment, Locality, Topology};
+use crate::enrich::{ClusterId, Enricher, Enrichment, HostCache, Locality, Topology};
 use crate::storage::StorageError;
 use rejects::{RejectRow, RejectsBuilder};
 use requests::{RequestsBuilder, RowContext};
@@ -61,6 +61,8 @@ pub struct Processor {
     ts_ingested: i64,
     /// The reporting cluster's id in the topology, if it is there.
     source_id: Option<ClusterId>,
+    /// The tags of the upstream hosts seen lately (for this topology and source).
+    hosts: HostCache,
     /// Counts, except rows by locality: those are kept in `rows_by_locality`.
     counts: Counts,
     /// Rows by [`Locality`], indexed by its discriminant (cheaper per row than a map).
@@ -88,6 +90,7 @@ impl Processor {
             detector,
             ts_ingested,
             source_id,
+            hosts: HostCache::default(),
             counts: Counts::default(),
             rows_by_locality: [0; LOCALITIES.len()],
         }
@@ -179,9 +182,9 @@ impl Processor {
         };
         // Borrowed field by field: the topology's names are used while the detector
         // and the builders change, without an `Arc` clone per row.
-        let Processor { topology, source_cluster, source_id, requests, detector, .. } = self;
+        let Processor { topology, source_cluster, source_id, requests, detector, hosts, .. } = self;
         let cluster = record.upstream_cluster.as_deref().map(ClusterName::parse);
-        let tags = Enricher::new(topology, *source_id).enrich(record, cluster);
+        let tags = Enricher::new(topology, *source_id).enrich(record, cluster, hosts);
         let dst_cluster = tags.dst_cluster.map(|id| &**topology.name(id));
         let source_cluster = source_cluster.as_deref();
         if let Some(observation) =
