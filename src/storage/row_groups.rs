@@ -91,6 +91,7 @@ mod tests {
     use bytes::Bytes;
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
 
     use super::*;
 
@@ -130,6 +131,26 @@ mod tests {
         assert_eq!(groups, [100, 100, 100, 50]);
         let read: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
         assert_eq!(arrow::compute::concat_batches(&batch.schema(), &read).unwrap(), batch);
+    }
+
+    /// The file `ArrowWriter::write` makes of `batch`, with the same row groups.
+    fn arrow_writer_bytes(batch: &RecordBatch) -> Vec<u8> {
+        let properties = WriterProperties::builder().set_max_row_group_row_count(Some(100)).build();
+        let mut writer =
+            ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties)).unwrap();
+        writer.write(batch).unwrap();
+        writer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_file_is_the_one_arrow_writer_makes() {
+        for rows_count in [1, 99, 100, 101, 350] {
+            let batch = rows(rows_count);
+            assert!(
+                file_bytes(&batch, 2) == arrow_writer_bytes(&batch),
+                "{rows_count} rows: other bytes than ArrowWriter::write"
+            );
+        }
     }
 
     #[test]

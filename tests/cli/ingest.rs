@@ -135,3 +135,20 @@ fn a_failed_write_is_reported_as_itself_and_exits_1() {
     assert!(message.contains("date=2026-11-01/hour=10"), "the failed write is named: {message}");
     assert!(!message.contains("committer thread stopped"), "{message}");
 }
+
+#[test]
+fn batches_hold_batch_rows_lines_and_the_first_one_a_sixteenth() {
+    let dir = scratch("ingest-batch-sizes");
+    let logs = dir.join("logs");
+    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
+    let log = logs.join("cluster1.log");
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!(lines > 3000, "the simulated log is long enough: {lines} lines");
+    let args = ["--source-cluster", "cluster1", "--batch-rows", "1000", log.to_str().unwrap()];
+    let output = ingest_with(&logs.join("mesh.toml"), &dir.join("data"), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // 62 lines (1000 / 16), then 1000 at a time, the last batch what is left.
+    let commits = 1 + (lines - 62).div_ceil(1000);
+    let summary = stderr(&output);
+    assert!(summary.contains(&format!("({commits} commits)")), "{lines} lines: {summary}");
+}
