@@ -1,7 +1,7 @@
 //! `meshlog ingest`: rows tagged and stored, rejects kept, config errors named,
 //! and re-runs that neither duplicate nor lose a line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
@@ -117,19 +117,29 @@ fn a_relative_data_dir_and_config_resolve_from_the_working_directory() {
     assert!(work.join("data/_meshlog/commits.jsonl").is_file());
 }
 
+/// Ten simulated minutes of the mesh in `dir/logs`: its config and cluster1's log.
+fn simulated_cluster1(dir: &Path) -> (PathBuf, PathBuf) {
+    let logs = dir.join("logs");
+    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
+    (logs.join("mesh.toml"), logs.join("cluster1.log"))
+}
+
+/// Ingests cluster1's `log` into `data` in commits of 1 000 rows.
+fn ingest_by_thousands(config: &Path, data: &Path, log: &Path) -> std::process::Output {
+    let args = ["--source-cluster", "cluster1", "--batch-rows", "1000", log.to_str().unwrap()];
+    ingest_with(config, data, &args)
+}
+
 #[test]
 fn a_failed_write_is_reported_as_itself_and_exits_1() {
     let dir = scratch("ingest-write-fails");
-    let logs = dir.join("logs");
-    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
+    let (config, log) = simulated_cluster1(&dir);
     // A file where the hour's partition directory must go makes every write fail,
     // while the reader still has batches to hand over (one per 1 000 rows).
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("requests")).unwrap();
     std::fs::write(data.join("requests/date=2026-11-01"), "in the way").unwrap();
-    let log = logs.join("cluster1.log");
-    let args = ["--source-cluster", "cluster1", "--batch-rows", "1000", log.to_str().unwrap()];
-    let output = ingest_with(&logs.join("mesh.toml"), &data, &args);
+    let output = ingest_by_thousands(&config, &data, &log);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("date=2026-11-01/hour=10"), "the failed write is named: {message}");
@@ -139,13 +149,10 @@ fn a_failed_write_is_reported_as_itself_and_exits_1() {
 #[test]
 fn batches_hold_batch_rows_lines_and_the_first_one_a_sixteenth() {
     let dir = scratch("ingest-batch-sizes");
-    let logs = dir.join("logs");
-    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--minutes", "10"]);
-    let log = logs.join("cluster1.log");
+    let (config, log) = simulated_cluster1(&dir);
     let lines = std::fs::read_to_string(&log).unwrap().lines().count();
     assert!(lines > 3000, "the simulated log is long enough: {lines} lines");
-    let args = ["--source-cluster", "cluster1", "--batch-rows", "1000", log.to_str().unwrap()];
-    let output = ingest_with(&logs.join("mesh.toml"), &dir.join("data"), &args);
+    let output = ingest_by_thousands(&config, &dir.join("data"), &log);
     assert!(output.status.success(), "{}", stderr(&output));
     // 62 lines (1000 / 16), then 1000 at a time, the last batch what is left.
     let commits = 1 + (lines - 62).div_ceil(1000);
