@@ -168,9 +168,11 @@ eastwest_gateways = ["34.23.45.6"]
             ..AccessLogRecord::default()
         };
         let cluster = cluster.map(ClusterName::parse);
-        let tagged = enricher.enrich(&record, cluster, &mut HostCache::default());
-        let cached = enricher.enrich_host(host, cluster);
-        assert_eq!(tagged, cached, "a cached host is tagged as an uncached one");
+        let mut hosts = HostCache::default();
+        let tagged = enricher.enrich(&record, cluster, &mut hosts);
+        let remembered = enricher.enrich(&record, cluster, &mut hosts);
+        assert_eq!(remembered, tagged, "a host found in the cache keeps its tags");
+        assert_eq!(enricher.enrich_host(host, cluster), tagged, "with and without a cache alike");
         let dst = tagged.dst_cluster.map(|id| topology.name(id).to_string());
         (tagged.locality, dst, tagged.via_gateway)
     }
