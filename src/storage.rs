@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod parquet_file;
 pub mod row_groups;
 pub mod schema;
+pub mod staging;
 pub mod time_order;
 
 use std::path::{Path, PathBuf};

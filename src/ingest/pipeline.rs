@@ -2,9 +2,10 @@
 //! ([`super::dumps`]); then access-log sources are read one after another on the calling thread
 //! (framing, parsing, tagging, Arrow builders, failover detection); every
 //! `batch_rows` rows the batch and the source positions it reaches go through a
-//! bounded channel to the committer thread, which writes and commits them. So
-//! parsing and Parquet encoding use both cores, and at most two batches are in
-//! memory at once, whatever the input size. Once reading is done, the committer
+//! bounded channel to the committer thread, which encodes them, and a publishing
+//! thread makes them durable and commits them, one batch behind. So parsing and
+//! Parquet encoding use both cores, the fsyncs overlap the encoding, and at most
+//! two batches are in memory at once, whatever the input size. Once reading is done, the committer
 //! shares the batches still to commit between all cores.
 
 use std::path::PathBuf;
@@ -23,7 +24,9 @@ use crate::enrich::Topology;
 use crate::process::failovers::failovers_batch;
 use crate::process::{Counts, Processor};
 use crate::storage::commit_log::SourcePosition;
-use crate::storage::committer::{CommitStats, Committer, PendingCommit, Recovery};
+use crate::storage::committer::{
+    CommitStats, Committer, PendingCommit, Publisher, Recovery, StagedCommit, Stager,
+};
 use crate::storage::parallel::all_cores;
 
 /// What an ingest run is told.
@@ -107,19 +110,54 @@ fn open_all(inputs: &[PathBuf], committer: &Committer) -> Result<Vec<OpenedSourc
 }
 
 /// The committer thread: commits every batch it receives, in order; on all cores
-/// once `reading_done` says the reader has no more lines to parse.
+/// once `reading_done` says the reader has no more lines to parse. It stages each
+/// batch and hands it to a publishing thread, which waits for the disk while the
+/// next batch is encoded.
 fn commit_all(
-    mut committer: Committer,
+    committer: Committer,
     batches: Receiver<PendingCommit>,
     reading_done: &AtomicBool,
 ) -> Result<(CommitStats, u64), IngestError> {
-    let mut total = CommitStats::default();
-    let mut commits = 0;
+    let (mut stager, publisher) = committer.into_halves();
+    let (sender, staged) = sync_channel::<StagedCommit>(1);
+    std::thread::scope(|scope| {
+        let publishing = scope.spawn(move || publish_all(publisher, staged));
+        let staging = stage_all(&mut stager, batches, reading_done, &sender);
+        drop(sender);
+        let published = publishing.join().map_err(|_| IngestError::CommitterPanicked)?;
+        // A publisher that failed stops the staging too: its error is the one to report.
+        let published = published?;
+        staging?;
+        Ok(published)
+    })
+}
+
+/// Stages every batch and sends it on to be published.
+fn stage_all(
+    stager: &mut Stager,
+    batches: Receiver<PendingCommit>,
+    reading_done: &AtomicBool,
+    staged: &SyncSender<StagedCommit>,
+) -> Result<(), IngestError> {
     for pending in batches {
         if reading_done.load(Ordering::Acquire) {
-            committer.set_threads(all_cores());
+            stager.set_threads(all_cores());
         }
-        let stats = committer.commit(pending)?;
+        let commit = stager.stage(pending)?;
+        staged.send(commit).map_err(|_| IngestError::CommitterStopped)?;
+    }
+    Ok(())
+}
+
+/// Publishes every staged commit, in order, adding up what they stored.
+fn publish_all(
+    mut publisher: Publisher,
+    staged: Receiver<StagedCommit>,
+) -> Result<(CommitStats, u64), IngestError> {
+    let mut total = CommitStats::default();
+    let mut commits = 0;
+    for commit in staged {
+        let stats = publisher.publish(commit)?;
         total.files += stats.files;
         total.rows += stats.rows;
         total.rejects += stats.rejects;

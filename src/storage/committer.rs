@@ -1,77 +1,27 @@
 //! The committer owns a data directory while an ingest runs: it holds the
 //! directory's lock, recovers from a run that died (deleting files no commit
-//! lists and leftover temporary files), and commits batches. A commit writes
-//! each hour's rows (sorted by `ts`) and the rejects as Parquet files, saves the
-//! failover detector's state, then appends the commit record that makes them
-//! count, and finally replaces the `failovers` table with the episodes it knows.
+//! lists and leftover temporary files), and commits batches. A commit has two
+//! halves: the [`Stager`] writes its files under `_meshlog/tmp/` (CPU work), then
+//! the [`Publisher`] makes them durable and visible (fsync, rename, fsync the
+//! directories), appends the commit record that makes them count, and replaces
+//! the `failovers` table with the episodes it knows. [`Committer::into_halves`]
+//! lets ingest run the halves on two threads, one commit apart.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::{CommitLog, CommitRecord, SourcePosition};
-use super::layout::{Layout, hour_of, partition_of};
-use super::parquet_file::{
-    TableFile, create_dir_synced, relative, write_atomically, write_bytes_atomically,
-};
+use super::commit_log::CommitLog;
+use super::layout::Layout;
+use super::parquet_file::{TableFile, create_dir_synced, publish, relative, write_atomically};
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
-use super::time_order::{sort_by_time, time_column};
-
-/// The rows and positions of one commit.
-pub struct PendingCommit {
-    /// `requests` rows in any order; the committer sorts them.
-    pub requests: RecordBatch,
-    pub rejects: RecordBatch,
-    /// Where each source stands once these rows are stored.
-    pub sources: Vec<SourcePosition>,
-    /// The failover detector's state after these rows, to resume from.
-    pub detector_state: Vec<u8>,
-    /// Every failover episode known after these rows.
-    pub failovers: RecordBatch,
-    /// Rows of admin snapshots (`/clusters`, `/stats`…), if this commit has any.
-    pub stats: Option<StatsCommit>,
-}
-
-impl PendingCommit {
-    /// A commit of admin snapshots alone (dump files or a scrape round): no requests,
-    /// and the failover detector's state and episodes carried over as they are.
-    pub fn snapshots(
-        stats: StatsCommit,
-        rejects: RecordBatch,
-        sources: Vec<SourcePosition>,
-        detector_state: Vec<u8>,
-        failovers: RecordBatch,
-    ) -> PendingCommit {
-        let requests = RecordBatch::new_empty(super::schema::requests());
-        PendingCommit { requests, rejects, sources, detector_state, failovers, stats: Some(stats) }
-    }
-}
-
-/// The rows of admin snapshots in a commit, and the counter state after them.
-pub struct StatsCommit {
-    /// `endpoint_stats` rows in any order; the committer sorts them.
-    pub endpoint_stats: RecordBatch,
-    /// `cluster_stats` rows in any order; the committer sorts them.
-    pub cluster_stats: RecordBatch,
-    /// The last counters seen per proxy, host and statistic (for deltas), to resume from.
-    pub counter_state: Vec<u8>,
-}
-
-/// What a commit wrote.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CommitStats {
-    pub files: u64,
-    pub rows: u64,
-    pub rejects: u64,
-    /// `endpoint_stats` and `cluster_stats` rows.
-    pub stats_rows: u64,
-}
+use super::staging::{COUNTER_STATE, DETECTOR_STATE};
+pub use super::staging::{CommitStats, PendingCommit, StagedCommit, Stager, StatsCommit};
 
 /// What recovery found when the directory was opened.
 #[derive(Debug, Default)]
@@ -82,14 +32,17 @@ pub struct Recovery {
 
 /// An open, locked data directory.
 pub struct Committer {
+    stager: Stager,
+    publisher: Publisher,
+}
+
+/// The half of a committer that makes staged commits durable and visible, in the
+/// order they were staged. It holds the directory's lock.
+pub struct Publisher {
     layout: Layout,
     log: CommitLog,
-    run_id: String,
     /// The `failovers` table this run last wrote, so an unchanged one is not rewritten.
     failovers_written: Option<RecordBatch>,
-    /// Threads to sort and encode a batch's columns on: one while something else
-    /// (ingest's reader) keeps the other cores busy.
-    threads: usize,
     _lock: File,
 }
 
@@ -100,32 +53,62 @@ impl Committer {
         create_dir_synced(&layout.tmp_dir())?;
         let lock = lock(&layout.meta_dir().join("lock"))?;
         let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
-        let run_id = run_id();
-        let committer =
-            Committer { layout, log, run_id, failovers_written: None, threads: 1, _lock: lock };
-        let recovery = committer.recover()?;
-        Ok((committer, recovery))
+        let stager = Stager::new(layout.clone(), log.next_seq());
+        let publisher = Publisher { layout, log, failovers_written: None, _lock: lock };
+        let recovery = publisher.recover()?;
+        Ok((Committer { stager, publisher }, recovery))
     }
 
     /// Lets the next commits share their per-column work between `threads` threads
     /// (see [`super::parallel::all_cores`]); the written files are the same.
     pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
+        self.stager.set_threads(threads);
     }
 
     /// The commit log, to find where each source stands.
     pub fn log(&self) -> &CommitLog {
-        &self.log
+        &self.publisher.log
     }
 
     /// The failover detector state saved by the last commit, if any.
     pub fn detector_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        self.latest_state(DETECTOR_STATE)
+        self.publisher.latest_state(DETECTOR_STATE)
     }
 
     /// The counter state saved by the last commit that had admin snapshots, if any.
     pub fn counter_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        self.latest_state(COUNTER_STATE)
+        self.publisher.latest_state(COUNTER_STATE)
+    }
+
+    /// Makes a batch durable and visible.
+    pub fn commit(&mut self, pending: PendingCommit) -> Result<CommitStats, StorageError> {
+        let staged = self.stager.stage(pending)?;
+        self.publisher.publish(staged)
+    }
+
+    /// The two halves of committing, to run on two threads: every commit the
+    /// stager stages must reach the publisher, in order.
+    pub fn into_halves(self) -> (Stager, Publisher) {
+        (self.stager, self.publisher)
+    }
+}
+
+impl Publisher {
+    /// Makes a staged commit durable and visible, then counts it: its files are
+    /// fsynced and renamed into place before the commit record is appended, so a
+    /// crash at any moment leaves either the whole commit or none of it.
+    pub fn publish(&mut self, staged: StagedCommit) -> Result<CommitStats, StorageError> {
+        publish(&self.layout, staged.files)?;
+        let mut record = staged.record;
+        let seq = record.seq;
+        record.committed_at = chrono::Utc::now().to_rfc3339();
+        self.log.append(record)?;
+        self.write_failovers(&staged.failovers)?;
+        self.remove_old_states(DETECTOR_STATE, seq)?;
+        if staged.saves_counters {
+            self.remove_old_states(COUNTER_STATE, seq)?;
+        }
+        Ok(staged.stats)
     }
 
     /// The newest state file of `kind` that a commit made count: one written by a run
@@ -155,47 +138,6 @@ impl Committer {
         Ok(files)
     }
 
-    /// Makes a batch durable and visible.
-    pub fn commit(&mut self, pending: PendingCommit) -> Result<CommitStats, StorageError> {
-        let seq = self.log.next_seq();
-        let mut files = self.write_sorted(REQUESTS_DIR, seq, &pending.requests)?;
-        files.extend(self.write_partitioned(REJECTS_DIR, seq, &pending.rejects)?);
-        write_bytes_atomically(
-            &self.layout,
-            &state_file(DETECTOR_STATE, seq),
-            &pending.detector_state,
-        )?;
-        let mut stats_rows = 0;
-        if let Some(stats) = &pending.stats {
-            files.extend(self.write_sorted(ENDPOINT_STATS_DIR, seq, &stats.endpoint_stats)?);
-            files.extend(self.write_sorted(CLUSTER_STATS_DIR, seq, &stats.cluster_stats)?);
-            let state = state_file(COUNTER_STATE, seq);
-            write_bytes_atomically(&self.layout, &state, &stats.counter_state)?;
-            stats_rows = (stats.endpoint_stats.num_rows() + stats.cluster_stats.num_rows()) as u64;
-        }
-        let stats = CommitStats {
-            files: files.len() as u64,
-            rows: pending.requests.num_rows() as u64,
-            rejects: pending.rejects.num_rows() as u64,
-            stats_rows,
-        };
-        let record = CommitRecord {
-            seq,
-            committed_at: chrono::Utc::now().to_rfc3339(),
-            files,
-            sources: pending.sources,
-            rows: stats.rows,
-            rejects: stats.rejects,
-        };
-        self.log.append(record)?;
-        self.write_failovers(&pending.failovers)?;
-        self.remove_old_states(DETECTOR_STATE, seq)?;
-        if pending.stats.is_some() {
-            self.remove_old_states(COUNTER_STATE, seq)?;
-        }
-        Ok(stats)
-    }
-
     /// Replaces the `failovers` table with `episodes`, unless this run already wrote
     /// the same episodes (most commits find no episode starting, growing or ending).
     fn write_failovers(&mut self, episodes: &RecordBatch) -> Result<(), StorageError> {
@@ -205,49 +147,10 @@ impl Committer {
         let relative_path = relative(FAILOVERS_DIR, None, "failovers.parquet");
         write_atomically(
             &self.layout,
-            &TableFile { batch: episodes, relative_path, sorted_by: None, threads: self.threads },
+            &TableFile { batch: episodes, relative_path, sorted_by: None, threads: 1 },
         )?;
         self.failovers_written = Some(episodes.clone());
         Ok(())
-    }
-
-    /// Writes `rows` of `table` sorted by time, one file per hour.
-    fn write_sorted(
-        &self,
-        table: &'static str,
-        seq: u64,
-        rows: &RecordBatch,
-    ) -> Result<Vec<PathBuf>, StorageError> {
-        let sorted = sort_by_time(rows, self.threads)
-            .map_err(|source| StorageError::Arrow { table, source })?;
-        self.write_partitioned(table, seq, &sorted)
-    }
-
-    /// Writes one file per hour of the time column (column 0); rows must be sorted.
-    fn write_partitioned(
-        &self,
-        table: &str,
-        seq: u64,
-        rows: &RecordBatch,
-    ) -> Result<Vec<PathBuf>, StorageError> {
-        let mut files = Vec::new();
-        for (start, len) in hour_runs(time_column(rows)) {
-            let slice = rows.slice(start, len);
-            let partition = partition_of(time_column(&slice).value(0));
-            let name = format!("{seq:010}-{}-{}.parquet", self.run_id, files.len());
-            let relative_path = relative(table, Some(&partition), &name);
-            write_atomically(
-                &self.layout,
-                &TableFile {
-                    batch: &slice,
-                    relative_path: relative_path.clone(),
-                    sorted_by: Some(0),
-                    threads: self.threads,
-                },
-            )?;
-            files.push(relative_path);
-        }
-        Ok(files)
     }
 
     /// Removes the state files of `kind` but the one of commit `seq`.
@@ -287,20 +190,9 @@ impl Committer {
     }
 }
 
-const META: &str = super::layout::META_DIR;
-
 /// The tables whose files commits list (`failovers` is rewritten whole instead).
 const PARTITIONED_TABLES: [&str; 4] =
     [REQUESTS_DIR, REJECTS_DIR, ENDPOINT_STATS_DIR, CLUSTER_STATS_DIR];
-
-/// The failover detector's state after a commit.
-const DETECTOR_STATE: &str = "failover-state";
-/// The last counters of admin snapshots after a commit.
-const COUNTER_STATE: &str = "counter-state";
-
-fn state_file(kind: &str, seq: u64) -> PathBuf {
-    Path::new(META).join(format!("{kind}-{seq:010}.json"))
-}
 
 fn lock(path: &Path) -> Result<File, StorageError> {
     let file = File::options()
@@ -316,29 +208,6 @@ fn lock(path: &Path) -> Result<File, StorageError> {
         }
         Err(fs::TryLockError::Error(source)) => Err(StorageError::io("lock", path, source)),
     }
-}
-
-/// A name part that keeps two runs' files apart: the start time and process id.
-fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    format!("{:x}{:x}", nanos as u64, std::process::id())
-}
-
-/// Runs of consecutive rows in the same hour: (start, len).
-fn hour_runs(times: &TimestampMicrosecondArray) -> Vec<(usize, usize)> {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut current_hour = None;
-    for (index, micros) in times.values().iter().enumerate() {
-        let hour = hour_of(*micros);
-        match runs.last_mut() {
-            Some(run) if current_hour == Some(hour) => run.1 += 1,
-            _ => runs.push((index, 1)),
-        }
-        current_hour = Some(hour);
-    }
-    runs
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
@@ -374,26 +243,67 @@ mod tests {
 
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, Int32Array};
-    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
 
     use super::*;
     use crate::analytics::failover::Episode;
     use crate::process::failovers::failovers_batch;
 
-    const HOUR_US: i64 = 3_600_000_000;
-
-    fn batch(times: &[i64]) -> RecordBatch {
-        let schema = Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
-            Field::new("n", DataType::Int32, false),
-        ]);
-        let order = (0..i32::try_from(times.len()).unwrap()).collect::<Vec<_>>();
+    /// One `rejects` row, so that a commit has a table file.
+    fn one_reject() -> RecordBatch {
+        let text = |value: &str| -> ArrayRef { Arc::new(StringArray::from(vec![value])) };
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(TimestampMicrosecondArray::from(times.to_vec())),
-            Arc::new(Int32Array::from(order)),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![1_700_000_000_000_000]).with_timezone("UTC"),
+            ),
+            text("cluster1"),
+            text("a.log"),
+            Arc::new(Int64Array::from(vec![0])),
+            Arc::new(Int64Array::from(vec![1])),
+            text("syntax"),
+            text("expected a date"),
+            text("garbage"),
         ];
-        RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+        RecordBatch::try_new(crate::storage::schema::rejects(), columns).unwrap()
+    }
+
+    fn pending(rejects: RecordBatch, detector_state: &[u8]) -> PendingCommit {
+        PendingCommit {
+            requests: RecordBatch::new_empty(crate::storage::schema::requests()),
+            rejects,
+            sources: Vec::new(),
+            detector_state: detector_state.to_vec(),
+            failovers: failovers_batch(&[]).unwrap(),
+            stats: None,
+        }
+    }
+
+    fn rejects_files(root: &Path) -> Vec<PathBuf> {
+        parquet_files(&root.join(REJECTS_DIR)).unwrap()
+    }
+
+    #[test]
+    fn a_staged_commit_counts_only_once_published() {
+        let root = std::env::temp_dir().join(format!("meshlog-stage-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (committer, _) = Committer::open(&root).unwrap();
+        let (mut stager, mut publisher) = committer.into_halves();
+        let first = stager.stage(pending(one_reject(), b"1")).unwrap();
+        let second = stager.stage(pending(one_reject(), b"2")).unwrap();
+        assert!(rejects_files(&root).is_empty(), "staged files are not in the table");
+        assert_eq!(publisher.publish(first).unwrap().rejects, 1);
+        assert_eq!(rejects_files(&root).len(), 1);
+        assert_eq!(publisher.latest_state(DETECTOR_STATE).unwrap().unwrap(), b"1");
+        // A crash before the second commit is published loses it whole, and only it.
+        drop((stager, publisher, second));
+        let (reopened, recovery) = Committer::open(&root).unwrap();
+        assert!(recovery.orphans_removed.is_empty());
+        assert_eq!(fs::read_dir(root.join(crate::storage::layout::TMP_DIR)).unwrap().count(), 0);
+        assert_eq!(reopened.log().records().len(), 1);
+        assert_eq!(reopened.detector_state().unwrap().unwrap(), b"1");
+        assert_eq!(rejects_files(&root).len(), 1);
+        drop(reopened);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     /// A commit of no rows whose `failovers` table holds `episodes`.
@@ -442,11 +352,5 @@ mod tests {
         assert_ne!(failovers_inode(&root), first, "an episode that grew is written");
         drop(committer);
         fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn hour_runs_split_sorted_rows_at_hour_boundaries() {
-        let rows = batch(&[0, HOUR_US - 1, HOUR_US, HOUR_US + 5, 3 * HOUR_US]);
-        assert_eq!(hour_runs(time_column(&rows)), [(0, 2), (2, 2), (4, 1)]);
     }
 }

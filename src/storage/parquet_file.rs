@@ -1,12 +1,13 @@
-//! Writing one Parquet file so that readers never see it half-written: it is
-//! written under `_meshlog/tmp/`, fsynced, renamed into its partition directory,
-//! and the directory is fsynced. Strings are dictionary-encoded (nearly unique ones
+//! Writing Parquet files so that readers never see one half-written: a file is
+//! staged (written under `_meshlog/tmp/`), then published: fsynced, renamed into
+//! its partition directory, and the directory fsynced. Staging and publishing are
+//! apart so that a commit's fsyncs can overlap the encoding of the next one. Strings are dictionary-encoded (nearly unique ones
 //! as delta lengths and bytes), pages are zstd, the time column is delta-encoded,
 //! and the file records that it is sorted by it. Row groups are encoded by
 //! [`super::row_groups`], on as many threads as the file is given.
 
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::{DataType, Schema};
@@ -86,19 +87,55 @@ pub struct TableFile<'b> {
     pub threads: usize,
 }
 
-/// Writes `file` into the data directory atomically.
-pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), StorageError> {
-    let name = file.relative_path.file_name().unwrap_or_default();
-    let tmp = layout.tmp_dir().join(name);
-    write_parquet(&tmp, file)?;
-    let target = layout.path(&file.relative_path);
-    let dir = target.parent().unwrap_or(layout.root());
-    create_dir_synced(dir)?;
-    fs::rename(&tmp, &target).map_err(|source| StorageError::io("rename into", &target, source))?;
-    sync_dir(dir)
+/// A file written under `_meshlog/tmp/`, not yet durable nor in its table: see
+/// [`publish`].
+pub struct StagedFile {
+    tmp: PathBuf,
+    /// Still open, to fsync without opening it again.
+    handle: File,
+    /// Where it goes, relative to the data directory.
+    pub relative_path: PathBuf,
 }
 
-fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> {
+/// Writes `file` into the data directory atomically.
+pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), StorageError> {
+    publish(layout, vec![stage(layout, file)?])
+}
+
+/// Writes `file` under `_meshlog/tmp/`, without waiting for the disk.
+pub fn stage(layout: &Layout, file: &TableFile<'_>) -> Result<StagedFile, StorageError> {
+    let tmp = tmp_path(layout, &file.relative_path);
+    let handle = write_parquet(&tmp, file)?;
+    Ok(StagedFile { tmp, handle, relative_path: file.relative_path.clone() })
+}
+
+/// Where the file that goes to `relative` is staged: its whole relative path in
+/// one name, since files of one commit in different tables can share a name.
+fn tmp_path(layout: &Layout, relative: &Path) -> PathBuf {
+    let parts: Vec<_> = relative.iter().map(|part| part.to_string_lossy()).collect();
+    layout.tmp_dir().join(parts.join("~"))
+}
+
+/// Makes staged files durable and visible: fsyncs each, renames each into place,
+/// then fsyncs each directory that gained one, once. Once this returns, a crash
+/// keeps every one of them.
+pub fn publish(layout: &Layout, files: Vec<StagedFile>) -> Result<(), StorageError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for file in files {
+        file.handle.sync_all().map_err(|source| StorageError::io("fsync", &file.tmp, source))?;
+        let target = layout.path(&file.relative_path);
+        let dir = target.parent().unwrap_or(layout.root()).to_path_buf();
+        create_dir_synced(&dir)?;
+        fs::rename(&file.tmp, &target)
+            .map_err(|source| StorageError::io("rename into", &target, source))?;
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs.iter().try_for_each(|dir| sync_dir(dir))
+}
+
+fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<File, StorageError> {
     let batch = file.batch;
     let handle = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
     let buffered = BufWriter::with_capacity(1 << 20, handle);
@@ -110,10 +147,7 @@ fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> 
     write_row_groups(&mut writer, &columns, batch, ROW_GROUP_ROWS, file.threads)
         .map_err(parquet_error)?;
     let buffered = writer.into_inner().map_err(parquet_error)?;
-    let handle = buffered
-        .into_inner()
-        .map_err(|error| StorageError::io("flush", path, error.into_error()))?;
-    handle.sync_all().map_err(|source| StorageError::io("fsync", path, source))
+    buffered.into_inner().map_err(|error| StorageError::io("flush", path, error.into_error()))
 }
 
 /// Creates `dir` and its missing parents, fsyncing each parent that gained an entry.
@@ -142,22 +176,17 @@ pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     handle.sync_all().map_err(|source| StorageError::io("fsync directory", dir, source))
 }
 
-/// Writes a small file atomically (temp, fsync, rename, fsync the directory).
-pub fn write_bytes_atomically(
+/// Writes a small file under `_meshlog/tmp/`, to [`publish`] as `relative`.
+pub fn stage_bytes(
     layout: &Layout,
     relative: &Path,
     bytes: &[u8],
-) -> Result<(), StorageError> {
-    let target = layout.path(relative);
-    let name = target.file_name().unwrap_or_default();
-    let tmp = layout.tmp_dir().join(name);
-    fs::write(&tmp, bytes).map_err(|source| StorageError::io("write", &tmp, source))?;
-    let handle = File::open(&tmp).map_err(|source| StorageError::io("open", &tmp, source))?;
-    handle.sync_all().map_err(|source| StorageError::io("fsync", &tmp, source))?;
-    let dir = target.parent().unwrap_or(layout.root());
-    create_dir_synced(dir)?;
-    fs::rename(&tmp, &target).map_err(|source| StorageError::io("rename into", &target, source))?;
-    sync_dir(dir)
+) -> Result<StagedFile, StorageError> {
+    let tmp = tmp_path(layout, relative);
+    let mut handle =
+        File::create(&tmp).map_err(|source| StorageError::io("create", &tmp, source))?;
+    handle.write_all(bytes).map_err(|source| StorageError::io("write", &tmp, source))?;
+    Ok(StagedFile { tmp, handle, relative_path: relative.to_path_buf() })
 }
 
 /// A Parquet file's path relative to the data directory.
