@@ -7,15 +7,16 @@
 //!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
 //!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)
 //!       + analytics::failover::FailoverDetector + Arrow builders ─▶ RecordBatch
-//!   ─ bounded channel ─▶ storage::committer (sorted Parquet per hour, detector state,
-//!       commit log with source positions) ─▶ requests/ rejects/ failovers/ under data_dir
+//!   ─ bounded channel ─▶ storage::staging (sorted Parquet per hour and detector state,
+//!       under _meshlog/tmp) ─ bounded channel ─▶ storage::committer::Publisher (fsync,
+//!       rename, commit log with source positions) ─▶ requests/ rejects/ failovers/
 //! admin dump (file, stdin, or scrape::Scraper over HTTP) ─ meshlog_parsers::admin
 //!   ─ stats::StatsProcessor (enrich, counter deltas) ─▶ committer ─▶ endpoint_stats/ cluster_stats/
 //! data_dir ─ query::QueryEngine (DataFusion, time-pruned partitions, read-only) ─▶ table/csv/json
 //! ```
 //!
 //! Where to start: [`cli`] owns the commands; [`ingest::pipeline`] drives an ingest
-//! (reading on one thread, committing on another); [`storage::schema`] fixes the
+//! (reading on one thread, encoding on another, publishing on a third); [`storage::schema`] fixes the
 //! tables. Parsing lives in the pure, synchronous `meshlog-parsers` crate
 //! (`parsers/`), which has no I/O of its own; [`simulate`] generates realistic logs
 //! with known truth for the demo and the tests; [`learn`] infers the topology from
