@@ -1,6 +1,6 @@
 //! The committer owns a data directory while an ingest runs: it holds the
-//! directory's lock, recovers from a run that died (deleting files no commit
-//! lists and leftover temporary files), and commits batches. A commit has two
+//! directory's lock, recovers from a run that died (deleting leftover temporary
+//! files, and table and state files no commit lists), and commits batches. A commit has two
 //! halves: the [`Stager`] writes its files under `_meshlog/tmp/` (CPU work), then
 //! the [`Publisher`] makes them durable and visible (fsync, rename, fsync the
 //! directories), appends the commit record that makes them count, and replaces
@@ -10,13 +10,16 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
 use super::commit_log::CommitLog;
 use super::layout::Layout;
-use super::parquet_file::{TableFile, create_dir_synced, publish, relative, write_atomically};
+use super::parquet_file::{
+    TableFile, create_dir_synced, publish_files, relative, write_atomically,
+};
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
@@ -43,7 +46,8 @@ pub struct Publisher {
     log: CommitLog,
     /// The `failovers` table this run last wrote, so an unchanged one is not rewritten.
     failovers_written: Option<RecordBatch>,
-    _lock: File,
+    /// The directory's lock, shared with the stager: held until both halves are done.
+    _lock: Arc<File>,
 }
 
 impl Committer {
@@ -51,9 +55,9 @@ impl Committer {
     pub fn open(data_dir: &Path) -> Result<(Committer, Recovery), StorageError> {
         let layout = Layout::new(data_dir);
         create_dir_synced(&layout.tmp_dir())?;
-        let lock = lock(&layout.meta_dir().join("lock"))?;
+        let lock = Arc::new(lock(&layout.meta_dir().join("lock"))?);
         let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
-        let stager = Stager::new(layout.clone(), log.next_seq());
+        let stager = Stager::new(layout.clone(), log.next_seq(), lock.clone());
         let publisher = Publisher { layout, log, failovers_written: None, _lock: lock };
         let recovery = publisher.recover()?;
         Ok((Committer { stager, publisher }, recovery))
@@ -95,10 +99,10 @@ impl Committer {
 
 impl Publisher {
     /// Makes a staged commit durable and visible, then counts it: its files are
-    /// fsynced and renamed into place before the commit record is appended, so a
-    /// crash at any moment leaves either the whole commit or none of it.
+    /// fsynced and renamed into place before the commit record is appended, so after
+    /// a crash at any moment, recovery finds either the whole commit or none of it.
     pub fn publish(&mut self, staged: StagedCommit) -> Result<CommitStats, StorageError> {
-        publish(&self.layout, staged.files)?;
+        publish_files(&self.layout, staged.files)?;
         let mut record = staged.record;
         let seq = record.seq;
         record.committed_at = chrono::Utc::now().to_rfc3339();
@@ -164,10 +168,22 @@ impl Publisher {
         Ok(())
     }
 
-    /// Deletes temporary files and table files that no commit lists.
+    /// Deletes temporary files, and the table and state files that no commit lists.
     fn recover(&self) -> Result<Recovery, StorageError> {
         for entry in list_dir(&self.layout.tmp_dir())? {
             fs::remove_file(&entry).map_err(|source| StorageError::io("remove", &entry, source))?;
+        }
+        let mut recovery = Recovery::default();
+        // A state file of a commit whose record was never appended: the next commit
+        // takes its number, and one without that kind of state would not replace it.
+        for kind in [DETECTOR_STATE, COUNTER_STATE] {
+            for (seq, path) in self.state_files(kind)? {
+                if seq >= self.log.next_seq() {
+                    fs::remove_file(&path)
+                        .map_err(|source| StorageError::io("remove", &path, source))?;
+                    recovery.orphans_removed.push(path);
+                }
+            }
         }
         let committed: HashSet<&Path> = self
             .log
@@ -175,7 +191,6 @@ impl Publisher {
             .iter()
             .flat_map(|record| record.files.iter().map(PathBuf::as_path))
             .collect();
-        let mut recovery = Recovery::default();
         for table in PARTITIONED_TABLES {
             for file in parquet_files(&self.layout.path(table))? {
                 let relative_path = file.strip_prefix(self.layout.root()).unwrap_or(&file);
@@ -303,6 +318,26 @@ mod tests {
         assert_eq!(reopened.detector_state().unwrap().unwrap(), b"1");
         assert_eq!(rejects_files(&root).len(), 1);
         drop(reopened);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_state_file_no_commit_lists_is_removed_on_open() {
+        let root = std::env::temp_dir().join(format!("meshlog-state-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (mut committer, _) = Committer::open(&root).unwrap();
+        committer.commit(pending(one_reject(), b"1")).unwrap();
+        drop(committer);
+        // A run that died after publishing commit 2's counter state, before its record.
+        let uncommitted = root.join(crate::storage::staging::state_file(COUNTER_STATE, 2));
+        fs::write(&uncommitted, b"uncommitted").unwrap();
+        let (mut committer, recovery) = Committer::open(&root).unwrap();
+        assert_eq!(recovery.orphans_removed, [uncommitted]);
+        // The next commit takes number 2 and has no counter state of its own.
+        committer.commit(pending(one_reject(), b"2")).unwrap();
+        assert_eq!(committer.counter_state().unwrap(), None);
+        assert_eq!(committer.detector_state().unwrap().unwrap(), b"2");
+        drop(committer);
         fs::remove_dir_all(&root).unwrap();
     }
 

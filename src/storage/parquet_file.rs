@@ -1,10 +1,11 @@
 //! Writing Parquet files so that readers never see one half-written: a file is
 //! staged (written under `_meshlog/tmp/`), then published: fsynced, renamed into
 //! its partition directory, and the directory fsynced. Staging and publishing are
-//! apart so that a commit's fsyncs can overlap the encoding of the next one. Strings are dictionary-encoded (nearly unique ones
-//! as delta lengths and bytes), pages are zstd, the time column is delta-encoded,
-//! and the file records that it is sorted by it. Row groups are encoded by
-//! [`super::row_groups`], on as many threads as the file is given.
+//! apart so that a commit's fsyncs can overlap the encoding of the next one.
+//! Strings are dictionary-encoded (nearly unique ones as delta lengths and bytes),
+//! pages are zstd, the time column is delta-encoded, and the file records that it
+//! is sorted by it. Row groups are encoded by [`super::row_groups`], on as many
+//! threads as the file is given.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -87,26 +88,24 @@ pub struct TableFile<'b> {
     pub threads: usize,
 }
 
-/// A file written under `_meshlog/tmp/`, not yet durable nor in its table: see
-/// [`publish`].
+/// A file written under `_meshlog/tmp/` and closed (a commit can stage a file per
+/// hour it spans), not yet durable nor in its table: see [`publish_files`].
 pub struct StagedFile {
     tmp: PathBuf,
-    /// Still open, to fsync without opening it again.
-    handle: File,
     /// Where it goes, relative to the data directory.
     pub relative_path: PathBuf,
 }
 
 /// Writes `file` into the data directory atomically.
 pub fn write_atomically(layout: &Layout, file: &TableFile<'_>) -> Result<(), StorageError> {
-    publish(layout, vec![stage(layout, file)?])
+    publish_files(layout, vec![stage(layout, file)?])
 }
 
 /// Writes `file` under `_meshlog/tmp/`, without waiting for the disk.
 pub fn stage(layout: &Layout, file: &TableFile<'_>) -> Result<StagedFile, StorageError> {
     let tmp = tmp_path(layout, &file.relative_path);
-    let handle = write_parquet(&tmp, file)?;
-    Ok(StagedFile { tmp, handle, relative_path: file.relative_path.clone() })
+    write_parquet(&tmp, file)?;
+    Ok(StagedFile { tmp, relative_path: file.relative_path.clone() })
 }
 
 /// Where the file that goes to `relative` is staged: its whole relative path in
@@ -119,10 +118,12 @@ fn tmp_path(layout: &Layout, relative: &Path) -> PathBuf {
 /// Makes staged files durable and visible: fsyncs each, renames each into place,
 /// then fsyncs each directory that gained one, once. Once this returns, a crash
 /// keeps every one of them.
-pub fn publish(layout: &Layout, files: Vec<StagedFile>) -> Result<(), StorageError> {
+pub fn publish_files(layout: &Layout, files: Vec<StagedFile>) -> Result<(), StorageError> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for file in files {
-        file.handle.sync_all().map_err(|source| StorageError::io("fsync", &file.tmp, source))?;
+        let handle =
+            File::open(&file.tmp).map_err(|source| StorageError::io("open", &file.tmp, source))?;
+        handle.sync_all().map_err(|source| StorageError::io("fsync", &file.tmp, source))?;
         let target = layout.path(&file.relative_path);
         let dir = target.parent().unwrap_or(layout.root()).to_path_buf();
         create_dir_synced(&dir)?;
@@ -135,7 +136,7 @@ pub fn publish(layout: &Layout, files: Vec<StagedFile>) -> Result<(), StorageErr
     dirs.iter().try_for_each(|dir| sync_dir(dir))
 }
 
-fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<File, StorageError> {
+fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> {
     let batch = file.batch;
     let handle = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
     let buffered = BufWriter::with_capacity(1 << 20, handle);
@@ -147,7 +148,8 @@ fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<File, StorageError
     write_row_groups(&mut writer, &columns, batch, ROW_GROUP_ROWS, file.threads)
         .map_err(parquet_error)?;
     let buffered = writer.into_inner().map_err(parquet_error)?;
-    buffered.into_inner().map_err(|error| StorageError::io("flush", path, error.into_error()))
+    buffered.into_inner().map_err(|error| StorageError::io("flush", path, error.into_error()))?;
+    Ok(())
 }
 
 /// Creates `dir` and its missing parents, fsyncing each parent that gained an entry.
@@ -176,7 +178,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     handle.sync_all().map_err(|source| StorageError::io("fsync directory", dir, source))
 }
 
-/// Writes a small file under `_meshlog/tmp/`, to [`publish`] as `relative`.
+/// Writes a small file under `_meshlog/tmp/`, to [`publish_files`] as `relative`.
 pub fn stage_bytes(
     layout: &Layout,
     relative: &Path,
@@ -186,7 +188,7 @@ pub fn stage_bytes(
     let mut handle =
         File::create(&tmp).map_err(|source| StorageError::io("create", &tmp, source))?;
     handle.write_all(bytes).map_err(|source| StorageError::io("write", &tmp, source))?;
-    Ok(StagedFile { tmp, handle, relative_path: relative.to_path_buf() })
+    Ok(StagedFile { tmp, relative_path: relative.to_path_buf() })
 }
 
 /// A Parquet file's path relative to the data directory.

@@ -1,11 +1,13 @@
 //! Staging a commit: the first half of committing a batch, which costs CPU but
 //! never waits for the disk. Each hour's rows (sorted by `ts`), the rejects and
 //! the resume states are written under `_meshlog/tmp/`, and the commit record
-//! that will make them count is prepared. The [`super::committer::Publisher`]
+//! that will make them count is prepared. [`super::committer::Publisher`]
 //! does the second half. Ingest runs the two on different threads, so that one
 //! commit's fsyncs overlap the encoding of the next.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
@@ -19,7 +21,7 @@ use super::time_order::{sort_by_time, time_column};
 
 /// The rows and positions of one commit.
 pub struct PendingCommit {
-    /// `requests` rows in any order; the committer sorts them.
+    /// `requests` rows in any order; the stager sorts them.
     pub requests: RecordBatch,
     pub rejects: RecordBatch,
     /// Where each source stands once these rows are stored.
@@ -49,9 +51,9 @@ impl PendingCommit {
 
 /// The rows of admin snapshots in a commit, and the counter state after them.
 pub struct StatsCommit {
-    /// `endpoint_stats` rows in any order; the committer sorts them.
+    /// `endpoint_stats` rows in any order; the stager sorts them.
     pub endpoint_stats: RecordBatch,
-    /// `cluster_stats` rows in any order; the committer sorts them.
+    /// `cluster_stats` rows in any order; the stager sorts them.
     pub cluster_stats: RecordBatch,
     /// The last counters seen per proxy, host and statistic (for deltas), to resume from.
     pub counter_state: Vec<u8>,
@@ -99,11 +101,14 @@ pub struct Stager {
     /// (ingest's reader) keeps the other cores busy.
     threads: usize,
     next_seq: u64,
+    /// The directory's lock, shared with the publisher: held until both halves are done.
+    _lock: Arc<File>,
 }
 
 impl Stager {
-    pub fn new(layout: Layout, next_seq: u64) -> Stager {
-        Stager { layout, run_id: run_id(), threads: 1, next_seq }
+    /// Stages commits from number `next_seq` on, in the directory `lock` locks.
+    pub fn new(layout: Layout, next_seq: u64, lock: Arc<File>) -> Stager {
+        Stager { layout, run_id: run_id(), threads: 1, next_seq, _lock: lock }
     }
 
     /// Lets the next commits share their per-column work between `threads` threads
