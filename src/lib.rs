@@ -16,11 +16,11 @@
 //! ```
 //!
 //! Where to start: [`cli`] owns the commands; [`ingest::pipeline`] drives an ingest
-//! (reading on one thread, encoding on another, publishing on a third); [`storage::schema`] fixes the
-//! tables. Parsing lives in the pure, synchronous `meshlog-parsers` crate
-//! (`parsers/`), which has no I/O of its own; [`simulate`] generates realistic logs
-//! with known truth for the demo and the tests; [`learn`] infers the topology from
-//! endpoint dumps.
+//! (reading on one thread, encoding on another, publishing on a third);
+//! [`storage::schema`] fixes the tables. Parsing lives in the pure, synchronous
+//! `meshlog-parsers` crate (`parsers/`), which has no I/O of its own; [`simulate`]
+//! generates realistic logs with known truth for the demo and the tests; [`learn`]
+//! infers the topology from endpoint dumps.
 
 pub mod analytics;
 pub mod cli;

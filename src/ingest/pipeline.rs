@@ -5,8 +5,8 @@
 //! bounded channel to the committer thread, which encodes them, and a publishing
 //! thread makes them durable and commits them, one batch behind. So parsing and
 //! Parquet encoding use both cores, the fsyncs overlap the encoding, and at most
-//! two batches are in memory at once, whatever the input size. Once reading is done, the committer
-//! shares the batches still to commit between all cores.
+//! two batches are in memory at once, whatever the input size. Once reading is
+//! done, the committer shares the batches still to commit between all cores.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,11 +1,12 @@
 //! The committer owns a data directory while an ingest runs: it holds the
 //! directory's lock, recovers from a run that died (deleting leftover temporary
-//! files, and table and state files no commit lists), and commits batches. A commit has two
-//! halves: the [`Stager`] writes its files under `_meshlog/tmp/` (CPU work), then
-//! the [`Publisher`] makes them durable and visible (fsync, rename, fsync the
-//! directories), appends the commit record that makes them count, and replaces
-//! the `failovers` table with the episodes it knows. [`Committer::into_halves`]
-//! lets ingest run the halves on two threads, one commit apart.
+//! files, and table and state files no commit lists), and commits batches. A
+//! commit has two halves: the [`Stager`] writes its files under `_meshlog/tmp/`
+//! (CPU work), then the [`Publisher`] makes them durable and visible (fsync,
+//! rename, fsync the directories), appends the commit record that makes them
+//! count, and replaces the `failovers` table with the episodes it knows.
+//! [`Committer::into_halves`] lets ingest run the halves on two threads, one
+//! commit apart.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -343,15 +344,9 @@ mod tests {
 
     /// A commit of no rows whose `failovers` table holds `episodes`.
     fn commit_with(committer: &mut Committer, episodes: &[Episode]) {
-        let pending = PendingCommit {
-            requests: RecordBatch::new_empty(crate::storage::schema::requests()),
-            rejects: RecordBatch::new_empty(crate::storage::schema::rejects()),
-            sources: Vec::new(),
-            detector_state: b"{}".to_vec(),
-            failovers: failovers_batch(episodes).unwrap(),
-            stats: None,
-        };
-        committer.commit(pending).unwrap();
+        let no_rejects = RecordBatch::new_empty(crate::storage::schema::rejects());
+        let failovers = failovers_batch(episodes).unwrap();
+        committer.commit(PendingCommit { failovers, ..pending(no_rejects, b"{}") }).unwrap();
     }
 
     /// The inode of the `failovers` file: a rewrite (a rename into place) changes it.

@@ -125,13 +125,13 @@ pub fn publish_files(layout: &Layout, files: Vec<StagedFile>) -> Result<(), Stor
             File::open(&file.tmp).map_err(|source| StorageError::io("open", &file.tmp, source))?;
         handle.sync_all().map_err(|source| StorageError::io("fsync", &file.tmp, source))?;
         let target = layout.path(&file.relative_path);
-        let dir = target.parent().unwrap_or(layout.root()).to_path_buf();
-        create_dir_synced(&dir)?;
+        let dir = target.parent().unwrap_or(layout.root());
+        if !dirs.iter().any(|seen| seen == dir) {
+            create_dir_synced(dir)?;
+            dirs.push(dir.to_path_buf());
+        }
         fs::rename(&file.tmp, &target)
             .map_err(|source| StorageError::io("rename into", &target, source))?;
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
     }
     dirs.iter().try_for_each(|dir| sync_dir(dir))
 }
