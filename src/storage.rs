@@ -5,9 +5,12 @@
 
 pub mod commit_log;
 pub mod committer;
+mod dict_chunk;
+pub mod dict_column;
 pub mod layout;
 pub mod parallel;
 pub mod parquet_file;
+mod rle_hybrid;
 pub mod row_groups;
 pub mod schema;
 pub mod staging;

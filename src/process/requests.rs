@@ -12,6 +12,7 @@ use meshlog_parsers::{AccessLogRecord, ClusterName};
 use super::text_column::TextColumn;
 use crate::enrich::Enrichment;
 use crate::storage::StorageError;
+use crate::storage::dict_column::DictColumn;
 use crate::storage::schema;
 
 /// The context every row of a batch shares.
@@ -24,22 +25,44 @@ pub struct RowContext<'a> {
 }
 
 /// Builds `requests` rows.
+///
+/// The strings that repeat are stored as dictionaries, and their keys are found by
+/// one of the two threads ingest keeps busy. The reading thread finds them for the
+/// short values that a handful of candidates cover (methods, protocols, localities,
+/// response flags: [`DictColumn`]); the committer, which has less to do per row,
+/// for the longer and more varied ones (paths, user agents, hosts, Envoy clusters),
+/// which come to it as plain strings ([`TextColumn`]), like the four that are
+/// nearly unique per request (a client address, a request id, ephemeral `ip:port`s).
 pub struct RequestsBuilder {
     ts: TimestampMicrosecondBuilder,
-    source_cluster: TextColumn,
-    head: [TextColumn; 4],
+    source_cluster: DictColumn,
+    proxy: DictColumn,
+    method: DictColumn,
+    path: TextColumn,
+    protocol: DictColumn,
     response_code: Int32Builder,
-    flags_and_details: [TextColumn; 2],
+    response_flags: DictColumn,
+    response_code_details: TextColumn,
+    /// bytes_received, bytes_sent, duration_ms, upstream_service_time_ms.
     numbers: [Int64Builder; 4],
-    /// x_forwarded_for, user_agent, request_id, authority, upstream_host, upstream_cluster.
-    middle: [TextColumn; 6],
+    x_forwarded_for: TextColumn,
+    user_agent: TextColumn,
+    request_id: TextColumn,
+    authority: TextColumn,
+    upstream_host: TextColumn,
+    upstream_cluster: TextColumn,
     service: TextColumn,
     service_port: Int32Builder,
-    subset: TextColumn,
-    direction: TextColumn,
-    tail: [TextColumn; 7],
-    locality: TextColumn,
-    dst_cluster: TextColumn,
+    subset: DictColumn,
+    direction: DictColumn,
+    upstream_local_address: TextColumn,
+    downstream_local_address: TextColumn,
+    downstream_remote_address: TextColumn,
+    /// requested_server_name, route_name, upstream_transport_failure_reason,
+    /// connection_termination_details.
+    tail: [DictColumn; 4],
+    locality: DictColumn,
+    dst_cluster: DictColumn,
     via_gateway: BooleanBuilder,
     rows: usize,
 }
@@ -48,19 +71,31 @@ impl Default for RequestsBuilder {
     fn default() -> Self {
         RequestsBuilder {
             ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            source_cluster: TextColumn::default(),
-            head: Default::default(),
+            source_cluster: DictColumn::default(),
+            proxy: DictColumn::default(),
+            method: DictColumn::default(),
+            path: TextColumn::default(),
+            protocol: DictColumn::default(),
             response_code: Int32Builder::new(),
-            flags_and_details: Default::default(),
+            response_flags: DictColumn::default(),
+            response_code_details: TextColumn::default(),
             numbers: Default::default(),
-            middle: Default::default(),
+            x_forwarded_for: TextColumn::default(),
+            user_agent: TextColumn::default(),
+            request_id: TextColumn::default(),
+            authority: TextColumn::default(),
+            upstream_host: TextColumn::default(),
+            upstream_cluster: TextColumn::default(),
             service: TextColumn::default(),
             service_port: Int32Builder::new(),
-            subset: TextColumn::default(),
-            direction: TextColumn::default(),
+            subset: DictColumn::default(),
+            direction: DictColumn::default(),
+            upstream_local_address: TextColumn::default(),
+            downstream_local_address: TextColumn::default(),
+            downstream_remote_address: TextColumn::default(),
             tail: Default::default(),
-            locality: TextColumn::default(),
-            dst_cluster: TextColumn::default(),
+            locality: DictColumn::default(),
+            dst_cluster: DictColumn::default(),
             via_gateway: BooleanBuilder::new(),
             rows: 0,
         }
@@ -96,17 +131,13 @@ impl RequestsBuilder {
     ) {
         self.ts.append_value(ts);
         self.source_cluster.append_option(context.source_cluster);
-        for (builder, value) in self.head.iter_mut().zip([
-            &record.proxy,
-            &record.method,
-            &record.path,
-            &record.protocol,
-        ]) {
-            builder.append_option(text(value));
-        }
+        self.proxy.append_option(text(&record.proxy));
+        self.method.append_option(text(&record.method));
+        self.path.append_option(text(&record.path));
+        self.protocol.append_option(text(&record.protocol));
         self.response_code.append_option(record.response_code.map(i32::from));
-        self.flags_and_details[0].append_option(text(&record.response_flags));
-        self.flags_and_details[1].append_option(text(&record.response_code_details));
+        self.response_flags.append_option(text(&record.response_flags));
+        self.response_code_details.append_option(text(&record.response_code_details));
         let numbers = [
             record.bytes_received,
             record.bytes_sent,
@@ -116,21 +147,16 @@ impl RequestsBuilder {
         for (builder, value) in self.numbers.iter_mut().zip(numbers) {
             builder.append_option(signed(value));
         }
-        let middle = [
-            &record.x_forwarded_for,
-            &record.user_agent,
-            &record.request_id,
-            &record.authority,
-            &record.upstream_host,
-        ];
-        for (builder, value) in self.middle[..5].iter_mut().zip(middle) {
-            builder.append_option(text(value));
-        }
+        self.x_forwarded_for.append_option(text(&record.x_forwarded_for));
+        self.user_agent.append_option(text(&record.user_agent));
+        self.request_id.append_option(text(&record.request_id));
+        self.authority.append_option(text(&record.authority));
+        self.upstream_host.append_option(text(&record.upstream_host));
         self.append_cluster(context.cluster);
+        self.upstream_local_address.append_option(text(&record.upstream_local_address));
+        self.downstream_local_address.append_option(text(&record.downstream_local_address));
+        self.downstream_remote_address.append_option(text(&record.downstream_remote_address));
         let tail = [
-            &record.upstream_local_address,
-            &record.downstream_local_address,
-            &record.downstream_remote_address,
             &record.requested_server_name,
             &record.route_name,
             &record.upstream_transport_failure_reason,
@@ -148,15 +174,14 @@ impl RequestsBuilder {
     /// `upstream_cluster` and the parts parsed from it.
     fn append_cluster(&mut self, cluster: Option<ClusterName<'_>>) {
         let Some(name) = cluster else {
-            for builder in
-                [&mut self.middle[5], &mut self.service, &mut self.subset, &mut self.direction]
-            {
-                builder.append_null();
-            }
+            self.upstream_cluster.append_option(None);
+            self.service.append_option(None);
             self.service_port.append_null();
+            self.subset.append_null();
+            self.direction.append_null();
             return;
         };
-        self.middle[5].append_value(name.name);
+        self.upstream_cluster.append_value(name.name);
         self.service.append_option(name.service);
         self.service_port.append_option(name.port.map(i32::from));
         self.subset.append_option(name.subset);
@@ -169,24 +194,41 @@ impl RequestsBuilder {
         let rows = self.rows;
         let ts = self.ts.finish();
         self.ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
-        let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(ts), TextColumn::finish(&mut self.source_cluster)];
-        columns.extend(self.head.iter_mut().map(TextColumn::finish));
-        columns.push(finish_int32(&mut self.response_code, rows));
-        columns.extend(self.flags_and_details.iter_mut().map(TextColumn::finish));
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(ts),
+            self.source_cluster.finish(),
+            self.proxy.finish(),
+            self.method.finish(),
+            self.path.finish(),
+            self.protocol.finish(),
+            finish_int32(&mut self.response_code, rows),
+            self.response_flags.finish(),
+            self.response_code_details.finish(),
+        ];
         columns.extend(self.numbers.iter_mut().map(|builder| finish_int64(builder, rows)));
-        columns.extend(self.middle.iter_mut().map(TextColumn::finish));
-        columns.push(TextColumn::finish(&mut self.service));
-        columns.push(finish_int32(&mut self.service_port, rows));
-        columns.push(TextColumn::finish(&mut self.subset));
-        columns.push(TextColumn::finish(&mut self.direction));
-        columns.extend(self.tail.iter_mut().map(TextColumn::finish));
-        columns.push(TextColumn::finish(&mut self.locality));
-        columns.push(TextColumn::finish(&mut self.dst_cluster));
+        columns.extend([
+            self.x_forwarded_for.finish(),
+            self.user_agent.finish(),
+            self.request_id.finish(),
+            self.authority.finish(),
+            self.upstream_host.finish(),
+            self.upstream_cluster.finish(),
+            self.service.finish(),
+            finish_int32(&mut self.service_port, rows),
+            self.subset.finish(),
+            self.direction.finish(),
+            self.upstream_local_address.finish(),
+            self.downstream_local_address.finish(),
+            self.downstream_remote_address.finish(),
+        ]);
+        columns.extend(self.tail.iter_mut().map(DictColumn::finish));
+        columns.push(self.locality.finish());
+        columns.push(self.dst_cluster.finish());
         columns.push(Arc::new(self.via_gateway.finish()));
         self.via_gateway = BooleanBuilder::with_capacity(rows);
         self.rows = 0;
-        RecordBatch::try_new(schema::requests(), columns)
+        let schema = schema::with_column_types(&schema::requests(), &columns);
+        RecordBatch::try_new(schema, columns)
             .map_err(|source| StorageError::Arrow { table: "requests", source })
     }
 }

@@ -36,12 +36,6 @@ impl TextColumn {
         self.builder.append_value(value);
     }
 
-    /// Counts a null; it is appended with the next value or at [`Self::finish`].
-    #[inline]
-    pub fn append_null(&mut self) {
-        self.pending_nulls += 1;
-    }
-
     /// The column of the values appended so far; the builder starts again, with room
     /// for as many rows and bytes.
     pub fn finish(&mut self) -> ArrayRef {

@@ -11,7 +11,9 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use arrow::datatypes::{DataType, Schema};
+use arrow::array::AsArray;
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -20,7 +22,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::StorageError;
+use super::dict_column::dictionary_of;
 use super::layout::Layout;
+use super::parallel::map_in_parallel;
 use super::row_groups::write_row_groups;
 
 /// Rows per row group: large enough for good compression, small enough that the
@@ -37,6 +41,25 @@ const HIGH_CARDINALITY: [&str; 4] =
 /// prune nothing; `source_cluster` is the exception (one reporting cluster per file,
 /// usually). Numbers and times always keep theirs (`ts` prunes row groups).
 const STRING_STATISTICS: [&str; 1] = ["source_cluster"];
+
+/// Whether files store `field` with a dictionary: a string column not in
+/// [`HIGH_CARDINALITY`] (the writer settings below say the same).
+fn has_dictionary(field: &Field) -> bool {
+    field.data_type() == &DataType::Utf8 && !HIGH_CARDINALITY.contains(&field.name().as_str())
+}
+
+/// `batch` with each plain string column that files store with a dictionary turned
+/// into one (unless its distinct values are too many), on up to `threads` threads.
+/// Done before rows are sorted, the sort moves keys instead of strings.
+pub fn with_dictionaries(batch: &RecordBatch, threads: usize) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let fields_and_columns: Vec<_> = schema.fields().iter().zip(batch.columns()).collect();
+    let columns = map_in_parallel(fields_and_columns, threads, |(field, column)| {
+        let strings = column.as_string_opt::<i32>().filter(|_| has_dictionary(field));
+        strings.and_then(dictionary_of).unwrap_or_else(|| column.clone())
+    });
+    RecordBatch::try_new(super::schema::with_column_types(&schema, &columns), columns)
+}
 
 /// The writer settings of every table file.
 fn properties(schema: &Schema, sorted_by: Option<usize>) -> WriterProperties {
@@ -141,9 +164,9 @@ fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> 
     let handle = File::create(path).map_err(|source| StorageError::io("create", path, source))?;
     let buffered = BufWriter::with_capacity(1 << 20, handle);
     let parquet_error = |source| StorageError::Parquet { path: path.into(), source };
-    let properties = properties(&batch.schema(), file.sorted_by);
-    let writer =
-        ArrowWriter::try_new(buffered, batch.schema(), Some(properties)).map_err(parquet_error)?;
+    let schema = super::schema::stored(&batch.schema());
+    let properties = properties(&schema, file.sorted_by);
+    let writer = ArrowWriter::try_new(buffered, schema, Some(properties)).map_err(parquet_error)?;
     let (mut writer, columns) = writer.into_serialized_writer().map_err(parquet_error)?;
     write_row_groups(&mut writer, &columns, batch, ROW_GROUP_ROWS, file.threads)
         .map_err(parquet_error)?;

@@ -6,7 +6,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::array::ArrayRef;
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 
 /// The directory (under the data dir) of the `requests` table, partitioned by
 /// `date=YYYY-MM-DD/hour=HH` of the request's `ts`.
@@ -213,4 +214,31 @@ pub fn cluster_stats() -> SchemaRef {
         ))
     });
     SCHEMA.clone()
+}
+
+/// `table`'s schema with each field's type taken from `columns`: a batch in memory
+/// may hold a string column as a dictionary ([`stored`] gives the type on disk).
+pub fn with_column_types(table: &SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
+    let fields = table.fields().iter().zip(columns).map(|(field, column)| {
+        if field.data_type() == column.data_type() {
+            field.as_ref().clone()
+        } else {
+            field.as_ref().clone().with_data_type(column.data_type().clone())
+        }
+    });
+    Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), table.metadata().clone()))
+}
+
+/// The schema a batch is stored with: a dictionary column as its values' type, the
+/// way every table declares it.
+pub fn stored(schema: &SchemaRef) -> SchemaRef {
+    let is_dictionary = |field: &FieldRef| matches!(field.data_type(), DataType::Dictionary(..));
+    if !schema.fields().iter().any(is_dictionary) {
+        return schema.clone();
+    }
+    let fields = schema.fields().iter().map(|field| match field.data_type() {
+        DataType::Dictionary(_, values) => field.as_ref().clone().with_data_type(*values.clone()),
+        _ => field.as_ref().clone(),
+    });
+    Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), schema.metadata().clone()))
 }

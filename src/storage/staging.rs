@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use super::StorageError;
 use super::commit_log::{CommitRecord, SourcePosition};
 use super::layout::{Layout, hour_of, partition_of};
-use super::parquet_file::{StagedFile, TableFile, relative, stage, stage_bytes};
+use super::parquet_file::{StagedFile, TableFile, relative, stage, stage_bytes, with_dictionaries};
 use super::schema::{CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, REJECTS_DIR, REQUESTS_DIR};
 use super::time_order::{sort_by_time, time_column};
 
@@ -160,8 +160,9 @@ impl Stager {
         seq: u64,
         rows: &RecordBatch,
     ) -> Result<Vec<StagedFile>, StorageError> {
-        let sorted = sort_by_time(rows, self.threads)
-            .map_err(|source| StorageError::Arrow { table, source })?;
+        let arrow_error = |source| StorageError::Arrow { table, source };
+        let rows = with_dictionaries(rows, self.threads).map_err(arrow_error)?;
+        let sorted = sort_by_time(&rows, self.threads).map_err(arrow_error)?;
         self.write_partitioned(table, seq, &sorted)
     }
 
