@@ -12,9 +12,8 @@
 use std::hash::Hasher;
 use std::sync::Arc;
 
-use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{Array, ArrayRef, DictionaryArray, StringArray, UInt32Array};
-use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::UInt32Type;
 use hashbrown::HashTable;
 
@@ -29,6 +28,9 @@ pub const DICTIONARY_BYTES_LIMIT: usize = 1024 * 1024;
 /// methods, protocols, directions or localities a column holds.
 const LINEAR_SCAN_VALUES: usize = 8;
 
+/// The key [`DictColumn`] keeps for a null row until it finishes.
+const NULL_KEY: u32 = u32::MAX;
+
 /// Builds one `Utf8` column as a `Dictionary(UInt32, Utf8)`.
 pub struct DictColumn {
     /// The distinct values, in the order first seen, end to end.
@@ -37,8 +39,9 @@ pub struct DictColumn {
     spans: Vec<(u32, u32)>,
     /// The keys of the distinct values, by the hash of their bytes.
     table: HashTable<u32>,
+    /// A key per row, [`NULL_KEY`] for a null: the validity bitmap is made at
+    /// [`DictColumn::finish`], in one pass, rather than a bit per append.
     keys: Vec<u32>,
-    nulls: NullBufferBuilder,
     /// The last value appended, if any: its key and where it is in `bytes`.
     last: Option<(u32, (u32, u32))>,
 }
@@ -50,7 +53,6 @@ impl Default for DictColumn {
             spans: Vec::new(),
             table: HashTable::new(),
             keys: Vec::new(),
-            nulls: NullBufferBuilder::new(0),
             last: None,
         }
     }
@@ -112,14 +114,12 @@ impl DictColumn {
             _ => self.intern(value),
         };
         self.keys.push(key);
-        self.nulls.append_non_null();
     }
 
     /// Appends a null.
     #[inline]
     pub fn append_null(&mut self) {
-        self.keys.push(0);
-        self.nulls.append_null();
+        self.keys.push(NULL_KEY);
     }
 
     /// The key of `value`, given a new one if it was not seen before; it becomes the
@@ -165,8 +165,14 @@ impl DictColumn {
     /// again, empty, with room for as many rows.
     pub fn finish(&mut self) -> ArrayRef {
         let rows = self.keys.len();
-        let keys = std::mem::replace(&mut self.keys, Vec::with_capacity(rows));
-        let keys = UInt32Array::new(ScalarBuffer::from(keys), self.nulls.finish());
+        let mut keys = std::mem::replace(&mut self.keys, Vec::with_capacity(rows));
+        let valid: BooleanBuffer = keys.iter().map(|key| *key != NULL_KEY).collect();
+        let nulls = Some(NullBuffer::new(valid)).filter(|nulls| nulls.null_count() > 0);
+        if nulls.is_some() {
+            // Any key will do under a null; 0 keeps them all in the dictionary's range.
+            keys.iter_mut().filter(|key| **key == NULL_KEY).for_each(|key| *key = 0);
+        }
+        let keys = UInt32Array::new(ScalarBuffer::from(keys), nulls);
         let too_many = self.is_full();
         let bytes = std::mem::take(&mut self.bytes);
         // Values are appended end to end, so each one ends where the next starts.
