@@ -1,13 +1,16 @@
-//! Encoding a dictionary string column (built by [`super::dict_column`]) into a
-//! Parquet column chunk from its keys, without the per-value hashing the Arrow
-//! writer does to find them again: that hashing was the largest part of encoding a
-//! batch. The chunk holds what the Arrow writer makes of the same strings: a
-//! `PLAIN` dictionary page, then `RLE_DICTIONARY` data pages of at most the
-//! writer's row limit, compressed alike, an offset index, and statistics and a
-//! column index where the writer's settings ask for them (values kept whole, not
-//! truncated). Its dictionary holds only the values its rows use, sorted, so that a
-//! page's smallest and largest keys are its min and max. Tests compare the chunks
-//! with the Arrow writer's.
+//! Encoding a dictionary string column ([`super::dict_column`]) into a Parquet
+//! column chunk from its keys, without the per-value hashing the Arrow writer does
+//! to find them again: that hashing was the largest part of encoding a batch. The
+//! chunk is laid out as the Arrow writer lays out the same strings: a `PLAIN`
+//! dictionary page, then `RLE_DICTIONARY` data pages (v1) of at most the writer's
+//! row limit, compressed alike, an offset index, and chunk statistics and a column
+//! index where the writer's settings ask for them. Tests compare the two writers'
+//! rows, statistics, encodings, pages and column indexes. What differs: the
+//! dictionary holds only the values the chunk's rows use, sorted (so a page's
+//! smallest and largest keys are its min and max); statistics keep values whole
+//! where the Arrow writer truncates them to 64 bytes; and there are no size
+//! statistics (unencoded byte counts, level histograms), which are optional and
+//! which meshlog's readers do not use.
 
 mod page_index;
 mod pages;
@@ -19,14 +22,14 @@ use parquet::basic::{Compression, Encoding, PageType};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::{ParquetError, Result};
-use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
+use parquet::file::metadata::{ColumnChunkMetaData, ColumnChunkMetaDataBuilder, PageEncodingStats};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 
 use super::rle_hybrid;
 use page_index::PageIndex;
-use pages::PageSink;
+use pages::{Nulls, PageSink, WrittenPages};
 
 /// A column chunk encoded in memory, to append to a row group as it is.
 pub struct EncodedChunk {
@@ -44,10 +47,12 @@ pub fn supports(properties: &WriterProperties, path: &ColumnPath) -> bool {
 }
 
 /// The column as a dictionary this module can encode: `UInt32` keys into `Utf8`
-/// values, and at least one value that is not null.
+/// values that are not null, and at least one row that is not null.
 pub fn as_encodable(column: &dyn Array) -> Option<&DictionaryArray<UInt32Type>> {
     let dictionary = column.as_dictionary_opt::<UInt32Type>()?;
-    let encodable = dictionary.values().data_type() == &DataType::Utf8
+    let values = dictionary.values();
+    let encodable = values.data_type() == &DataType::Utf8
+        && values.null_count() == 0
         && dictionary.null_count() < dictionary.len();
     encodable.then_some(dictionary)
 }
@@ -114,36 +119,36 @@ pub fn encode(
         let values = page.len() - page.null_count();
         let keys = &remapped.keys[keys_written..keys_written + values];
         keys_written += values;
-        pages.write_data_page(page.len(), (nullable, page.nulls()), keys, width)?;
+        let nulls = if nullable { Nulls::Of(page.nulls()) } else { Nulls::None };
+        pages.write_data_page(page.len(), nulls, keys, width)?;
         if statistics == EnabledStatistics::Page {
             column_index.append(&remapped.values, keys, page.len() - values);
         }
     }
+    let pages = pages.finish()?;
     let mut metadata = chunk_metadata(descr.clone(), compression, &pages, column.len());
     if statistics != EnabledStatistics::None {
         metadata = metadata.set_statistics(chunk_statistics(&remapped, column.len()));
     }
     let column_index = (statistics == EnabledStatistics::Page).then(|| column_index.build());
-    let (bytes_written, rows_written) = (pages.compressed_bytes, column.len() as u64);
-    let (bytes, offset_index) = pages.finish()?;
     let close = ColumnCloseResult {
-        bytes_written,
-        rows_written,
+        bytes_written: pages.compressed_bytes,
+        rows_written: column.len() as u64,
         metadata: metadata.build()?,
         bloom_filter: None,
         column_index: column_index.transpose()?,
-        offset_index: (!properties.offset_index_disabled()).then_some(offset_index),
+        offset_index: (!properties.offset_index_disabled()).then_some(pages.offset_index),
     };
-    Ok(EncodedChunk { bytes, close })
+    Ok(EncodedChunk { bytes: pages.bytes, close })
 }
 
-/// The chunk's metadata but its statistics: `rows` rows in the pages of `pages`.
+/// The chunk's metadata but its statistics: `rows` rows in `pages`.
 fn chunk_metadata(
     descr: ColumnDescPtr,
     compression: Compression,
-    pages: &PageSink,
+    pages: &WrittenPages,
     rows: usize,
-) -> parquet::file::metadata::ColumnChunkMetaDataBuilder {
+) -> ColumnChunkMetaDataBuilder {
     let page_counts = [
         (PageType::DICTIONARY_PAGE, Encoding::PLAIN, 1),
         (PageType::DATA_PAGE, Encoding::RLE_DICTIONARY, pages.data_pages),
@@ -161,7 +166,7 @@ fn chunk_metadata(
         .set_total_uncompressed_size(pages.uncompressed_bytes as i64)
         .set_num_values(rows as i64)
         .set_dictionary_page_offset(Some(0))
-        .set_data_page_offset(pages.first_data_page.unwrap_or(0))
+        .set_data_page_offset(pages.first_data_page)
 }
 
 /// The chunk's min and max (the first and last of its sorted dictionary) and nulls.

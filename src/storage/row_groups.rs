@@ -1,12 +1,13 @@
 //! Encoding a batch into a Parquet file's row groups: each row group's column
 //! chunks are encoded on up to `threads` threads ([`super::parallel`]), then
 //! appended to the file in schema order. The bytes written do not depend on the
-//! number of threads. A dictionary string column is encoded from its keys
+//! number of threads. A dictionary string column (`with_dictionaries` in
+//! [`super::parquet_file`], or a batch built so) is encoded from its keys
 //! ([`super::dict_chunk`]); every other column by the Arrow writer.
 
 use std::io::Write;
 
-use arrow::array::{ArrayRef, AsArray};
+use arrow::array::ArrayRef;
 use arrow::datatypes::Field;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_writer::{
@@ -15,10 +16,9 @@ use parquet::arrow::arrow_writer::{
 use parquet::errors::Result;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
-use parquet::schema::types::SchemaDescriptor;
+use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
 use super::dict_chunk::{self, EncodedChunk};
-use super::dict_column::dictionary_of;
 use super::parallel::map_in_parallel;
 
 /// One column chunk of a row group, encoded and waiting to be appended.
@@ -77,19 +77,10 @@ fn encode_row_group(
     }
     let columns = schema.fields().iter().zip(group.columns()).zip(writers_by_field);
     let encoded = map_in_parallel(columns.collect(), threads, |((field, column), writers)| {
-        if let [(leaf, _)] = writers.as_slice() {
-            let leaf = leaves.column(*leaf);
-            let supported = dict_chunk::supports(properties, leaf.path());
-            let looked_up = column
-                .as_string_opt::<i32>()
-                .filter(|_| supported && properties.dictionary_enabled(leaf.path()))
-                .and_then(dictionary_of);
-            let column = looked_up.as_ref().unwrap_or(column);
-            let encodable = dict_chunk::as_encodable(column.as_ref()).filter(|_| supported);
-            if let Some(dictionary) = encodable {
-                let chunk = dict_chunk::encode(dictionary, leaf, properties)?;
-                return Ok(vec![Chunk::Dictionary(chunk)]);
-            }
+        if let [(leaf, _)] = writers.as_slice()
+            && let Some(chunk) = encode_dictionary(column, leaves.column(*leaf), properties)
+        {
+            return Ok(vec![Chunk::Dictionary(chunk?)]);
         }
         encode_column(field, column, writers.into_iter().map(|(_, writer)| writer))
     });
@@ -98,6 +89,20 @@ fn encode_row_group(
         chunks.extend(field_chunks?);
     }
     Ok(chunks)
+}
+
+/// Encodes a dictionary column from its keys ([`dict_chunk`]), if the file stores it
+/// with a dictionary and the chunk can be written that way; `None` leaves it to the
+/// Arrow writer.
+fn encode_dictionary(
+    column: &ArrayRef,
+    leaf: ColumnDescPtr,
+    properties: &WriterProperties,
+) -> Option<Result<EncodedChunk>> {
+    let path = leaf.path();
+    let wanted = properties.dictionary_enabled(path) && dict_chunk::supports(properties, path);
+    let dictionary = dict_chunk::as_encodable(column.as_ref()).filter(|_| wanted)?;
+    Some(dict_chunk::encode(dictionary, leaf, properties))
 }
 
 /// Encodes one column of a row group: a chunk per leaf (one for a flat column).
@@ -151,7 +156,8 @@ mod tests {
     fn file_bytes(batch: &RecordBatch, threads: usize) -> Vec<u8> {
         let writer = ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
         let (mut writer, columns) = writer.into_serialized_writer().unwrap();
-        write_row_groups(&mut writer, &columns, batch, 100, threads).unwrap();
+        let batch = crate::storage::parquet_file::with_dictionaries(batch, threads).unwrap();
+        write_row_groups(&mut writer, &columns, &batch, 100, threads).unwrap();
         writer.into_inner().unwrap()
     }
 
@@ -182,6 +188,16 @@ mod tests {
         let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties)).unwrap();
         writer.write(&batch).unwrap();
         writer.into_inner().unwrap()
+    }
+
+    /// The file `write_row_groups` makes of `batch`, its strings looked up in
+    /// dictionaries first, as the stager does.
+    fn dictionary_bytes(batch: &RecordBatch, properties: WriterProperties) -> Vec<u8> {
+        let batch = crate::storage::parquet_file::with_dictionaries(batch, 2).unwrap();
+        for column in batch.columns() {
+            assert!(matches!(column.data_type(), DataType::Dictionary(..)));
+        }
+        row_groups_bytes(&batch, properties)
     }
 
     /// The file `write_row_groups` makes of `batch`.
@@ -319,7 +335,7 @@ mod tests {
             for count in [1, 9, 100, 250] {
                 let batch = strings(count);
                 let (rows, chunks) =
-                    contents(row_groups_bytes(&batch, dictionary_properties(compression)));
+                    contents(dictionary_bytes(&batch, dictionary_properties(compression)));
                 let (expected_rows, expected_chunks) =
                     contents(arrow_writer_bytes(&batch, dictionary_properties(compression)));
                 assert_eq!(rows, expected_rows, "{count} rows, {compression}");
@@ -342,7 +358,7 @@ mod tests {
             let column: ArrayRef = Arc::new(values.iter().map(Option::as_deref).collect::<StringArray>());
             let batch = RecordBatch::try_new(schema, vec![column]).unwrap();
             let properties = || dictionary_properties(Compression::ZSTD(ZstdLevel::default()));
-            let ours = contents(row_groups_bytes(&batch, properties()));
+            let ours = contents(dictionary_bytes(&batch, properties()));
             proptest::prop_assert_eq!(ours, contents(arrow_writer_bytes(&batch, properties())));
         }
     }
@@ -350,7 +366,7 @@ mod tests {
     #[test]
     fn dictionary_chunks_are_smaller_than_a_page_of_plain_keys() {
         let batch = strings(250);
-        let ours = row_groups_bytes(&batch, dictionary_properties(Compression::UNCOMPRESSED));
+        let ours = dictionary_bytes(&batch, dictionary_properties(Compression::UNCOMPRESSED));
         let arrow = arrow_writer_bytes(&batch, dictionary_properties(Compression::UNCOMPRESSED));
         // Same encodings, so about the same size: a sign the keys are bit-packed.
         assert!(ours.len() <= arrow.len() * 11 / 10, "{} vs {} bytes", ours.len(), arrow.len());

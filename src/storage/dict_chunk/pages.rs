@@ -18,11 +18,32 @@ pub struct PageSink {
     sink: TrackedWrite<Vec<u8>>,
     compressor: Compressor,
     offsets: OffsetIndexBuilder,
+    compressed_bytes: u64,
+    uncompressed_bytes: u64,
+    first_data_page: Option<i64>,
+    data_pages: i32,
+}
+
+/// Whether a page's rows can be null, and which are.
+#[derive(Clone, Copy)]
+pub enum Nulls<'a> {
+    /// A required column: no definition levels.
+    None,
+    /// A nullable column: a definition level per row, from these nulls (none if
+    /// `None`).
+    Of(Option<&'a NullBuffer>),
+}
+
+/// A chunk's pages once written.
+pub struct WrittenPages {
+    /// The pages, headers included, from the dictionary page.
+    pub bytes: Bytes,
+    pub offset_index: OffsetIndexMetaData,
     /// Sizes of the pages, headers included: compressed, and before compression.
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
     /// Where the first data page starts, and how many there are.
-    pub first_data_page: Option<i64>,
+    pub first_data_page: i64,
     pub data_pages: i32,
 }
 
@@ -52,16 +73,19 @@ impl PageSink {
         self.write(page, plain.len()).map(|_| ())
     }
 
-    /// Writes a data page of `rows` rows: which are null (for a `nullable` column),
-    /// and the keys of the others in `width` bits.
+    /// Writes a data page of `rows` rows: which are null, and the keys of the
+    /// others in `width` bits.
     pub fn write_data_page(
         &mut self,
         rows: usize,
-        (nullable, nulls): (bool, Option<&NullBuffer>),
+        nulls: Nulls<'_>,
         keys: &[u32],
         width: u8,
     ) -> Result<()> {
-        let levels = nullable.then(|| definition_levels(nulls, rows));
+        let levels = match nulls {
+            Nulls::None => None,
+            Nulls::Of(nulls) => Some(definition_levels(nulls, rows)),
+        };
         let body = data_page_body(levels.as_deref(), keys, width);
         let page = Page::DataPage {
             buf: self.compressor.compress(&body)?,
@@ -87,9 +111,16 @@ impl PageSink {
         Ok(spec)
     }
 
-    /// The pages' bytes and their offset index.
-    pub fn finish(self) -> Result<(Bytes, OffsetIndexMetaData)> {
-        Ok((Bytes::from(self.sink.into_inner()?), self.offsets.build()))
+    /// The pages, their offset index and sizes.
+    pub fn finish(self) -> Result<WrittenPages> {
+        Ok(WrittenPages {
+            bytes: Bytes::from(self.sink.into_inner()?),
+            offset_index: self.offsets.build(),
+            compressed_bytes: self.compressed_bytes,
+            uncompressed_bytes: self.uncompressed_bytes,
+            first_data_page: self.first_data_page.unwrap_or(0),
+            data_pages: self.data_pages,
+        })
     }
 }
 
