@@ -55,6 +55,8 @@ pub struct DictColumn {
     /// A key per row, [`NULL_KEY`] for a null: the validity bitmap is made at
     /// [`DictColumn::finish`], in one pass, rather than a bit per append.
     keys: Vec<u32>,
+    /// How many of `keys` are [`NULL_KEY`].
+    nulls: usize,
     /// The key of the last value appended, if any, and where it is.
     last: Option<(u32, Span)>,
     /// The rows as plain strings, once the distinct values passed the limit.
@@ -125,7 +127,10 @@ impl DictColumn {
     pub fn append_null(&mut self) {
         match &mut self.plain {
             Some(plain) => plain.append_null(),
-            None => self.keys.push(NULL_KEY),
+            None => {
+                self.keys.push(NULL_KEY);
+                self.nulls += 1;
+            }
         }
     }
 
@@ -179,6 +184,7 @@ impl DictColumn {
         }
         self.clear_dictionary();
         self.keys.clear();
+        self.nulls = 0;
         self.plain = Some(plain);
     }
 
@@ -205,12 +211,12 @@ impl DictColumn {
         }
         let rows = self.keys.len();
         let mut keys = std::mem::replace(&mut self.keys, Vec::with_capacity(rows));
-        let valid: BooleanBuffer = keys.iter().map(|key| *key != NULL_KEY).collect();
-        let nulls = Some(NullBuffer::new(valid)).filter(|nulls| nulls.null_count() > 0);
-        if nulls.is_some() {
+        let nulls = (std::mem::take(&mut self.nulls) > 0).then(|| {
+            let valid = BooleanBuffer::collect_bool(rows, |row| keys[row] != NULL_KEY);
             // Any key will do under a null; 0 keeps them all in the dictionary's range.
-            keys.iter_mut().filter(|key| **key == NULL_KEY).for_each(|key| *key = 0);
-        }
+            keys.iter_mut().for_each(|key| *key = if *key == NULL_KEY { 0 } else { *key });
+            NullBuffer::new(valid)
+        });
         let keys = UInt32Array::new(ScalarBuffer::from(keys), nulls);
         // Values are appended end to end, so each one ends where the next starts.
         let ends = self.spans.iter().map(|span| (span.start + span.length) as i32);
