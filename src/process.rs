@@ -5,6 +5,7 @@
 //! runs on its own thread; the committer writes what it hands over.
 
 pub mod failovers;
+mod number_column;
 pub mod rejects;
 pub mod requests;
 mod text_column;

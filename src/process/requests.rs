@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, TimestampMicrosecondBuilder,
-};
+use arrow::array::{ArrayRef, BooleanBuilder};
+use arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use meshlog_parsers::{AccessLogRecord, ClusterName};
 
+use super::number_column::NumberColumn;
 use super::text_column::TextColumn;
 use crate::enrich::Enrichment;
 use crate::storage::StorageError;
@@ -34,17 +34,17 @@ pub struct RowContext<'a> {
 /// which come to it as plain strings ([`TextColumn`]), like the four that are
 /// nearly unique per request (a client address, a request id, ephemeral `ip:port`s).
 pub struct RequestsBuilder {
-    ts: TimestampMicrosecondBuilder,
+    ts: NumberColumn<TimestampMicrosecondType>,
     source_cluster: DictColumn,
     proxy: DictColumn,
     method: DictColumn,
     path: TextColumn,
     protocol: DictColumn,
-    response_code: Int32Builder,
+    response_code: NumberColumn<Int32Type>,
     response_flags: DictColumn,
     response_code_details: TextColumn,
     /// bytes_received, bytes_sent, duration_ms, upstream_service_time_ms.
-    numbers: [Int64Builder; 4],
+    numbers: [NumberColumn<Int64Type>; 4],
     x_forwarded_for: TextColumn,
     user_agent: TextColumn,
     request_id: TextColumn,
@@ -52,7 +52,7 @@ pub struct RequestsBuilder {
     upstream_host: TextColumn,
     upstream_cluster: TextColumn,
     service: TextColumn,
-    service_port: Int32Builder,
+    service_port: NumberColumn<Int32Type>,
     subset: DictColumn,
     direction: DictColumn,
     upstream_local_address: TextColumn,
@@ -70,13 +70,13 @@ pub struct RequestsBuilder {
 impl Default for RequestsBuilder {
     fn default() -> Self {
         RequestsBuilder {
-            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            ts: NumberColumn::default(),
             source_cluster: DictColumn::default(),
             proxy: DictColumn::default(),
             method: DictColumn::default(),
             path: TextColumn::default(),
             protocol: DictColumn::default(),
-            response_code: Int32Builder::new(),
+            response_code: NumberColumn::default(),
             response_flags: DictColumn::default(),
             response_code_details: TextColumn::default(),
             numbers: Default::default(),
@@ -87,7 +87,7 @@ impl Default for RequestsBuilder {
             upstream_host: TextColumn::default(),
             upstream_cluster: TextColumn::default(),
             service: TextColumn::default(),
-            service_port: Int32Builder::new(),
+            service_port: NumberColumn::default(),
             subset: DictColumn::default(),
             direction: DictColumn::default(),
             upstream_local_address: TextColumn::default(),
@@ -192,8 +192,7 @@ impl RequestsBuilder {
     /// sized like this one's so that the next batch does not regrow them from empty.
     pub fn finish(&mut self) -> Result<RecordBatch, StorageError> {
         let rows = self.rows;
-        let ts = self.ts.finish();
-        self.ts = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
+        let ts = self.ts.finish().with_timezone("UTC");
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(ts),
             self.source_cluster.finish(),
@@ -201,11 +200,11 @@ impl RequestsBuilder {
             self.method.finish(),
             self.path.finish(),
             self.protocol.finish(),
-            finish_int32(&mut self.response_code, rows),
+            self.response_code.finish_array(),
             self.response_flags.finish(),
             self.response_code_details.finish(),
         ];
-        columns.extend(self.numbers.iter_mut().map(|builder| finish_int64(builder, rows)));
+        columns.extend(self.numbers.iter_mut().map(NumberColumn::finish_array));
         columns.extend([
             self.x_forwarded_for.finish(),
             self.user_agent.finish(),
@@ -214,7 +213,7 @@ impl RequestsBuilder {
             self.upstream_host.finish(),
             self.upstream_cluster.finish(),
             self.service.finish(),
-            finish_int32(&mut self.service_port, rows),
+            self.service_port.finish_array(),
             self.subset.finish(),
             self.direction.finish(),
             self.upstream_local_address.finish(),
@@ -231,16 +230,4 @@ impl RequestsBuilder {
         RecordBatch::try_new(schema, columns)
             .map_err(|source| StorageError::Arrow { table: "requests", source })
     }
-}
-
-fn finish_int32(builder: &mut Int32Builder, rows: usize) -> ArrayRef {
-    let array = builder.finish();
-    *builder = Int32Builder::with_capacity(rows);
-    Arc::new(array)
-}
-
-fn finish_int64(builder: &mut Int64Builder, rows: usize) -> ArrayRef {
-    let array = builder.finish();
-    *builder = Int64Builder::with_capacity(rows);
-    Arc::new(array)
 }
