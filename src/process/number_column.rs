@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{ArrayRef, PrimitiveArray};
-use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::datatypes::ArrowPrimitiveType;
 
 /// Builds one column of `T`.
@@ -54,11 +55,12 @@ impl<T: ArrowPrimitiveType> NumberColumn<T> {
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(rows));
         let null_rows = std::mem::take(&mut self.null_rows);
         let nulls = (!null_rows.is_empty()).then(|| {
-            let mut valid = vec![true; rows];
+            let mut valid = BooleanBufferBuilder::new(rows);
+            valid.append_n(rows, true);
             for row in null_rows {
-                valid[row as usize] = false;
+                valid.set_bit(row as usize, false);
             }
-            NullBuffer::new(BooleanBuffer::from(valid))
+            NullBuffer::new(valid.finish())
         });
         PrimitiveArray::new(ScalarBuffer::from(values), nulls)
     }

@@ -33,6 +33,7 @@ pub struct RowContext<'a> {
 /// for the longer and more varied ones (paths, user agents, hosts, Envoy clusters),
 /// which come to it as plain strings ([`TextColumn`]), like the four that are
 /// nearly unique per request (a client address, a request id, ephemeral `ip:port`s).
+#[derive(Default)]
 pub struct RequestsBuilder {
     ts: NumberColumn<TimestampMicrosecondType>,
     source_cluster: DictColumn,
@@ -65,41 +66,6 @@ pub struct RequestsBuilder {
     dst_cluster: DictColumn,
     via_gateway: BooleanBuilder,
     rows: usize,
-}
-
-impl Default for RequestsBuilder {
-    fn default() -> Self {
-        RequestsBuilder {
-            ts: NumberColumn::default(),
-            source_cluster: DictColumn::default(),
-            proxy: DictColumn::default(),
-            method: DictColumn::default(),
-            path: TextColumn::default(),
-            protocol: DictColumn::default(),
-            response_code: NumberColumn::default(),
-            response_flags: DictColumn::default(),
-            response_code_details: TextColumn::default(),
-            numbers: Default::default(),
-            x_forwarded_for: TextColumn::default(),
-            user_agent: TextColumn::default(),
-            request_id: TextColumn::default(),
-            authority: TextColumn::default(),
-            upstream_host: TextColumn::default(),
-            upstream_cluster: TextColumn::default(),
-            service: TextColumn::default(),
-            service_port: NumberColumn::default(),
-            subset: DictColumn::default(),
-            direction: DictColumn::default(),
-            upstream_local_address: TextColumn::default(),
-            downstream_local_address: TextColumn::default(),
-            downstream_remote_address: TextColumn::default(),
-            tail: Default::default(),
-            locality: DictColumn::default(),
-            dst_cluster: DictColumn::default(),
-            via_gateway: BooleanBuilder::new(),
-            rows: 0,
-        }
-    }
 }
 
 fn text<'r>(value: &'r Option<std::borrow::Cow<'_, str>>) -> Option<&'r str> {
