@@ -6,12 +6,14 @@
 //! `unknown`; anything else is `external`.
 
 pub mod address;
+mod cluster_name_cache;
 mod host_cache;
 pub mod topology;
 
 use meshlog_parsers::{AccessLogRecord, ClusterName, Direction};
 
 use address::upstream_ip;
+pub use cluster_name_cache::ClusterNameCache;
 pub use host_cache::HostCache;
 pub use topology::{ClusterId, Topology};
 

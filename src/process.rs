@@ -1,11 +1,13 @@
 //! Processing: one raw line in, a stored row (or a reject) out. The [`Processor`]
 //! owns the stage between framing and storage: it unwraps and parses the line
-//! (`LogStream`), tags it (`Enricher`), feeds the failover detector, and appends a
-//! row to the Arrow builders of `requests` or `rejects`. It is synchronous and
-//! runs on its own thread; the committer writes what it hands over.
+//! (`LogStream`), tags it (`Enricher`), and appends a row to the Arrow builders of
+//! `requests` or `rejects`. It is synchronous and runs on its own thread; the
+//! committer feeds the failover detector from the batches it hands over
+//! ([`observations`]) and writes them.
 
 pub mod failovers;
 mod number_column;
+pub mod observations;
 pub mod rejects;
 pub mod requests;
 mod text_column;
@@ -14,11 +16,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
+use meshlog_parsers::AccessLogRecord;
 use meshlog_parsers::stream::{Outcome, Rejected};
-use meshlog_parsers::{AccessLogRecord, ClusterName, Direction, ResponseFlags};
 
-use crate::analytics::failover::{FailoverDetector, Observation};
-use crate::enrich::{ClusterId, Enricher, Enrichment, HostCache, Locality, Topology};
+use crate::enrich::{ClusterId, ClusterNameCache, Enricher, HostCache, Locality, Topology};
 use crate::storage::StorageError;
 use rejects::{RejectRow, RejectsBuilder};
 use requests::{RequestsBuilder, RowContext};
@@ -58,12 +59,13 @@ pub struct Processor {
     source_cluster: Option<Arc<str>>,
     requests: RequestsBuilder,
     rejects: RejectsBuilder,
-    detector: FailoverDetector,
     ts_ingested: i64,
     /// The reporting cluster's id in the topology, if it is there.
     source_id: Option<ClusterId>,
     /// The tags of the upstream hosts seen lately (for this topology and source).
     hosts: HostCache,
+    /// The `upstream_cluster` names seen lately, split.
+    clusters: ClusterNameCache,
     /// Counts, except rows by locality: those are kept in `rows_by_locality`.
     counts: Counts,
     /// Rows by [`Locality`], indexed by its discriminant (cheaper per row than a map).
@@ -76,11 +78,7 @@ const LOCALITIES: [Locality; 4] =
 
 impl Processor {
     /// A processor for lines written by `source_cluster`'s proxies.
-    pub fn new(
-        topology: Arc<Topology>,
-        source_cluster: Option<Arc<str>>,
-        detector: FailoverDetector,
-    ) -> Self {
+    pub fn new(topology: Arc<Topology>, source_cluster: Option<Arc<str>>) -> Self {
         let ts_ingested = chrono::Utc::now().timestamp_micros();
         let source_id = source_cluster.as_deref().and_then(|name| topology.id(name));
         Processor {
@@ -88,10 +86,10 @@ impl Processor {
             source_cluster,
             requests: RequestsBuilder::default(),
             rejects: RejectsBuilder::default(),
-            detector,
             ts_ingested,
             source_id,
             hosts: HostCache::default(),
+            clusters: ClusterNameCache::default(),
             counts: Counts::default(),
             rows_by_locality: [0; LOCALITIES.len()],
         }
@@ -116,11 +114,6 @@ impl Processor {
     /// Lines read so far.
     pub fn lines(&self) -> u64 {
         self.counts.lines
-    }
-
-    /// The failover detector, to snapshot its state and episodes.
-    pub fn detector(&self) -> &FailoverDetector {
-        &self.detector
     }
 
     /// Handles what the stream made of one input line.
@@ -181,18 +174,13 @@ impl Processor {
             self.reject(origin, NO_TIMESTAMP, why, raw);
             return None;
         };
-        // Borrowed field by field: the topology's names are used while the detector
-        // and the builders change, without an `Arc` clone per row.
-        let Processor { topology, source_cluster, source_id, requests, detector, hosts, .. } = self;
-        let cluster = record.upstream_cluster.as_deref().map(ClusterName::parse);
+        // Borrowed field by field: the topology's names are used while the builders
+        // change, without an `Arc` clone per row.
+        let Processor { topology, source_cluster, source_id, requests, hosts, clusters, .. } = self;
+        let cluster = record.upstream_cluster.as_deref().map(|name| clusters.parse(name));
         let tags = Enricher::new(topology, *source_id).enrich(record, cluster, hosts);
         let dst_cluster = tags.dst_cluster.map(|id| &**topology.name(id));
         let source_cluster = source_cluster.as_deref();
-        if let Some(observation) =
-            observation(ts, source_cluster, record, cluster, &tags, dst_cluster)
-        {
-            detector.observe(&observation);
-        }
         let context = RowContext { source_cluster, dst_cluster, cluster };
         requests.append(ts, record, &tags, &context);
         self.counts.rows += 1;
@@ -218,38 +206,6 @@ impl Processor {
     pub fn take_batches(&mut self) -> Result<(RecordBatch, RecordBatch), StorageError> {
         Ok((self.requests.finish()?, self.rejects.finish()?))
     }
-}
-
-/// What the failover detector sees of an outbound request to a named service; `None`
-/// for any other request.
-fn observation<'a>(
-    ts: i64,
-    source_cluster: Option<&'a str>,
-    record: &AccessLogRecord<'_>,
-    cluster: Option<ClusterName<'a>>,
-    tags: &Enrichment,
-    dst_cluster: Option<&'a str>,
-) -> Option<Observation<'a>> {
-    let cluster = cluster?;
-    let service = cluster.service.filter(|_| cluster.direction != Direction::Inbound)?;
-    Some(Observation {
-        ts_micros: ts,
-        source_cluster: source_cluster.unwrap_or(""),
-        service,
-        upstream_cluster: Some(cluster.name),
-        cross_cluster: tags.locality == Locality::CrossCluster,
-        dst_cluster,
-        error: is_error(record),
-    })
-}
-
-/// A failed response for failover evidence: a 5xx, or no healthy upstream / an
-/// upstream connection failure.
-fn is_error(record: &AccessLogRecord<'_>) -> bool {
-    let failed_flags =
-        ResponseFlags::NO_HEALTHY_UPSTREAM.union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE);
-    record.response_code.is_some_and(|code| code >= 500)
-        || record.response_flag_set().intersects(failed_flags)
 }
 
 #[cfg(test)]

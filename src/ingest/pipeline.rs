@@ -1,18 +1,22 @@
 //! The ingest pipeline: admin dumps among the inputs are stored first, in one commit
 //! ([`super::dumps`]); then access-log sources are read one after another on the calling thread
-//! (framing, parsing, tagging, Arrow builders, failover detection); every
-//! `batch_rows` rows the batch and the source positions it reaches go through a
-//! bounded channel to the committer thread, which encodes them, and a publishing
-//! thread makes them durable and commits them, one batch behind. So parsing and
-//! Parquet encoding use both cores, the fsyncs overlap the encoding, and at most
-//! two batches are in memory at once, whatever the input size. Once reading is
-//! done, the committer shares the batches still to commit between all cores.
+//! (framing, parsing, tagging, Arrow builders); every `batch_rows` rows the batch
+//! and the source positions it reaches go through a bounded channel to the
+//! committer thread, which feeds the failover detector from it and encodes it, and
+//! a publishing thread makes it durable and commits it, one batch behind. So
+//! parsing and Parquet encoding use both cores, the fsyncs overlap the encoding,
+//! and at most two batches are in memory at once, whatever the input size. The
+//! reading thread is the one that bounds a run, so whatever can wait for a whole
+//! batch (the detector) is left to the committer. Once reading is done, the
+//! committer shares the batches still to commit between all cores.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
 
 use super::IngestError;
 use super::dumps::{DumpOptions, SnapshotReport, sort_inputs, store_dumps};
@@ -22,6 +26,7 @@ use super::source_reader::SourceReader;
 use crate::analytics::failover::{DetectorState, Episode, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
 use crate::process::failovers::failovers_batch;
+use crate::process::observations::observe_requests;
 use crate::process::{Counts, Processor};
 use crate::storage::commit_log::SourcePosition;
 use crate::storage::committer::{
@@ -72,20 +77,21 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
     let mut snapshots = store_dumps(&mut committer, options, &detector, inputs.dumps)?;
     snapshots.unchanged = inputs.unchanged;
     let sources = open_all(&inputs.logs, &committer)?;
-    let processor =
-        Processor::new(options.topology.clone(), options.source_cluster.clone(), detector);
-    let (sender, receiver) = sync_channel::<PendingCommit>(1);
+    let processor = Processor::new(options.topology.clone(), options.source_cluster.clone());
+    let (sender, receiver) = sync_channel::<ReadBatch>(1);
     let reading_done = &AtomicBool::new(false);
     let mut report = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || commit_all(committer, receiver, reading_done));
+        let writer = scope.spawn(move || commit_all(committer, detector, receiver, reading_done));
         let read = read_all(options, sources, processor, &sender, reading_done);
         drop(sender);
         let written = writer.join().map_err(|_| IngestError::CommitterPanicked)?;
         // A committer that failed stops the reader too: its error is the one to report.
-        let (stored, commits) = written?;
+        let (stored, commits, detector) = written?;
         let mut report = read?;
         report.stored = stored;
         report.commits = commits;
+        report.episodes = detector.episodes();
+        report.late_observations = detector.late_observations();
         Ok::<_, IngestError>(report)
     })?;
     report.recovery = recovery;
@@ -109,40 +115,56 @@ fn open_all(inputs: &[PathBuf], committer: &Committer) -> Result<Vec<OpenedSourc
         .collect()
 }
 
-/// The committer thread: commits every batch it receives, in order; on all cores
-/// once `reading_done` says the reader has no more lines to parse. It stages each
-/// batch and hands it to a publishing thread, which waits for the disk while the
-/// next batch is encoded.
+/// The rows the reading thread built and the source positions they reach.
+struct ReadBatch {
+    requests: RecordBatch,
+    rejects: RecordBatch,
+    sources: Vec<SourcePosition>,
+}
+
+/// The committer thread: feeds the failover detector and commits every batch it
+/// receives, in order; on all cores once `reading_done` says the reader has no
+/// more lines to parse. It stages each batch and hands it to a publishing thread,
+/// which waits for the disk while the next batch is encoded. Returns the detector
+/// with every batch seen.
 fn commit_all(
     committer: Committer,
-    batches: Receiver<PendingCommit>,
+    mut detector: FailoverDetector,
+    batches: Receiver<ReadBatch>,
     reading_done: &AtomicBool,
-) -> Result<(CommitStats, u64), IngestError> {
+) -> Result<(CommitStats, u64, FailoverDetector), IngestError> {
     let (mut stager, publisher) = committer.into_halves();
     let (sender, staged) = sync_channel::<StagedCommit>(1);
     std::thread::scope(|scope| {
         let publishing = scope.spawn(move || publish_all(publisher, staged));
-        let staging = stage_all(&mut stager, batches, reading_done, &sender);
+        let staging = stage_all(&mut stager, &mut detector, batches, reading_done, &sender);
         drop(sender);
         let published = publishing.join().map_err(|_| IngestError::CommitterPanicked)?;
         // A publisher that failed stops the staging too: its error is the one to report.
-        let published = published?;
+        let (stats, commits) = published?;
         staging?;
-        Ok(published)
+        Ok((stats, commits, detector))
     })
 }
 
-/// Stages every batch and sends it on to be published.
+/// Feeds each batch to the detector, stages it with the detector's state and
+/// episodes after it, and sends it on to be published.
 fn stage_all(
     stager: &mut Stager,
-    batches: Receiver<PendingCommit>,
+    detector: &mut FailoverDetector,
+    batches: Receiver<ReadBatch>,
     reading_done: &AtomicBool,
     staged: &SyncSender<StagedCommit>,
 ) -> Result<(), IngestError> {
-    for pending in batches {
+    for ReadBatch { requests, rejects, sources } in batches {
         if reading_done.load(Ordering::Acquire) {
             stager.set_threads(all_cores());
         }
+        observe_requests(detector, &requests)?;
+        let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
+        let failovers = failovers_batch(&detector.episodes())?;
+        let pending =
+            PendingCommit { requests, rejects, sources, detector_state, failovers, stats: None };
         let commit = stager.stage(pending)?;
         staged.send(commit).map_err(|_| IngestError::CommitterStopped)?;
     }
@@ -180,7 +202,7 @@ const FIRST_BATCH_DIVISOR: usize = 16;
 struct Reader<'o> {
     options: &'o IngestOptions,
     processor: Processor,
-    sender: &'o SyncSender<PendingCommit>,
+    sender: &'o SyncSender<ReadBatch>,
     progress: Progress,
     report: IngestReport,
     /// Source positions as of the last hand-over (or the start).
@@ -193,7 +215,7 @@ fn read_all(
     options: &IngestOptions,
     sources: Vec<OpenedSource>,
     processor: Processor,
-    sender: &SyncSender<PendingCommit>,
+    sender: &SyncSender<ReadBatch>,
     reading_done: &AtomicBool,
 ) -> Result<IngestReport, IngestError> {
     let total_bytes = sources
@@ -219,9 +241,6 @@ fn read_all(
     reader.hand_over(&readers)?;
     reader.progress.finish();
     reader.report.bytes = readers.iter().map(SourceReader::bytes_read).sum();
-    let detector = reader.processor.detector();
-    reader.report.episodes = detector.episodes();
-    reader.report.late_observations = detector.late_observations();
     reader.report.counts = reader.processor.counts();
     Ok(reader.report)
 }
@@ -262,13 +281,9 @@ impl Reader<'_> {
         }
         self.handed_over.clone_from(&sources);
         let (requests, rejects) = self.processor.take_batches()?;
-        let detector = self.processor.detector();
-        let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
-        let failovers = failovers_batch(&detector.episodes())?;
-        let pending =
-            PendingCommit { requests, rejects, sources, detector_state, failovers, stats: None };
         self.batches += 1;
-        self.sender.send(pending).map_err(|_| IngestError::CommitterStopped)
+        let batch = ReadBatch { requests, rejects, sources };
+        self.sender.send(batch).map_err(|_| IngestError::CommitterStopped)
     }
 }
 

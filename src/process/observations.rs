@@ -1,0 +1,186 @@
+//! The failover detector's view of a `requests` batch: every outbound request to a
+//! named service becomes an [`Observation`], in the batch's row order (the order the
+//! lines were read in). The detector runs on the committer thread from the finished
+//! batch, so the reading thread, which bounds an ingest, does not pay for it.
+//!
+//! A row is observed when its `service` is set and its `direction` is not `inbound`;
+//! it is an error when its `response_code` is 5xx or its `response_flags` hold `UH`
+//! or `UF`; it is cross-cluster when its `locality` is `cross_cluster`. The columns
+//! hold exactly what the parsed record and its enrichment said, so this is the same
+//! evidence the record itself gives. Repeating strings come as dictionaries, and the
+//! tests on them are made once per dictionary value, not once per row.
+
+use arrow::array::{Array, AsArray, DictionaryArray, Int32Array, StringArray};
+use arrow::datatypes::{Int32Type, TimestampMicrosecondType, UInt32Type};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use meshlog_parsers::{Direction, ResponseFlags};
+
+use crate::analytics::failover::{FailoverDetector, Observation};
+use crate::enrich::Locality;
+use crate::storage::StorageError;
+
+/// Feeds every outbound request of `requests` (a `requests` batch, unsorted) to
+/// `detector`, in row order.
+pub fn observe_requests(
+    detector: &mut FailoverDetector,
+    requests: &RecordBatch,
+) -> Result<(), StorageError> {
+    let columns = Columns::of(requests).map_err(|source| StorageError::Arrow {
+        table: crate::storage::schema::REQUESTS_DIR,
+        source,
+    })?;
+    for row in 0..requests.num_rows() {
+        if let Some(observation) = columns.observation(row) {
+            detector.observe(&observation);
+        }
+    }
+    Ok(())
+}
+
+/// The columns an observation is made of.
+struct Columns<'a> {
+    ts: &'a [i64],
+    source_cluster: Strings<'a>,
+    service: Strings<'a>,
+    upstream_cluster: Strings<'a>,
+    dst_cluster: Strings<'a>,
+    response_code: &'a Int32Array,
+    /// Per row: not `inbound` (a null direction counts as not inbound).
+    not_inbound: Test<'a>,
+    cross_cluster: Test<'a>,
+    failed_flags: Test<'a>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Columns<'a>, ArrowError> {
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| {
+                ArrowError::SchemaError(format!("the requests batch has no column {name}"))
+            })
+        };
+        let strings = |name: &str| Strings::of(name, column(name)?.as_ref());
+        let ts = column("ts")?.as_primitive_opt::<TimestampMicrosecondType>();
+        let response_code = column("response_code")?.as_primitive_opt::<Int32Type>();
+        let (Some(ts), Some(response_code)) = (ts, response_code) else {
+            return Err(ArrowError::SchemaError("ts or response_code is mistyped".into()));
+        };
+        Ok(Columns {
+            ts: ts.values(),
+            source_cluster: strings("source_cluster")?,
+            service: strings("service")?,
+            upstream_cluster: strings("upstream_cluster")?,
+            dst_cluster: strings("dst_cluster")?,
+            response_code,
+            not_inbound: Test::new(strings("direction")?, not_inbound),
+            cross_cluster: Test::new(strings("locality")?, cross_cluster),
+            failed_flags: Test::new(strings("response_flags")?, failed_flags),
+        })
+    }
+
+    /// What the detector sees of `row`; `None` for a request to no named service or
+    /// an inbound one.
+    fn observation(&self, row: usize) -> Option<Observation<'a>> {
+        let service = self.service.value(row)?;
+        if !self.not_inbound.holds(row) {
+            return None;
+        }
+        let server_error = self.response_code.is_valid(row) && self.response_code.value(row) >= 500;
+        Some(Observation {
+            ts_micros: *self.ts.get(row)?,
+            source_cluster: self.source_cluster.value(row).unwrap_or(""),
+            service,
+            upstream_cluster: self.upstream_cluster.value(row),
+            cross_cluster: self.cross_cluster.holds(row),
+            dst_cluster: self.dst_cluster.value(row),
+            error: server_error || self.failed_flags.holds(row),
+        })
+    }
+}
+
+fn not_inbound(direction: Option<&str>) -> bool {
+    direction != Some(Direction::Inbound.as_str())
+}
+
+fn cross_cluster(locality: Option<&str>) -> bool {
+    locality == Some(Locality::CrossCluster.as_str())
+}
+
+/// No healthy upstream, or an upstream connection failure.
+fn failed_flags(flags: Option<&str>) -> bool {
+    let failed =
+        ResponseFlags::NO_HEALTHY_UPSTREAM.union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE);
+    flags.map(ResponseFlags::parse).unwrap_or_default().intersects(failed)
+}
+
+/// A string column as the builders make it: a dictionary, or plain strings once a
+/// dictionary grew too large.
+enum Strings<'a> {
+    Plain(&'a StringArray),
+    Dictionary(&'a DictionaryArray<UInt32Type>, &'a StringArray),
+}
+
+impl<'a> Strings<'a> {
+    fn of(name: &str, array: &'a dyn Array) -> Result<Strings<'a>, ArrowError> {
+        if let Some(plain) = array.as_string_opt::<i32>() {
+            return Ok(Strings::Plain(plain));
+        }
+        let dictionary = array.as_dictionary_opt::<UInt32Type>();
+        match dictionary.and_then(|keys| Some((keys, keys.values().as_string_opt::<i32>()?))) {
+            Some((keys, values)) => Ok(Strings::Dictionary(keys, values)),
+            None => Err(ArrowError::SchemaError(format!(
+                "column {name} is {}, not strings",
+                array.data_type()
+            ))),
+        }
+    }
+
+    fn value(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Strings::Plain(strings) => strings.is_valid(row).then(|| strings.value(row)),
+            Strings::Dictionary(keys, values) => {
+                let key = keys.is_valid(row).then(|| keys.keys().value(row))?;
+                let key = usize::try_from(key).ok()?;
+                values.is_valid(key).then(|| values.value(key))
+            }
+        }
+    }
+}
+
+/// A test on the value of a string column, answered per row: worked out once per
+/// dictionary value, or per row for plain strings.
+struct Test<'a> {
+    strings: Strings<'a>,
+    /// For a dictionary: the answer for each value, then (last) for a null.
+    by_key: Vec<bool>,
+    test: fn(Option<&str>) -> bool,
+}
+
+impl<'a> Test<'a> {
+    fn new(strings: Strings<'a>, test: fn(Option<&str>) -> bool) -> Test<'a> {
+        let by_key = match &strings {
+            Strings::Plain(_) => Vec::new(),
+            Strings::Dictionary(_, values) => {
+                let answers = (0..values.len())
+                    .map(|key| test(values.is_valid(key).then(|| values.value(key))));
+                answers.chain([test(None)]).collect()
+            }
+        };
+        Test { strings, by_key, test }
+    }
+
+    fn holds(&self, row: usize) -> bool {
+        match &self.strings {
+            Strings::Plain(_) => (self.test)(self.strings.value(row)),
+            Strings::Dictionary(keys, _) => {
+                let null = self.by_key.len().saturating_sub(1);
+                let key = keys.is_valid(row).then(|| keys.keys().value(row));
+                let index = key.and_then(|key| usize::try_from(key).ok()).unwrap_or(null);
+                self.by_key.get(index).copied().unwrap_or(false)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
