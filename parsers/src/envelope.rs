@@ -216,6 +216,9 @@ pub fn unwrap(raw: &[u8]) -> Unwrapped<'_> {
 fn peel_outer(raw: &[u8]) -> Unwrapped<'_> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let mut unwrapped = Unwrapped::plain(raw);
+    if !may_be_wrapped(raw) {
+        return unwrapped;
+    }
     let mut body = raw;
     if let Some(prefix) = kubectl_prefix(raw) {
         unwrapped.proxy = Some(Cow::Borrowed(prefix.pod));
@@ -232,6 +235,17 @@ fn peel_outer(raw: &[u8]) -> Unwrapped<'_> {
         unwrapped.partial = runtime.partial;
     }
     unwrapped
+}
+
+/// Whether `raw` starts the way an envelope starts: `[pod/` (a kubectl prefix), `{` (a
+/// Docker record) or a digit (a CRI or kubectl time). An Envoy text line (`[2026-…`)
+/// is told apart by its first bytes, without trying each envelope in turn.
+fn may_be_wrapped(raw: &[u8]) -> bool {
+    match raw.first() {
+        Some(b'[') => raw.starts_with(b"[pod/"),
+        Some(byte) => *byte == b'{' || byte.is_ascii_digit(),
+        None => false,
+    }
 }
 
 /// What a runtime envelope (Docker, CRI or a kubectl timestamp) wrapped around a line.
@@ -500,6 +514,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The first-bytes check never skips a line some envelope would have taken.
+        #[test]
+        fn lines_told_apart_by_their_first_bytes_have_no_envelope(
+            line in "(\\[pod/[a-z.]{0,3}/[a-z]{0,2}\\] ?|\\[2022|\\[|\\{|\\{\"log\":\"x\",\"stream\":\"stdout\",\"time\":\"2022-11-09T00:00:50Z\"\\}|2022-11-09T00:00:50Z stdout F |[a-z ])?.{0,12}",
+        ) {
+            let raw = line.as_bytes();
+            if !may_be_wrapped(raw) {
+                proptest::prop_assert!(kubectl_prefix(raw).is_none());
+                proptest::prop_assert!(runtime_envelope(raw).is_none());
+            }
+            let wrapped = kubectl_prefix(raw).is_some() || runtime_envelope(raw).is_some();
+            proptest::prop_assert!(!wrapped || may_be_wrapped(raw));
+        }
+
         #[test]
         fn never_panics_on_bytes(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..80)) {
             let _ = unwrap(&raw);

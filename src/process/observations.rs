@@ -80,6 +80,7 @@ impl<'a> Columns<'a> {
 
     /// What the detector sees of `row`; `None` for a request to no named service or
     /// an inbound one.
+    #[inline]
     fn observation(&self, row: usize) -> Option<Observation<'a>> {
         let service = self.service.value(row)?;
         if !self.not_inbound.holds(row) {
@@ -135,6 +136,7 @@ impl<'a> Strings<'a> {
         }
     }
 
+    #[inline]
     fn value(&self, row: usize) -> Option<&'a str> {
         match self {
             Strings::Plain(strings) => strings.is_valid(row).then(|| strings.value(row)),
@@ -169,6 +171,7 @@ impl<'a> Test<'a> {
         Test { strings, by_key, test }
     }
 
+    #[inline]
     fn holds(&self, row: usize) -> bool {
         match &self.strings {
             Strings::Plain(_) => (self.test)(self.strings.value(row)),

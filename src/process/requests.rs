@@ -27,10 +27,11 @@ pub struct RowContext<'a> {
 /// Builds `requests` rows.
 ///
 /// The strings that repeat are stored as dictionaries, and their keys are found by
-/// one of the two threads ingest keeps busy. The reading thread finds them for the
-/// short values that a handful of candidates cover (methods, protocols, localities,
-/// response flags: [`DictColumn`]); the committer, which has less to do per row,
-/// for the longer and more varied ones (paths, user agents, hosts, Envoy clusters),
+/// one of the two threads ingest keeps busy, whichever it costs less. The reading
+/// thread finds them for the values that a few dozen candidates cover (methods,
+/// protocols, localities, response flags, authorities, Envoy clusters and their
+/// services: [`DictColumn`]), where a lookup costs it about what a copy would; the
+/// committer for the long and varied ones (paths, user agents, upstream hosts),
 /// which come to it as plain strings ([`TextColumn`]), like the four that are
 /// nearly unique per request (a client address, a request id, ephemeral `ip:port`s).
 #[derive(Default)]
@@ -43,21 +44,21 @@ pub struct RequestsBuilder {
     protocol: DictColumn,
     response_code: NumberColumn<Int32Type>,
     response_flags: DictColumn,
-    response_code_details: TextColumn,
+    response_code_details: DictColumn,
     /// bytes_received, bytes_sent, duration_ms, upstream_service_time_ms.
     numbers: [NumberColumn<Int64Type>; 4],
     x_forwarded_for: TextColumn,
     user_agent: TextColumn,
     request_id: TextColumn,
-    authority: TextColumn,
+    authority: DictColumn,
     upstream_host: TextColumn,
-    upstream_cluster: TextColumn,
-    service: TextColumn,
+    upstream_cluster: DictColumn,
+    service: DictColumn,
     service_port: NumberColumn<Int32Type>,
     subset: DictColumn,
     direction: DictColumn,
     upstream_local_address: TextColumn,
-    downstream_local_address: TextColumn,
+    downstream_local_address: DictColumn,
     downstream_remote_address: TextColumn,
     /// requested_server_name, route_name, upstream_transport_failure_reason,
     /// connection_termination_details.
