@@ -6,8 +6,9 @@
 //! file / stdin ─ ingest::source (identity, resume offset) ─ ingest::lines::LineReader
 //!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
 //!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)
-//!       + analytics::failover::FailoverDetector + Arrow builders ─▶ RecordBatch
-//!   ─ bounded channel ─▶ storage::staging (sorted Parquet per hour and detector state,
+//!       + Arrow builders ─▶ RecordBatch
+//!   ─ bounded channel ─▶ process::observations → analytics::failover::FailoverDetector,
+//!       then storage::staging (sorted Parquet per hour and detector state,
 //!       under _meshlog/tmp) ─ bounded channel ─▶ storage::committer::Publisher (fsync,
 //!       rename, commit log with source positions) ─▶ requests/ rejects/ failovers/
 //! admin dump (file, stdin, or scrape::Scraper over HTTP) ─ meshlog_parsers::admin
