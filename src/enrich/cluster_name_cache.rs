@@ -18,7 +18,16 @@ const SLOTS: usize = 1 << SLOT_BITS;
 
 /// Recently split cluster names.
 pub struct ClusterNameCache {
-    slots: Vec<Option<(Box<str>, Parts)>>,
+    slots: Vec<Slot>,
+}
+
+/// One name and its parts; the name's buffer is reused when another name takes the
+/// slot, so a proxy calling more clusters than there are slots costs no allocations.
+#[derive(Clone, Default)]
+struct Slot {
+    name: String,
+    /// `None` while the slot is empty.
+    parts: Option<Parts>,
 }
 
 /// A split name, as positions in it.
@@ -34,7 +43,7 @@ struct Parts {
 
 impl Default for ClusterNameCache {
     fn default() -> Self {
-        ClusterNameCache { slots: vec![None; SLOTS] }
+        ClusterNameCache { slots: vec![Slot::default(); SLOTS] }
     }
 }
 
@@ -43,14 +52,16 @@ impl ClusterNameCache {
     #[inline]
     pub fn parse<'a>(&mut self, name: &'a str) -> ClusterName<'a> {
         let slot = &mut self.slots[slot_of(name)];
-        if let Some((cached, parts)) = slot
-            && **cached == *name
+        if let Some(parts) = &slot.parts
+            && slot.name == name
             && let Some(split) = parts.apply(name)
         {
             return split;
         }
         let split = ClusterName::parse(name);
-        *slot = Parts::of(name, &split).map(|parts| (name.into(), parts));
+        slot.name.clear();
+        slot.name.push_str(name);
+        slot.parts = Parts::of(name, &split);
         split
     }
 }
@@ -58,19 +69,12 @@ impl ClusterNameCache {
 impl Parts {
     /// The positions of `split`'s parts in `name`; `None` if one is not inside it.
     fn of(name: &str, split: &ClusterName<'_>) -> Option<Parts> {
-        let range = |part: &str| {
-            let start = (part.as_ptr() as usize).checked_sub(name.as_ptr() as usize)?;
-            let end = start + part.len();
-            (name.get(start..end) == Some(part)).then_some(start..end)
-        };
-        let inside =
-            |part: Option<&str>| part.map(range).map_or(Some(None), |found| found.map(Some));
         Some(Parts {
-            name_len: range(split.name).filter(|found| found.start == 0)?.end,
+            name_len: position(name, split.name).filter(|found| found.start == 0)?.end,
             direction: split.direction,
             port: split.port,
-            subset: inside(split.subset)?,
-            service: inside(split.service)?,
+            subset: optional_position(name, split.subset)?,
+            service: optional_position(name, split.service)?,
         })
     }
 
@@ -86,6 +90,22 @@ impl Parts {
             subset: part(&self.subset)?,
             service: part(&self.service)?,
         })
+    }
+}
+
+/// Where `part`, a slice of `name`, lies in it; `None` if it is not a slice of it.
+fn position(name: &str, part: &str) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(name.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (name.get(start..end) == Some(part)).then_some(start..end)
+}
+
+/// [`position`] of a part that may be absent: `Some(None)` when it is, `None` when it
+/// is present but not a slice of `name`.
+fn optional_position(name: &str, part: Option<&str>) -> Option<Option<Range<usize>>> {
+    match part {
+        None => Some(None),
+        Some(part) => position(name, part).map(Some),
     }
 }
 

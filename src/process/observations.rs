@@ -26,9 +26,11 @@ pub fn observe_requests(
     detector: &mut FailoverDetector,
     requests: &RecordBatch,
 ) -> Result<(), StorageError> {
-    let columns = Columns::of(requests).map_err(|source| StorageError::Arrow {
+    let columns = Columns::of(requests).map_err(|error| StorageError::Arrow {
         table: crate::storage::schema::REQUESTS_DIR,
-        source,
+        source: ArrowError::SchemaError(format!(
+            "the failover detector cannot read the batch: {error}"
+        )),
     })?;
     for row in 0..requests.num_rows() {
         if let Some(observation) = columns.observation(row) {
@@ -47,9 +49,9 @@ struct Columns<'a> {
     dst_cluster: Strings<'a>,
     response_code: &'a Int32Array,
     /// Per row: not `inbound` (a null direction counts as not inbound).
-    not_inbound: Test<'a>,
-    cross_cluster: Test<'a>,
-    failed_flags: Test<'a>,
+    not_inbound: ValueTest<'a>,
+    cross_cluster: ValueTest<'a>,
+    failed_flags: ValueTest<'a>,
 }
 
 impl<'a> Columns<'a> {
@@ -60,11 +62,15 @@ impl<'a> Columns<'a> {
             })
         };
         let strings = |name: &str| Strings::of(name, column(name)?.as_ref());
-        let ts = column("ts")?.as_primitive_opt::<TimestampMicrosecondType>();
-        let response_code = column("response_code")?.as_primitive_opt::<Int32Type>();
-        let (Some(ts), Some(response_code)) = (ts, response_code) else {
-            return Err(ArrowError::SchemaError("ts or response_code is mistyped".into()));
-        };
+        let ts = column("ts")?;
+        let ts = ts.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| {
+            ArrowError::SchemaError(format!("column ts is {}, not a timestamp", ts.data_type()))
+        })?;
+        let response_code = column("response_code")?;
+        let response_code = response_code.as_primitive_opt::<Int32Type>().ok_or_else(|| {
+            let found = response_code.data_type();
+            ArrowError::SchemaError(format!("column response_code is {found}, not Int32"))
+        })?;
         Ok(Columns {
             ts: ts.values(),
             source_cluster: strings("source_cluster")?,
@@ -72,9 +78,9 @@ impl<'a> Columns<'a> {
             upstream_cluster: strings("upstream_cluster")?,
             dst_cluster: strings("dst_cluster")?,
             response_code,
-            not_inbound: Test::new(strings("direction")?, not_inbound),
-            cross_cluster: Test::new(strings("locality")?, cross_cluster),
-            failed_flags: Test::new(strings("response_flags")?, failed_flags),
+            not_inbound: ValueTest::new(strings("direction")?, not_inbound),
+            cross_cluster: ValueTest::new(strings("locality")?, cross_cluster),
+            failed_flags: ValueTest::new(strings("response_flags")?, failed_flags),
         })
     }
 
@@ -149,17 +155,17 @@ impl<'a> Strings<'a> {
     }
 }
 
-/// A test on the value of a string column, answered per row: worked out once per
-/// dictionary value, or per row for plain strings.
-struct Test<'a> {
+/// A yes-or-no question about the value of a string column, answered per row:
+/// worked out once per dictionary value, or per row for plain strings.
+struct ValueTest<'a> {
     strings: Strings<'a>,
     /// For a dictionary: the answer for each value, then (last) for a null.
     by_key: Vec<bool>,
     test: fn(Option<&str>) -> bool,
 }
 
-impl<'a> Test<'a> {
-    fn new(strings: Strings<'a>, test: fn(Option<&str>) -> bool) -> Test<'a> {
+impl<'a> ValueTest<'a> {
+    fn new(strings: Strings<'a>, test: fn(Option<&str>) -> bool) -> ValueTest<'a> {
         let by_key = match &strings {
             Strings::Plain(_) => Vec::new(),
             Strings::Dictionary(_, values) => {
@@ -168,7 +174,7 @@ impl<'a> Test<'a> {
                 answers.chain([test(None)]).collect()
             }
         };
-        Test { strings, by_key, test }
+        ValueTest { strings, by_key, test }
     }
 
     #[inline]

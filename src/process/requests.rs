@@ -29,11 +29,12 @@ pub struct RowContext<'a> {
 /// The strings that repeat are stored as dictionaries, and their keys are found by
 /// one of the two threads ingest keeps busy, whichever it costs less. The reading
 /// thread finds them for the values that a few dozen candidates cover (methods,
-/// protocols, localities, response flags, authorities, Envoy clusters and their
-/// services: [`DictColumn`]), where a lookup costs it about what a copy would; the
-/// committer for the long and varied ones (paths, user agents, upstream hosts),
-/// which come to it as plain strings ([`TextColumn`]), like the four that are
-/// nearly unique per request (a client address, a request id, ephemeral `ip:port`s).
+/// protocols, localities, response flags and details, authorities, the proxy's own
+/// address, Envoy clusters and their services: [`DictColumn`]), where a lookup costs
+/// it about what a copy would; the committer for the long and varied ones (paths,
+/// user agents, upstream hosts), which come to it as plain strings ([`TextColumn`]),
+/// like the four that are nearly unique per request (a client address, a request id,
+/// ephemeral `ip:port`s).
 #[derive(Default)]
 pub struct RequestsBuilder {
     ts: NumberColumn<TimestampMicrosecondType>,

@@ -162,9 +162,20 @@ fn a_failed_connection_is_an_error_whatever_the_code_and_inbound_requests_are_ig
         (Some(200), Some("DC"), false),
         (None, None, false),
     ];
-    let mut processor = Processor::new(Arc::new(topology()), Some(SOURCE.into()));
+    for source in [Some(SOURCE), None] {
+        check_errors_and_inbound(source, &cases);
+    }
+}
+
+/// `cases` (code, flags, error) as rows written by `source`'s proxies, then inbound
+/// rows, fed from a batch: the same state as the expected observations.
+fn check_errors_and_inbound(
+    source: Option<&str>,
+    cases: &[(Option<u16>, Option<&'static str>, bool)],
+) {
+    let mut processor = Processor::new(Arc::new(topology()), source.map(Into::into));
     let origin = LineOrigin { source: "test", offset: 0, line: 0 };
-    for (code, flags, _) in cases {
+    for &(code, flags, _) in cases {
         processor.handle_parsed(&request(code, flags), b"", origin);
     }
     // Inbound traffic is no evidence of failover, and a name with no service neither.
@@ -179,10 +190,11 @@ fn a_failed_connection_is_an_error_whatever_the_code_and_inbound_requests_are_ig
         let mut expected =
             FailoverDetector::new(FailoverSettings::default(), DetectorState::default());
         let mut all_ok = expected.clone();
-        for (_, _, error) in cases {
+        for &(_, _, error) in cases {
             let observation = Observation {
                 ts_micros: 1_700_000_000_000_000,
-                source_cluster: SOURCE,
+                // A row of no known reporting cluster counts under "".
+                source_cluster: source.unwrap_or(""),
                 service: "reviews.default.svc.cluster.local",
                 upstream_cluster: Some("outbound|9080||reviews.default.svc.cluster.local"),
                 cross_cluster: false,
