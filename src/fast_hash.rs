@@ -1,13 +1,23 @@
 //! A fast, non-cryptographic hash for the maps looked up once per request: the failover
 //! detector's per-pair state (SipHash took a quarter of its time per request) and the
-//! east-west gateway addresses. Their keys come from mesh configuration (cluster,
-//! service and gateway names and addresses), not from clients.
+//! east-west gateway addresses, and the slots of the host and cluster-name caches.
+//! Their keys come from mesh configuration (cluster, service and gateway names and
+//! addresses, endpoints), not from clients.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The slot of `text` in a direct-mapped cache of `2^slot_bits` slots (the host and
+/// cluster-name caches): the high bits of its hash, which are the best mixed.
+#[inline]
+pub(crate) fn cache_slot(text: &str, slot_bits: u32) -> usize {
+    let mut hasher = FxHasher::default();
+    hasher.write(text.as_bytes());
+    (hasher.finish() >> (u64::BITS - slot_bits)) as usize
+}
 
 /// The multiply-rotate hash of rustc (`FxHasher`), eight bytes at a time.
 #[derive(Clone, Copy, Debug, Default)]

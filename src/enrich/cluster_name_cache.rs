@@ -5,12 +5,11 @@
 //! borrows from the caller's text, exactly as [`ClusterName::parse`] does. Like the
 //! host cache, it is direct-mapped and never grows.
 
-use std::hash::Hasher;
 use std::ops::Range;
 
 use meshlog_parsers::{ClusterName, Direction};
 
-use crate::fast_hash::FxHasher;
+use crate::fast_hash::cache_slot;
 
 /// 256 slots: ample for the clusters one proxy's traffic goes to.
 const SLOT_BITS: u32 = 8;
@@ -110,10 +109,7 @@ fn optional_position(name: &str, part: Option<&str>) -> Option<Option<Range<usiz
 }
 
 fn slot_of(name: &str) -> usize {
-    let mut hasher = FxHasher::default();
-    hasher.write(name.as_bytes());
-    // The high bits of a multiplicative hash are its best mixed.
-    (hasher.finish() >> (u64::BITS - SLOT_BITS)) as usize
+    cache_slot(name, SLOT_BITS)
 }
 
 #[cfg(test)]

@@ -5,10 +5,8 @@
 //! slot, and a host whose slot is taken replaces the one there, so it never grows,
 //! whatever hosts the input holds. It belongs to one enricher's topology and source.
 
-use std::hash::Hasher;
-
 use super::Enrichment;
-use crate::fast_hash::FxHasher;
+use crate::fast_hash::cache_slot;
 
 /// 1 024 slots: ample for the endpoints one proxy calls; 24 KiB.
 const SLOT_BITS: u32 = 10;
@@ -42,10 +40,7 @@ impl HostCache {
 }
 
 fn slot_of(host: &str) -> usize {
-    let mut hasher = FxHasher::default();
-    hasher.write(host.as_bytes());
-    // The high bits of a multiplicative hash are its best mixed.
-    (hasher.finish() >> (u64::BITS - SLOT_BITS)) as usize
+    cache_slot(host, SLOT_BITS)
 }
 
 #[cfg(test)]
