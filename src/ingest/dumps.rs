@@ -15,7 +15,7 @@ use meshlog_parsers::admin::{AdminKind, detect};
 use super::IngestError;
 use super::pipeline::IngestOptions;
 use crate::analytics::failover::FailoverDetector;
-use crate::process::failovers::failovers_batch;
+use crate::process::failovers::detector_snapshot;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::{Dump, proxy_from_file_name};
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -172,8 +172,7 @@ pub fn store_dumps(
         sources.extend(input.position);
     }
     let (stats, rejects, counts) = processor.finish()?;
-    let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
-    let failovers = failovers_batch(&detector.episodes())?;
+    let (detector_state, failovers) = detector_snapshot(detector)?;
     let pending = PendingCommit::snapshots(stats, rejects, sources, detector_state, failovers);
     let stored = committer.commit(pending)?;
     Ok(SnapshotReport { counts, stored, unchanged: Vec::new() })

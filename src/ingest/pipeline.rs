@@ -25,7 +25,7 @@ use super::source::{OpenedSource, open_source};
 use super::source_reader::SourceReader;
 use crate::analytics::failover::{DetectorState, Episode, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
-use crate::process::failovers::failovers_batch;
+use crate::process::failovers::detector_snapshot;
 use crate::process::observations::observe_requests;
 use crate::process::{Counts, Processor};
 use crate::storage::commit_log::SourcePosition;
@@ -161,8 +161,7 @@ fn stage_all(
             stager.set_threads(all_cores());
         }
         observe_requests(detector, &requests)?;
-        let detector_state = serde_json::to_vec(&detector.state()).map_err(IngestError::State)?;
-        let failovers = failovers_batch(&detector.episodes())?;
+        let (detector_state, failovers) = detector_snapshot(detector)?;
         let pending =
             PendingCommit { requests, rejects, sources, detector_state, failovers, stats: None };
         let commit = stager.stage(pending)?;

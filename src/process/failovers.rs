@@ -7,12 +7,22 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 
-use crate::analytics::failover::Episode;
+use crate::analytics::failover::{Episode, FailoverDetector};
 use crate::storage::StorageError;
 use crate::storage::schema;
 
 fn count(number: u64) -> i64 {
     i64::try_from(number).unwrap_or(i64::MAX)
+}
+
+/// What each commit carries of the failover detector: its state, encoded, to resume
+/// from, and every episode known so far as the `failovers` table's rows.
+pub fn detector_snapshot(
+    detector: &FailoverDetector,
+) -> Result<(Vec<u8>, RecordBatch), StorageError> {
+    let state = serde_json::to_vec(&detector.state())
+        .map_err(|source| StorageError::State { what: "failover detector", source })?;
+    Ok((state, failovers_batch(&detector.episodes())?))
 }
 
 /// One row per episode, in the order given.

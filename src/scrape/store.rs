@@ -18,7 +18,7 @@ use meshlog_parsers::admin::AdminKind;
 use super::ScrapeError;
 use crate::analytics::failover::{DetectorState, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
-use crate::process::failovers::failovers_batch;
+use crate::process::failovers::detector_snapshot;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::Dump;
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -191,9 +191,7 @@ impl SnapshotStore {
             None => DetectorState::default(),
         };
         let detector = FailoverDetector::new(failover, detector_state);
-        let failovers = failovers_batch(&detector.episodes())?;
-        let detector_state = serde_json::to_vec(&detector.state())
-            .map_err(|source| StorageError::State { what: "failover detector", source })?;
+        let (detector_state, failovers) = detector_snapshot(&detector)?;
         Ok(SnapshotStore { committer, topology, counters, detector_state, failovers })
     }
 
