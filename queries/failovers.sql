@@ -2,9 +2,11 @@
 -- One row per episode of a (source_cluster, service): traffic seen from source_cluster went
 -- to target_cluster. state is 'ongoing' while the episode has not ended (ended_at empty).
 -- duration is human-readable (duration_s holds the seconds); cross_share is the share of
--- the episode's requests served cross-cluster, peak_share the highest share in one window.
--- errors_before counts 5xx / UH / UF responses in the minute before it started: non-zero
--- means the local endpoints were failing, zero suggests a deliberate shift (weights, scale-down).
+-- the episode's requests served cross-cluster, peak_share the highest share in one window,
+-- baseline_share the share the service normally has (what the episode departed from).
+-- errors_before counts 5xx / UH / UF / URX responses from a minute before it started until
+-- it was confirmed, error_flags and error_code the most frequent of them: non-zero means the
+-- endpoints were failing, zero suggests a deliberate shift (weights, scale-down).
 SELECT
   source_cluster,
   service,
@@ -27,7 +29,10 @@ SELECT
   cross_cluster_requests,
   round(CAST(cross_cluster_requests AS DOUBLE) / nullif(requests, 0), 3) AS cross_share,
   round(peak_cross_cluster_share, 3) AS peak_share,
+  round(baseline_cross_cluster_share, 3) AS baseline_share,
   errors_before,
+  errors_before_flags AS error_flags,
+  errors_before_code AS error_code,
   upstream_cluster
 FROM failovers
 ORDER BY started_at DESC, source_cluster, service

@@ -53,12 +53,17 @@ pub struct ClusterConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverConfig {
+    pub mode: Option<Spanned<String>>,
     pub window: Option<Spanned<String>>,
     pub enter_share: Option<Spanned<f64>>,
     pub exit_share: Option<Spanned<f64>>,
+    pub min_shift: Option<Spanned<f64>>,
     pub min_duration: Option<Spanned<String>>,
     pub min_requests: Option<u32>,
     pub max_delay: Option<Spanned<String>>,
+    pub baseline_min: Option<Spanned<String>>,
+    pub baseline_min_requests: Option<u32>,
+    pub baseline_span: Option<Spanned<String>>,
 }
 
 /// Why a configuration cannot be used.

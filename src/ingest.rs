@@ -33,8 +33,12 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("cannot encode or decode the failover detector state")]
+    #[error("cannot encode or decode the saved counter state")]
     State(#[source] serde_json::Error),
+    #[error(
+        "cannot continue from the saved failover detector state (_meshlog/failover-state-*.json)"
+    )]
+    DetectorState(#[from] crate::analytics::failover::StateError),
     #[error("the committer thread stopped; see the error it reported")]
     CommitterStopped,
     #[error("the committer thread panicked")]

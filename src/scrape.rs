@@ -36,6 +36,8 @@ pub enum ScrapeError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot continue from the saved failover detector state")]
+    DetectorState(#[from] crate::analytics::failover::StateError),
     #[error("cannot set up the HTTP client")]
     Client(#[source] reqwest::Error),
     #[error("cannot start the async runtime")]

@@ -1,40 +1,51 @@
 //! Streaming failover detector: one pass over requests, in roughly time order, gives the
 //! rows of the `failovers` table. Pure and synchronous: no I/O, no clock, no threads.
 //!
-//! **How a failover is found.** Requests are grouped per (`source_cluster`, `service`) in
-//! windows of `window_s` seconds (default 10 s) aligned to the epoch (10:00:00, 10:00:10, …).
-//! A window's *share* is its cross-cluster requests over all its requests (failed ones
-//! included). A window with fewer than `min_requests` requests (default 5) decides
-//! nothing: it neither starts, confirms nor ends an episode, so a lull in traffic does not
-//! end one; its requests still count in the episode it falls in. An episode *starts* with
-//! a run of windows whose share is above `enter_share` (default 0.5) and is *confirmed*
-//! once the run holds enough of them to cover `min_duration_s` (default 30 s: three
-//! windows); a window at or below `enter_share` before that drops the run, so a short
-//! spike is not a failover. Once confirmed, `started_at` is the start of the run's first
-//! window, and the episode lasts until the first window whose share is below `exit_share`
-//! (default 0.2); `ended_at` is that window's start. A share between the two thresholds
-//! keeps an episode open (hysteresis) but never starts one. Baseline spill (a
-//! DestinationRule sending 10 % to another region) and a steady share of direct calls
-//! over a flat network stay below `enter_share`; a faulty local endpoint raises errors,
-//! not the share: none of them is a failover. A service that has always been served
-//! remotely (no local deployment) is not failing over either: a run can only start after
-//! the pair has shown at least one window at or below `enter_share`. `errors_before`
-//! counts the error responses (5xx, `UH`, `UF`) of the pair in the minute before
-//! `started_at`; `target_cluster` is the `dst_cluster` that served most of the episode's
-//! cross-cluster requests, `upstream_cluster` the most frequent one.
+//! **A failover is a change, not a level.** Requests are grouped per (`source_cluster`,
+//! `service`) in windows of `window_s` seconds (default 10 s) aligned to the epoch. Each
+//! pair learns where it is normally served (`baseline`): locally, and what share goes
+//! to each remote cluster, with the noise of that share. A window *departs* when, of
+//! the traffic the baseline did not send to some remote clusters, more than
+//! `enter_share` (0.5) now goes there, a rise of at least `min_shift` (0.2) of all its
+//! requests. For a service normally served locally that is a cross-cluster share above
+//! 0.5; for one normally split 50/50 with `cluster2`, more than 75 % to `cluster2`. A
+//! run of departing windows becomes an episode once it covers `min_duration_s` (30 s)
+//! or an error burst corroborates it (5xx / `UH` / `UF` / `URX` at 20 % of the requests
+//! and twice the usual rate, from a minute before the run), and once its requests make
+//! it sure: the rise is at least four standard deviations of the baseline's noise for
+//! that many requests. It ends at the first window back below `exit_share` (0.2) of
+//! departure; `ended_at` is that window's start. Windows with fewer than `min_requests`
+//! served requests decide nothing (a lull does not end an episode, a burst of `UH`
+//! with no upstream neither), but count in the episode they fall in. So a steady split
+//! at any level, baseline spill, noise at low rates and a single faulty endpoint are
+//! not failovers, and a service normally split 50/50 whose local share collapses is.
+//! Until the baseline is established (`baseline_min_s` of windows and
+//! `baseline_min_requests` requests), a window is judged only against a recent,
+//! mostly-local minute (see `baseline`); a service seen only mid-split has nothing to
+//! depart from. `mode = "absolute"` judges every window against a local-only baseline
+//! instead: the plain cross-cluster share against `enter_share` and `exit_share`.
 //!
-//! **Out-of-order input.** Files and proxies interleave, so a window is final only once
-//! the newest timestamp seen (over all pairs) is `max_delay_s` (default 60 s) past its
-//! end. Until then it collects late arrivals; a request for a window already final is
-//! counted in [`FailoverDetector::late_observations`] and otherwise ignored. Episodes
-//! reflect final windows only, so results trail the input by up to `max_delay_s +
-//! window_s`.
+//! `errors_before` counts the pair's errors from a minute before `started_at` until the
+//! episode was confirmed (so also in its first windows), with their most frequent
+//! response flags and code; `target_cluster` is the `dst_cluster` that served most of
+//! the episode's cross-cluster requests, `upstream_cluster` the most frequent one.
 //!
-//! **Resuming.** [`FailoverDetector::state`] is everything needed to continue (pending
-//! windows, each pair's status, the last minute of errors, every episode); the next run
-//! starts from it and gives exactly the episodes of one uninterrupted run. An episode
-//! still open at the end of the input stays open (`ended_at` NULL) and is continued.
+//! **Time** (`clock`): each source cluster has its own watermark, which follows the bulk
+//! of its lines: a line more than `max_delay_s / 4` ahead of it is held until the lines
+//! after it tell whether the stream moved on (a log gap) or the line is out of step (a
+//! skewed clock, a 2099 stamp): skewed lines are counted and left out. A window is final
+//! once its source cluster's watermark is `max_delay_s` (60 s) past its end; a request
+//! for a window already final is counted in [`FailoverDetector::late_observations`].
+//!
+//! **Resuming.** [`FailoverDetector::state`] is everything needed to continue, with the
+//! settings it was made with; the next run starts from it and gives exactly the
+//! episodes of one uninterrupted run. An episode still open at the end of the input
+//! stays open (`ended_at` NULL) and is continued.
 
+mod baseline;
+mod clock;
+mod settings;
+mod source;
 mod tracker;
 mod window;
 
@@ -44,74 +55,29 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::fast_hash::FastMap;
-use tracker::{Ended, Run, Thresholds, Tracker};
-use window::Pending;
+use clock::Decide;
+use source::{Outcome, SourceState, Timing};
+use tracker::{Ended, Run, Thresholds};
 
-/// The `[failover]` settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FailoverSettings {
-    /// Window length, seconds (default 10).
-    pub window_s: u32,
-    /// A window is "failed over" when its cross-cluster share is above this (default 0.5).
-    pub enter_share: f64,
-    /// An episode ends at the first window whose share is below this (default 0.2).
-    pub exit_share: f64,
-    /// How long the share must stay above `enter_share`, seconds (default 30).
-    #[serde(alias = "min_duration")]
-    pub min_duration_s: u32,
-    /// Requests a window needs to count (default 5).
-    pub min_requests: u32,
-    /// How far behind the newest timestamp a request may arrive and still count,
-    /// seconds (default 60).
-    pub max_delay_s: u32,
+pub use settings::{DetectionMode, FailoverSettings, FailoverSettingsError};
+
+/// Where a request was served, as the detector sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// By the source cluster itself (`locality = local`).
+    Local,
+    /// By another cluster (`locality = cross_cluster`): its `dst_cluster`, when known.
+    Remote(Option<&'a str>),
+    /// Nowhere known: no upstream host (503 `UH`) or an external one.
+    Elsewhere,
 }
 
-impl Default for FailoverSettings {
-    fn default() -> Self {
-        FailoverSettings {
-            window_s: 10,
-            enter_share: 0.5,
-            exit_share: 0.2,
-            min_duration_s: 30,
-            min_requests: 5,
-            max_delay_s: 60,
-        }
-    }
-}
-
-/// Settings the detector cannot work with.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum FailoverSettingsError {
-    #[error("failover.window_s must be at least 1 second")]
-    ZeroWindow,
-    #[error("failover.{name} must be between 0 and 1, got {value}")]
-    ShareOutOfRange { name: &'static str, value: f64 },
-    #[error("failover.exit_share ({exit}) must not be above failover.enter_share ({enter})")]
-    ExitAboveEnter { exit: f64, enter: f64 },
-}
-
-impl FailoverSettings {
-    /// Checks what [`FailoverDetector::new`] would otherwise quietly clamp.
-    pub fn validate(&self) -> Result<(), FailoverSettingsError> {
-        if self.window_s == 0 {
-            return Err(FailoverSettingsError::ZeroWindow);
-        }
-        check_share("enter_share", self.enter_share)?;
-        check_share("exit_share", self.exit_share)?;
-        if self.exit_share > self.enter_share {
-            let (exit, enter) = (self.exit_share, self.enter_share);
-            return Err(FailoverSettingsError::ExitAboveEnter { exit, enter });
-        }
-        Ok(())
-    }
-}
-
-fn check_share(name: &'static str, value: f64) -> Result<(), FailoverSettingsError> {
-    if (0.0..=1.0).contains(&value) {
-        return Ok(());
-    }
-    Err(FailoverSettingsError::ShareOutOfRange { name, value })
+/// A failed response: 5xx, or response flags `UH`, `UF` or `URX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure<'a> {
+    pub code: i32,
+    /// `response_flags` as logged.
+    pub flags: Option<&'a str>,
 }
 
 /// One request, as the detector needs it (borrowed from the parsed record).
@@ -121,11 +87,8 @@ pub struct Observation<'a> {
     pub source_cluster: &'a str,
     pub service: &'a str,
     pub upstream_cluster: Option<&'a str>,
-    /// `locality = cross_cluster`.
-    pub cross_cluster: bool,
-    pub dst_cluster: Option<&'a str>,
-    /// 5xx, or response flag `UH` or `UF`.
-    pub error: bool,
+    pub destination: Destination<'a>,
+    pub failure: Option<Failure<'a>>,
 }
 
 /// One row of the `failovers` table.
@@ -137,51 +100,49 @@ pub struct Episode {
     pub upstream_cluster: Option<String>,
     /// The `dst_cluster` that served most of the episode's cross-cluster requests.
     pub target_cluster: Option<String>,
-    /// Start of the first window of the run above `enter_share`.
+    /// Start of the first window of the run.
     pub started_at_micros: i64,
-    /// Start of the window whose share fell below `exit_share`; `None` while ongoing.
+    /// End of the window that confirmed it.
+    pub confirmed_at_micros: i64,
+    /// Start of the window back at the baseline; `None` while ongoing.
     pub ended_at_micros: Option<i64>,
     /// For an open episode: up to the end of its last final window.
     pub duration_s: f64,
     pub requests: u64,
     pub cross_cluster_requests: u64,
-    /// Highest share of a window with at least `min_requests` requests.
+    /// Highest cross-cluster share of a window with at least `min_requests` served.
     pub peak_cross_cluster_share: f64,
-    /// Error responses of the pair in the 60 s before `started_at`.
+    /// The cross-cluster share the episode departed from.
+    pub baseline_cross_cluster_share: f64,
+    /// Error responses from a minute before `started_at` until the episode was confirmed.
     pub errors_before: u64,
+    /// The most frequent `response_flags` of those errors (`None` when they had none).
+    pub errors_before_flags: Option<String>,
+    /// The most frequent response code of those errors.
+    pub errors_before_code: Option<i32>,
 }
 
 impl Episode {
     fn new(source_cluster: &str, service: &str, run: &Run, ended_at: Option<i64>) -> Self {
         let end = ended_at.unwrap_or(run.last_window_end_micros);
+        let flags = run.error_flags.top().filter(|flags| !flags.is_empty() && *flags != "-");
         Episode {
             source_cluster: source_cluster.to_owned(),
             service: service.to_owned(),
             upstream_cluster: run.upstreams.top().map(str::to_owned),
-            target_cluster: run.targets.top().map(str::to_owned),
+            target_cluster: run.tally.remote.top().map(str::to_owned),
             started_at_micros: run.started_at_micros,
+            confirmed_at_micros: run.confirmed_at_micros.unwrap_or(run.last_window_end_micros),
             ended_at_micros: ended_at,
             duration_s: end.saturating_sub(run.started_at_micros) as f64 / 1e6,
-            requests: run.requests,
-            cross_cluster_requests: run.cross_cluster_requests,
+            requests: run.tally.requests,
+            cross_cluster_requests: run.tally.remote.total(),
             peak_cross_cluster_share: run.peak.value(),
+            baseline_cross_cluster_share: run.reference.cross_share(),
             errors_before: run.errors_before,
+            errors_before_flags: flags.map(str::to_owned),
+            errors_before_code: run.error_codes.top().and_then(|code| code.parse().ok()),
         }
-    }
-}
-
-/// One (source_cluster, service): its windows not yet final and its episode status.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct KeyState {
-    pending: Pending,
-    tracker: Tracker,
-}
-
-impl KeyState {
-    /// Steps the state machine through the windows that start before `frontier`.
-    fn finalize_before(&mut self, frontier: i64, t: &Thresholds) -> Vec<Ended> {
-        let windows = self.pending.take_before(frontier);
-        windows.filter_map(|w| self.tracker.step(&w, t)).collect()
     }
 }
 
@@ -192,57 +153,99 @@ struct ClosedEpisode {
     ended: Ended,
 }
 
+/// The version of [`DetectorState`]'s layout; a state of another version is refused.
+const STATE_VERSION: u32 = 2;
+
 /// Everything the detector needs to continue later; persist it (JSON) with each commit.
-/// Holds integers and strings only, so it survives a JSON round trip exactly.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DetectorState {
-    /// Newest timestamp seen.
-    watermark_micros: Option<i64>,
-    /// Windows starting before this are final.
-    final_before_micros: Option<i64>,
-    /// source_cluster → service → state: looked up by `&str` without allocating.
-    keys: FastMap<String, FastMap<String, KeyState>>,
+    version: u32,
+    /// The settings the state was made with.
+    settings: FailoverSettings,
+    /// source_cluster → its clock and services: looked up by `&str` without allocating.
+    sources: FastMap<String, SourceState>,
     closed: Vec<ClosedEpisode>,
     late_observations: u64,
+    skewed_observations: u64,
+}
+
+impl Default for DetectorState {
+    fn default() -> Self {
+        DetectorState {
+            version: STATE_VERSION,
+            settings: FailoverSettings::default(),
+            sources: FastMap::default(),
+            closed: Vec::new(),
+            late_observations: 0,
+            skewed_observations: 0,
+        }
+    }
+}
+
+/// A saved state this version cannot continue from.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the failover detector's state cannot be read: {0}")]
+    Unreadable(#[from] serde_json::Error),
+    #[error(
+        "the failover detector's state has layout version {found}, this meshlog reads {STATE_VERSION}"
+    )]
+    Version { found: u32 },
+}
+
+impl DetectorState {
+    /// Reads a state saved by [`FailoverDetector::state`].
+    pub fn from_json(bytes: &[u8]) -> Result<DetectorState, StateError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: Option<u32>,
+        }
+        let found = serde_json::from_slice::<Versioned>(bytes)?.version.unwrap_or(1);
+        if found != STATE_VERSION {
+            return Err(StateError::Version { found });
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// The settings the state was made with.
+    pub fn settings(&self) -> &FailoverSettings {
+        &self.settings
+    }
 }
 
 /// The runtime detector: feed it every request with [`observe`](Self::observe).
 #[derive(Clone, Debug)]
 pub struct FailoverDetector {
     thresholds: Thresholds,
-    max_delay_us: i64,
+    timing: Timing,
     state: DetectorState,
 }
 
 impl FailoverDetector {
-    /// Starts from `state` (`DetectorState::default()` the first time). Use the same
-    /// settings as the run that saved the state; a zero `window_s` counts as 1.
-    pub fn new(settings: FailoverSettings, state: DetectorState) -> Self {
-        FailoverDetector {
-            thresholds: Thresholds::new(&settings),
-            max_delay_us: i64::from(settings.max_delay_s) * 1_000_000,
-            state,
-        }
+    /// Starts from `state` (`DetectorState::default()` the first time) with `settings`,
+    /// which the state then records. Settings other than the state's apply from now on
+    /// (compare [`DetectorState::settings`] first to tell the user).
+    pub fn new(settings: FailoverSettings, mut state: DetectorState) -> Self {
+        let thresholds = Thresholds::new(&settings);
+        let max_delay_us = i64::from(settings.max_delay_s) * 1_000_000;
+        let timing =
+            Timing { window_us: thresholds.window_us, max_delay_us, max_jump_us: max_delay_us / 4 };
+        state.settings = settings;
+        FailoverDetector { thresholds, timing, state }
     }
 
-    /// Counts one request. Allocates only for a new pair, window or cluster name.
+    /// Counts one request. Allocates only for a new pair, window or cluster name, or
+    /// for a line held until its neighbours show whether its clock is right.
     pub fn observe(&mut self, obs: &Observation<'_>) {
-        self.advance_watermark(obs.ts_micros);
-        let start = self.window_start(obs.ts_micros);
-        if self.state.final_before_micros.is_some_and(|f| start < f) {
-            self.state.late_observations += 1;
-            return;
-        }
-        let keys = &mut self.state.keys;
-        let services = match keys.get_mut(obs.source_cluster) {
-            Some(services) => services,
-            None => keys.entry(obs.source_cluster.to_owned()).or_default(),
+        let sources = &mut self.state.sources;
+        let source = match sources.get_mut(obs.source_cluster) {
+            Some(source) => source,
+            None => sources.entry(obs.source_cluster.to_owned()).or_default(),
         };
-        let key = match services.get_mut(obs.service) {
-            Some(key) => key,
-            None => services.entry(obs.service.to_owned()).or_default(),
-        };
-        key.pending.record(start, obs);
+        let mut outcome = Outcome::default();
+        source.observe(obs, &self.thresholds, self.timing, &mut outcome);
+        self.record(obs.source_cluster, outcome);
     }
 
     /// Every episode so far, closed and open, by (started_at, source_cluster, service).
@@ -262,64 +265,80 @@ impl FailoverDetector {
         self.state.clone()
     }
 
-    /// Requests that arrived after their window was final (more than `max_delay_s` late).
+    /// The state as JSON, to persist.
+    pub fn state_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.state)
+    }
+
+    /// Requests that arrived after their window was final (more than `max_delay_s` late,
+    /// or stamped far in the past).
     pub fn late_observations(&self) -> u64 {
         self.state.late_observations
     }
 
-    /// Makes every pending window final: call it only when the input is over for good
-    /// (a one-off import). A source that will be read again must not flush: its next
-    /// requests could belong to those windows, and would then count as late. Open
-    /// episodes stay open either way.
+    /// Requests left out because their time was out of step with the rest of their
+    /// source cluster's stream (a skewed clock, a stamp decades off).
+    pub fn skewed_observations(&self) -> u64 {
+        self.state.skewed_observations
+    }
+
+    /// Requests held until the lines after them show whether their time is right.
+    pub fn held_observations(&self) -> u64 {
+        self.state.sources.values().map(|source| source.clock.held_len() as u64).sum()
+    }
+
+    /// At the end of an input that may continue later: decides the held lines that
+    /// enough lines followed; the others stay held in the state.
+    pub fn settle(&mut self) {
+        self.for_each_source(|source, name, t, timing, out| {
+            source.release_held(name, Decide::WithWhatFollowed, t, timing, out);
+        });
+    }
+
+    /// Makes every held line and pending window final: call it only when the input is
+    /// over for good (a one-off import). A source that will be read again must not
+    /// flush: its next requests could belong to those windows, and would then count as
+    /// late. Open episodes stay open either way.
     pub fn flush_final(&mut self) {
-        let Some(watermark) = self.state.watermark_micros else {
-            return;
-        };
-        let next = self.window_start(watermark);
-        self.finalize_before(next.saturating_add(self.thresholds.window_us));
+        self.for_each_source(|source, name, t, timing, out| {
+            source.release_held(name, Decide::Now, t, timing, out);
+            source.finalize_all(t, timing, out);
+        });
+    }
+
+    fn for_each_source(
+        &mut self,
+        mut work: impl FnMut(&mut SourceState, &str, &Thresholds, Timing, &mut Outcome),
+    ) {
+        let names: Vec<String> = self.state.sources.keys().cloned().collect();
+        for name in names {
+            let mut outcome = Outcome::default();
+            if let Some(source) = self.state.sources.get_mut(&name) {
+                work(source, &name, &self.thresholds, self.timing, &mut outcome);
+            }
+            self.record(&name, outcome);
+        }
+    }
+
+    /// Adds what became of a source cluster's lines to the detector's counts.
+    fn record(&mut self, source: &str, outcome: Outcome) {
+        self.state.late_observations += outcome.late;
+        self.state.skewed_observations += outcome.skewed;
+        let closed = outcome.ended.into_iter().map(|(service, ended)| ClosedEpisode {
+            source_cluster: source.to_owned(),
+            service,
+            ended,
+        });
+        self.state.closed.extend(closed);
     }
 
     fn open_episodes(&self) -> impl Iterator<Item = Episode> + '_ {
-        self.state.keys.iter().flat_map(|(source, services)| {
-            services.iter().filter_map(move |(service, key)| {
+        self.state.sources.iter().flat_map(|(name, source)| {
+            source.services.iter().filter_map(move |(service, key)| {
                 let run = key.tracker.open_run()?;
-                Some(Episode::new(source, service, run, None))
+                Some(Episode::new(name, service, run, None))
             })
         })
-    }
-
-    fn window_start(&self, ts_micros: i64) -> i64 {
-        let offset = ts_micros.rem_euclid(self.thresholds.window_us);
-        ts_micros.saturating_sub(offset)
-    }
-
-    fn advance_watermark(&mut self, ts_micros: i64) {
-        if self.state.watermark_micros.is_some_and(|w| ts_micros <= w) {
-            return;
-        }
-        self.state.watermark_micros = Some(ts_micros);
-        let frontier = self.window_start(ts_micros.saturating_sub(self.max_delay_us));
-        self.finalize_before(frontier);
-    }
-
-    /// Feeds every pair's windows that start before `frontier` to its state machine.
-    fn finalize_before(&mut self, frontier: i64) {
-        if self.state.final_before_micros.is_some_and(|f| frontier <= f) {
-            return;
-        }
-        self.state.final_before_micros = Some(frontier);
-        let DetectorState { keys, closed, .. } = &mut self.state;
-        for (source, services) in keys.iter_mut() {
-            for (service, key) in services.iter_mut() {
-                let ended = key.finalize_before(frontier, &self.thresholds);
-                let named = ended.into_iter().map(|ended| ClosedEpisode {
-                    source_cluster: source.clone(),
-                    service: service.clone(),
-                    ended,
-                });
-                closed.extend(named);
-            }
-        }
     }
 }
 

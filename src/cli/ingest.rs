@@ -140,10 +140,33 @@ fn print_episodes(report: &IngestReport) {
         "  failovers known: {} ({open} ongoing); see `meshlog query --saved failovers`",
         report.episodes.len()
     );
-    if report.late_observations > 0 {
+    let detector = &report.detector;
+    if detector.late > 0 {
         eprintln!(
-            "  {} requests arrived later than failover.max_delay and were left out of failover windows",
-            report.late_observations
+            "  {} requests arrived later than failover.max_delay (or are stamped far in the past) \
+and were left out of failover windows",
+            detector.late
+        );
+    }
+    if detector.skewed > 0 {
+        eprintln!(
+            "  {} requests were stored but left out of failover detection: their time was out of \
+step with the rest of their source cluster's lines (a skewed clock?)",
+            detector.skewed
+        );
+    }
+    if detector.held > 0 {
+        eprintln!(
+            "  {} requests far ahead of their stream are held until later lines show whether \
+their time is right",
+            detector.held
+        );
+    }
+    if !detector.settings_changed.is_empty() {
+        eprintln!(
+            "  [failover] settings changed since this data directory's last ingest, applied from \
+now on: {}",
+            detector.settings_changed.join(", ")
         );
     }
 }

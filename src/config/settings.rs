@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{ConfigError, ConfigFile, DEFAULT_DATA_DIR, FailoverConfig, parse_duration_s};
-use crate::analytics::failover::FailoverSettings;
+use crate::analytics::failover::{DetectionMode, FailoverSettings};
 use crate::enrich::Topology;
 
 /// What the command line says, for the keys it can override.
@@ -97,49 +97,82 @@ fn failover_settings(
     config: &FailoverConfig,
 ) -> Result<FailoverSettings, ConfigError> {
     let mut settings = FailoverSettings::default();
-    let duration = |key: &str, value: &toml::Spanned<String>| {
-        parse_duration_s(value.get_ref()).filter(|&seconds| seconds > 0).ok_or_else(|| {
-            file.value_error(
-                key,
-                value.span(),
-                "is not a duration such as \"10s\", \"1m\" or \"1m30s\"",
-            )
-        })
-    };
-    if let Some(window) = &config.window {
-        settings.window_s = duration("failover.window", window)?;
-    }
-    if let Some(min_duration) = &config.min_duration {
-        settings.min_duration_s = duration("failover.min_duration", min_duration)?;
-    }
-    if let Some(max_delay) = &config.max_delay {
-        settings.max_delay_s = duration("failover.max_delay", max_delay)?;
-    }
+    read_failover_durations(file, config, &mut settings)?;
+    read_failover_shares(file, config, &mut settings)?;
     if let Some(min_requests) = config.min_requests {
         settings.min_requests = min_requests;
     }
-    let share = |key: &str, value: &toml::Spanned<f64>| {
-        let share = *value.get_ref();
-        if share > 0.0 && share <= 1.0 {
-            Ok(share)
-        } else {
-            Err(file.value_error(key, value.span(), "must be above 0 and at most 1"))
-        }
-    };
-    if let Some(enter) = &config.enter_share {
-        settings.enter_share = share("failover.enter_share", enter)?;
+    if let Some(baseline_min_requests) = config.baseline_min_requests {
+        settings.baseline_min_requests = baseline_min_requests;
     }
-    if let Some(exit) = &config.exit_share {
-        settings.exit_share = share("failover.exit_share", exit)?;
-        if settings.exit_share > settings.enter_share {
-            return Err(file.value_error(
-                "failover.exit_share",
-                exit.span(),
-                "must not be above enter_share",
-            ));
-        }
+    if let Some(mode) = &config.mode {
+        settings.mode = match mode.get_ref().as_str() {
+            "baseline" => DetectionMode::Baseline,
+            "absolute" => DetectionMode::Absolute,
+            _ => {
+                let message = "must be \"baseline\" or \"absolute\"";
+                return Err(file.value_error("failover.mode", mode.span(), message));
+            }
+        };
     }
     Ok(settings)
+}
+
+fn read_failover_durations(
+    file: &ConfigFile,
+    config: &FailoverConfig,
+    settings: &mut FailoverSettings,
+) -> Result<(), ConfigError> {
+    let duration = |key: &str, value: &Option<toml::Spanned<String>>, seconds: &mut u32| {
+        let Some(value) = value else { return Ok(()) };
+        *seconds =
+            parse_duration_s(value.get_ref()).filter(|&seconds| seconds > 0).ok_or_else(|| {
+                file.value_error(
+                    key,
+                    value.span(),
+                    "is not a duration such as \"10s\", \"1m\" or \"1m30s\"",
+                )
+            })?;
+        Ok(())
+    };
+    duration("failover.window", &config.window, &mut settings.window_s)?;
+    duration("failover.min_duration", &config.min_duration, &mut settings.min_duration_s)?;
+    duration("failover.max_delay", &config.max_delay, &mut settings.max_delay_s)?;
+    duration("failover.baseline_min", &config.baseline_min, &mut settings.baseline_min_s)?;
+    duration("failover.baseline_span", &config.baseline_span, &mut settings.baseline_span_s)?;
+    if let Some(span) = config.baseline_span.as_ref().or(config.baseline_min.as_ref())
+        && settings.baseline_span_s < settings.baseline_min_s
+    {
+        let message = "baseline_span must not be shorter than baseline_min";
+        return Err(file.value_error("failover.baseline_span", span.span(), message));
+    }
+    Ok(())
+}
+
+fn read_failover_shares(
+    file: &ConfigFile,
+    config: &FailoverConfig,
+    settings: &mut FailoverSettings,
+) -> Result<(), ConfigError> {
+    let share = |key: &str, value: &Option<toml::Spanned<f64>>, share: &mut f64| {
+        let Some(value) = value else { return Ok(()) };
+        let read = *value.get_ref();
+        if !(read > 0.0 && read <= 1.0) {
+            return Err(file.value_error(key, value.span(), "must be above 0 and at most 1"));
+        }
+        *share = read;
+        Ok(())
+    };
+    share("failover.enter_share", &config.enter_share, &mut settings.enter_share)?;
+    share("failover.exit_share", &config.exit_share, &mut settings.exit_share)?;
+    share("failover.min_shift", &config.min_shift, &mut settings.min_shift)?;
+    if let Some(exit) = &config.exit_share
+        && settings.exit_share > settings.enter_share
+    {
+        let message = "must not be above enter_share";
+        return Err(file.value_error("failover.exit_share", exit.span(), message));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,9 +23,9 @@ use super::dumps::{DumpOptions, SnapshotReport, sort_inputs, store_dumps};
 use super::progress::Progress;
 use super::source::{OpenedSource, open_source};
 use super::source_reader::SourceReader;
-use crate::analytics::failover::{DetectorState, Episode, FailoverDetector, FailoverSettings};
+use crate::analytics::failover::{Episode, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
-use crate::process::failovers::detector_snapshot;
+use crate::process::failovers::{detector_snapshot, load_detector};
 use crate::process::observations::observe_requests;
 use crate::process::{Counts, Processor};
 use crate::storage::commit_log::SourcePosition;
@@ -33,6 +33,7 @@ use crate::storage::committer::{
     CommitStats, Committer, PendingCommit, Publisher, Recovery, StagedCommit, Stager,
 };
 use crate::storage::parallel::all_cores;
+use crate::storage::schema;
 
 /// What an ingest run is told.
 pub struct IngestOptions {
@@ -63,16 +64,42 @@ pub struct IngestReport {
     pub resumed: Vec<(String, u64)>,
     /// Every failover episode known after this run.
     pub episodes: Vec<Episode>,
-    pub late_observations: u64,
+    pub detector: DetectorCounts,
     /// The admin dumps among the inputs.
     pub snapshots: SnapshotReport,
+}
+
+/// What the failover detector left out or holds after a run.
+#[derive(Debug, Default)]
+pub struct DetectorCounts {
+    /// Requests that arrived after their window was final.
+    pub late: u64,
+    /// Requests whose time was out of step with their source cluster's stream.
+    pub skewed: u64,
+    /// Requests held until later lines show whether their time is right.
+    pub held: u64,
+    /// Settings that differ from those the saved state was made with.
+    pub settings_changed: Vec<String>,
+}
+
+impl DetectorCounts {
+    fn of(detector: &FailoverDetector) -> DetectorCounts {
+        DetectorCounts {
+            late: detector.late_observations(),
+            skewed: detector.skewed_observations(),
+            held: detector.held_observations(),
+            settings_changed: Vec::new(),
+        }
+    }
 }
 
 /// Runs an ingest of `inputs` (`-` is stdin).
 pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let (mut committer, recovery) = Committer::open(&options.data_dir)?;
-    let detector = FailoverDetector::new(options.failover.clone(), load_state(&committer)?);
+    let saved = committer.detector_state()?;
+    let loaded = load_detector(saved.as_deref(), &options.failover)?;
+    let detector = loaded.detector;
     let inputs = sort_inputs(inputs, &options.dumps, committer.log())?;
     let mut snapshots = store_dumps(&mut committer, options, &detector, inputs.dumps)?;
     snapshots.unchanged = inputs.unchanged;
@@ -91,18 +118,14 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
         report.stored = stored;
         report.commits = commits;
         report.episodes = detector.episodes();
-        report.late_observations = detector.late_observations();
+        report.detector = DetectorCounts::of(&detector);
         Ok::<_, IngestError>(report)
     })?;
     report.recovery = recovery;
     report.snapshots = snapshots;
+    report.detector.settings_changed = loaded.settings_changed;
     report.elapsed = started.elapsed();
     Ok(report)
-}
-
-fn load_state(committer: &Committer) -> Result<DetectorState, IngestError> {
-    let Some(bytes) = committer.detector_state()? else { return Ok(DetectorState::default()) };
-    serde_json::from_slice(&bytes).map_err(IngestError::State)
 }
 
 fn open_all(inputs: &[PathBuf], committer: &Committer) -> Result<Vec<OpenedSource>, IngestError> {
@@ -167,7 +190,35 @@ fn stage_all(
         let commit = stager.stage(pending)?;
         staged.send(commit).map_err(|_| IngestError::CommitterStopped)?;
     }
-    Ok(())
+    settle_held(stager, detector, staged)
+}
+
+/// At the end of the input: decides the lines the detector held that enough lines
+/// followed, and commits its new state if that changed anything.
+fn settle_held(
+    stager: &mut Stager,
+    detector: &mut FailoverDetector,
+    staged: &SyncSender<StagedCommit>,
+) -> Result<(), IngestError> {
+    let held = detector.held_observations();
+    if held == 0 {
+        return Ok(());
+    }
+    detector.settle();
+    if detector.held_observations() == held {
+        return Ok(());
+    }
+    let (detector_state, failovers) = detector_snapshot(detector)?;
+    let pending = PendingCommit {
+        requests: RecordBatch::new_empty(schema::requests()),
+        rejects: RecordBatch::new_empty(schema::rejects()),
+        sources: Vec::new(),
+        detector_state,
+        failovers,
+        stats: None,
+    };
+    let commit = stager.stage(pending)?;
+    staged.send(commit).map_err(|_| IngestError::CommitterStopped)
 }
 
 /// Publishes every staged commit, in order, adding up what they stored.

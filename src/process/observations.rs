@@ -4,8 +4,9 @@
 //! batch, so the reading thread, which bounds an ingest, does not pay for it.
 //!
 //! A row is observed when its `service` is set and its `direction` is not `inbound`;
-//! it is an error when its `response_code` is 5xx or its `response_flags` hold `UH`
-//! or `UF`; it is cross-cluster when its `locality` is `cross_cluster`. The columns
+//! it failed when its `response_code` is 5xx or its `response_flags` hold `UH`, `UF`
+//! or `URX`; its `locality` says where it was served (`local`, `cross_cluster` in its
+//! `dst_cluster`, or elsewhere: `unknown`, `external`). The columns
 //! hold exactly what the parsed record and its enrichment said, so this is the same
 //! evidence the record itself gives. Repeating strings come as dictionaries, and the
 //! tests on them are made once per dictionary value, not once per row.
@@ -16,7 +17,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use meshlog_parsers::{Direction, ResponseFlags};
 
-use crate::analytics::failover::{FailoverDetector, Observation};
+use crate::analytics::failover::{Destination, FailoverDetector, Failure, Observation};
 use crate::enrich::Locality;
 use crate::storage::StorageError;
 
@@ -48,10 +49,19 @@ struct Columns<'a> {
     upstream_cluster: Strings<'a>,
     dst_cluster: Strings<'a>,
     response_code: &'a Int32Array,
+    response_flags: Strings<'a>,
     /// Per row: not `inbound` (a null direction counts as not inbound).
-    not_inbound: ValueTest<'a>,
-    cross_cluster: ValueTest<'a>,
-    failed_flags: ValueTest<'a>,
+    not_inbound: ValueTest<'a, bool>,
+    served: ValueTest<'a, Served>,
+    failed_flags: ValueTest<'a, bool>,
+}
+
+/// Where a row's `locality` says it was served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Served {
+    Local,
+    CrossCluster,
+    Elsewhere,
 }
 
 impl<'a> Columns<'a> {
@@ -78,8 +88,9 @@ impl<'a> Columns<'a> {
             upstream_cluster: strings("upstream_cluster")?,
             dst_cluster: strings("dst_cluster")?,
             response_code,
+            response_flags: strings("response_flags")?,
             not_inbound: ValueTest::new(strings("direction")?, not_inbound),
-            cross_cluster: ValueTest::new(strings("locality")?, cross_cluster),
+            served: ValueTest::new(strings("locality")?, served),
             failed_flags: ValueTest::new(strings("response_flags")?, failed_flags),
         })
     }
@@ -92,16 +103,29 @@ impl<'a> Columns<'a> {
         if !self.not_inbound.holds(row) {
             return None;
         }
-        let server_error = self.response_code.is_valid(row) && self.response_code.value(row) >= 500;
+        let destination = match self.served.holds(row) {
+            Served::Local => Destination::Local,
+            Served::CrossCluster => Destination::Remote(self.dst_cluster.value(row)),
+            Served::Elsewhere => Destination::Elsewhere,
+        };
         Some(Observation {
             ts_micros: *self.ts.get(row)?,
             source_cluster: self.source_cluster.value(row).unwrap_or(""),
             service,
             upstream_cluster: self.upstream_cluster.value(row),
-            cross_cluster: self.cross_cluster.holds(row),
-            dst_cluster: self.dst_cluster.value(row),
-            error: server_error || self.failed_flags.holds(row),
+            destination,
+            failure: self.failure(row),
         })
+    }
+
+    #[inline]
+    fn failure(&self, row: usize) -> Option<Failure<'a>> {
+        let code = self.response_code.is_valid(row).then(|| self.response_code.value(row));
+        let server_error = code.is_some_and(|code| code >= 500);
+        if !(server_error || self.failed_flags.holds(row)) {
+            return None;
+        }
+        Some(Failure { code: code.unwrap_or(0), flags: self.response_flags.value(row) })
     }
 }
 
@@ -109,14 +133,19 @@ fn not_inbound(direction: Option<&str>) -> bool {
     direction != Some(Direction::Inbound.as_str())
 }
 
-fn cross_cluster(locality: Option<&str>) -> bool {
-    locality == Some(Locality::CrossCluster.as_str())
+fn served(locality: Option<&str>) -> Served {
+    match locality {
+        Some(name) if name == Locality::Local.as_str() => Served::Local,
+        Some(name) if name == Locality::CrossCluster.as_str() => Served::CrossCluster,
+        _ => Served::Elsewhere,
+    }
 }
 
-/// No healthy upstream, or an upstream connection failure.
+/// No healthy upstream, an upstream connection failure, or retries exhausted.
 fn failed_flags(flags: Option<&str>) -> bool {
-    let failed =
-        ResponseFlags::NO_HEALTHY_UPSTREAM.union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE);
+    let failed = ResponseFlags::NO_HEALTHY_UPSTREAM
+        .union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE)
+        .union(ResponseFlags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
     flags.map(ResponseFlags::parse).unwrap_or_default().intersects(failed)
 }
 
@@ -155,17 +184,17 @@ impl<'a> Strings<'a> {
     }
 }
 
-/// A yes-or-no question about the value of a string column, answered per row:
-/// worked out once per dictionary value, or per row for plain strings.
-struct ValueTest<'a> {
+/// A question about the value of a string column, answered per row: worked out once
+/// per dictionary value, or per row for plain strings.
+struct ValueTest<'a, T> {
     strings: Strings<'a>,
     /// For a dictionary: the answer for each value, then (last) for a null.
-    by_key: Vec<bool>,
-    test: fn(Option<&str>) -> bool,
+    by_key: Vec<T>,
+    test: fn(Option<&str>) -> T,
 }
 
-impl<'a> ValueTest<'a> {
-    fn new(strings: Strings<'a>, test: fn(Option<&str>) -> bool) -> ValueTest<'a> {
+impl<'a, T: Copy> ValueTest<'a, T> {
+    fn new(strings: Strings<'a>, test: fn(Option<&str>) -> T) -> ValueTest<'a, T> {
         let by_key = match &strings {
             Strings::Plain(_) => Vec::new(),
             Strings::Dictionary(_, values) => {
@@ -178,14 +207,17 @@ impl<'a> ValueTest<'a> {
     }
 
     #[inline]
-    fn holds(&self, row: usize) -> bool {
+    fn holds(&self, row: usize) -> T {
         match &self.strings {
             Strings::Plain(_) => (self.test)(self.strings.value(row)),
             Strings::Dictionary(keys, _) => {
                 let null = self.by_key.len().saturating_sub(1);
                 let key = keys.is_valid(row).then(|| keys.keys().value(row));
                 let index = key.and_then(|key| usize::try_from(key).ok()).unwrap_or(null);
-                self.by_key.get(index).copied().unwrap_or(false)
+                match self.by_key.get(index) {
+                    Some(answer) => *answer,
+                    None => (self.test)(None),
+                }
             }
         }
     }

@@ -310,6 +310,22 @@ pub(crate) fn write_failovers(data_dir: &Path) {
         ("cross_cluster_requests", Arc::new(Int64Array::from(vec![1150, 210, 40]))),
         ("peak_cross_cluster_share", Arc::new(Float64Array::from(vec![1.0, 0.8333, 1.0]))),
         ("errors_before", Arc::new(Int64Array::from(vec![37, 0, 2]))),
+        (
+            "errors_before_flags",
+            Arc::new(StringArray::from(vec![Some("UH"), None, Some("UF,URX")])),
+        ),
+        ("errors_before_code", Arc::new(Int32Array::from(vec![Some(503), None, Some(503)]))),
+        (
+            "confirmed_at",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    ["2026-11-01T10:01:30Z", "2026-11-01T08:00:30Z", "2026-11-01T06:00:10Z"]
+                        .map(micros),
+                )
+                .with_timezone("UTC"),
+            ),
+        ),
+        ("baseline_cross_cluster_share", Arc::new(Float64Array::from(vec![0.1, 0.0, 0.0]))),
     ];
     let batch = batch(schema::failovers(), columns, 3);
     write_parquet(&data_dir.join("failovers/failovers.parquet"), batch);

@@ -16,9 +16,9 @@ use arrow::record_batch::RecordBatch;
 use meshlog_parsers::admin::AdminKind;
 
 use super::ScrapeError;
-use crate::analytics::failover::{DetectorState, FailoverDetector, FailoverSettings};
+use crate::analytics::failover::FailoverSettings;
 use crate::enrich::Topology;
-use crate::process::failovers::detector_snapshot;
+use crate::process::failovers::{detector_snapshot, load_detector};
 use crate::stats::counters::CounterState;
 use crate::stats::dump::Dump;
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -185,12 +185,8 @@ impl SnapshotStore {
             Some(bytes) => decode_counters(&bytes)?,
             None => CounterState::default(),
         };
-        let detector_state = match committer.detector_state()? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| ScrapeError::State { what: "failover detector", source })?,
-            None => DetectorState::default(),
-        };
-        let detector = FailoverDetector::new(failover, detector_state);
+        let saved = committer.detector_state()?;
+        let detector = load_detector(saved.as_deref(), &failover)?.detector;
         let (detector_state, failovers) = detector_snapshot(&detector)?;
         Ok(SnapshotStore { committer, topology, counters, detector_state, failovers })
     }

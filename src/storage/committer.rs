@@ -366,12 +366,16 @@ mod tests {
             upstream_cluster: None,
             target_cluster: Some("cluster2".into()),
             started_at_micros: 0,
+            confirmed_at_micros: 10_000_000,
             ended_at_micros: None,
             duration_s: 10.0,
             requests: 5,
             cross_cluster_requests: 4,
             peak_cross_cluster_share: 0.8,
+            baseline_cross_cluster_share: 0.0,
             errors_before: 1,
+            errors_before_flags: Some("UH".into()),
+            errors_before_code: Some(503),
         };
         commit_with(&mut committer, std::slice::from_ref(&episode));
         let first = failovers_inode(&root);

@@ -124,6 +124,10 @@ pub fn failovers() -> SchemaRef {
             Field::new("cross_cluster_requests", DataType::Int64, false),
             Field::new("peak_cross_cluster_share", DataType::Float64, false),
             Field::new("errors_before", DataType::Int64, false),
+            text("errors_before_flags"),
+            int32("errors_before_code"),
+            Field::new("confirmed_at", timestamp_type(), false),
+            Field::new("baseline_cross_cluster_share", DataType::Float64, false),
         ]))
     });
     SCHEMA.clone()

@@ -1,12 +1,15 @@
-//! What one (source_cluster, service) did in one time window: request, cross-cluster and
-//! error counts, plus small per-name tallies of destination and upstream clusters.
+//! What one (source_cluster, service) did in one time window: where its requests were
+//! served (locally, per remote cluster, or nowhere), how many failed and how, and which
+//! Envoy clusters carried them. [`Tally`] is the part that adds up over windows, for
+//! baselines and runs alike.
 
 use serde::{Deserialize, Serialize};
 
-use super::Observation;
+use super::{Destination, Observation};
 
-/// Counts per name, for the handful of names a key sees (`dst_cluster`, `upstream_cluster`).
-/// A vector, not a map: it holds one to three entries, and lookups by `&str` never allocate.
+/// Counts per name, for the handful of names a key sees (`dst_cluster`, `upstream_cluster`,
+/// response flags and codes). A vector, not a map: it holds one to a few entries, and
+/// lookups by `&str` never allocate.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Counts(Vec<(String, u64)>);
@@ -33,10 +36,22 @@ impl Counts {
             .max_by(|(a_name, a), (b_name, b)| a.cmp(b).then_with(|| b_name.cmp(a_name)))
             .map(|(name, _)| name.as_str())
     }
+
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.0.iter().find(|(known, _)| known == name).map_or(0, |(_, n)| *n)
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(name, n)| (name.as_str(), *n))
+    }
 }
 
-/// A share as an exact fraction, so state holds no float and compares exactly after a
-/// JSON round trip.
+/// A share as an exact fraction, so state holds no float for it and compares exactly
+/// after a JSON round trip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Share {
     pub(crate) cross: u64,
@@ -59,15 +74,57 @@ impl Share {
     }
 }
 
+/// Where requests were served, and how many failed: the part of windows that adds up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Tally {
+    /// Every request, served or not.
+    pub(crate) requests: u64,
+    /// Served by the source cluster itself.
+    pub(crate) local: u64,
+    /// Served cross-cluster, per `dst_cluster` (`""` when the cluster is not known).
+    pub(crate) remote: Counts,
+    /// 5xx, or `UH` / `UF` / `URX`.
+    pub(crate) errors: u64,
+}
+
+impl Tally {
+    /// Requests that reached a known place, local or remote: the share's denominator.
+    /// Requests with no upstream host (503 `UH`) or an external one say nothing about it.
+    pub(crate) fn served(&self) -> u64 {
+        self.local + self.remote.total()
+    }
+
+    pub(crate) fn cross_share(&self) -> Share {
+        Share { cross: self.remote.total(), requests: self.served() }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.requests += other.requests;
+        self.local += other.local;
+        self.remote.merge(&other.remote);
+        self.errors += other.errors;
+    }
+
+    fn record(&mut self, obs: &Observation<'_>) {
+        self.requests += 1;
+        self.errors += u64::from(obs.failure.is_some());
+        match obs.destination {
+            Destination::Local => self.local += 1,
+            Destination::Remote(cluster) => self.remote.add(cluster.unwrap_or(""), 1),
+            Destination::Elsewhere => {}
+        }
+    }
+}
+
 /// The counts of one key in one window, `[start, start + window_s)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Window {
     pub(crate) start_micros: i64,
-    pub(crate) requests: u64,
-    pub(crate) cross_cluster: u64,
-    pub(crate) errors: u64,
-    /// Cross-cluster requests per `dst_cluster` (when known).
-    pub(crate) targets: Counts,
+    pub(crate) tally: Tally,
+    /// Failed responses per `response_flags` as logged (`""` for none).
+    pub(crate) error_flags: Counts,
+    /// Failed responses per response code.
+    pub(crate) error_codes: Counts,
     /// Requests per `upstream_cluster` (when known).
     pub(crate) upstreams: Counts,
 }
@@ -78,22 +135,14 @@ impl Window {
     }
 
     pub(crate) fn record(&mut self, obs: &Observation<'_>) {
-        self.requests += 1;
-        self.errors += u64::from(obs.error);
+        self.tally.record(obs);
         if let Some(upstream) = obs.upstream_cluster {
             self.upstreams.add(upstream, 1);
         }
-        if !obs.cross_cluster {
-            return;
+        if let Some(failure) = &obs.failure {
+            self.error_flags.add(failure.flags.unwrap_or(""), 1);
+            self.error_codes.add(&failure.code.to_string(), 1);
         }
-        self.cross_cluster += 1;
-        if let Some(dst) = obs.dst_cluster {
-            self.targets.add(dst, 1);
-        }
-    }
-
-    pub(crate) fn share(&self) -> Share {
-        Share { cross: self.cross_cluster, requests: self.requests }
     }
 }
 

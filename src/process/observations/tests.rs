@@ -55,19 +55,29 @@ fn fed_by_records(lines: &[u8], topology: &Topology) -> DetectorState {
             source_cluster: SOURCE,
             service,
             upstream_cluster: Some(cluster.name),
-            cross_cluster: tags.locality == Locality::CrossCluster,
-            dst_cluster: tags.dst_cluster.map(|id| &**topology.name(id)),
-            error: is_error(record),
+            destination: match tags.locality {
+                Locality::Local => Destination::Local,
+                Locality::CrossCluster => {
+                    Destination::Remote(tags.dst_cluster.map(|id| &**topology.name(id)))
+                }
+                _ => Destination::Elsewhere,
+            },
+            failure: failure(record),
         });
     }
     detector.state()
 }
 
-fn is_error(record: &AccessLogRecord<'_>) -> bool {
-    let failed =
-        ResponseFlags::NO_HEALTHY_UPSTREAM.union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE);
-    record.response_code.is_some_and(|code| code >= 500)
-        || record.response_flag_set().intersects(failed)
+fn failure<'a>(record: &'a AccessLogRecord<'_>) -> Option<Failure<'a>> {
+    let failed = ResponseFlags::NO_HEALTHY_UPSTREAM
+        .union(ResponseFlags::UPSTREAM_CONNECTION_FAILURE)
+        .union(ResponseFlags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
+    let failed = record.response_code.is_some_and(|code| code >= 500)
+        || record.response_flag_set().intersects(failed);
+    failed.then(|| Failure {
+        code: record.response_code.map_or(0, i32::from),
+        flags: record.response_flags.as_deref(),
+    })
 }
 
 /// The `requests` batches the reading thread builds from `lines`, `rows` at a time.
@@ -160,6 +170,7 @@ fn a_failed_connection_is_an_error_whatever_the_code_and_inbound_requests_are_ig
         (None, Some("UF,URX"), true),
         (Some(0), Some("UH"), true),
         (Some(200), Some("DC"), false),
+        (Some(0), Some("URX"), true),
         (None, None, false),
     ];
     for source in [Some(SOURCE), None] {
@@ -190,19 +201,19 @@ fn check_errors_and_inbound(
         let mut expected =
             FailoverDetector::new(FailoverSettings::default(), DetectorState::default());
         let mut all_ok = expected.clone();
-        for &(_, _, error) in cases {
+        for &(code, flags, error) in cases {
             let observation = Observation {
                 ts_micros: 1_700_000_000_000_000,
                 // A row of no known reporting cluster counts under "".
                 source_cluster: source.unwrap_or(""),
                 service: "reviews.default.svc.cluster.local",
                 upstream_cluster: Some("outbound|9080||reviews.default.svc.cluster.local"),
-                cross_cluster: false,
-                dst_cluster: None,
-                error,
+                // No upstream host: served nowhere known.
+                destination: Destination::Elsewhere,
+                failure: error.then(|| Failure { code: code.map_or(0, i32::from), flags }),
             };
             expected.observe(&observation);
-            all_ok.observe(&Observation { error: false, ..observation });
+            all_ok.observe(&Observation { failure: None, ..observation });
         }
         assert_eq!(by_batch, expected.state());
         assert_ne!(by_batch, all_ok.state(), "errors are part of the state");
