@@ -1,4 +1,5 @@
 -- Did requests stay in their cluster? Per minute and service: requests, cross-cluster requests and their share, via gateway or direct.
+-- @param service text '' only this service (its FQDN, as in the service column); '' for every service
 -- One row per minute (UTC), source_cluster (the cluster whose proxies logged the requests)
 -- and service, as seen by the calling proxies (inbound sidecar lines are left out).
 -- cross_share = cross_cluster / requests: a step from near 0 to near 1 is a failover,
@@ -17,5 +18,6 @@ SELECT
   count(*) FILTER (WHERE locality = 'unknown') AS unknown
 FROM requests
 WHERE (direction IS DISTINCT FROM 'inbound') AND service IS NOT NULL
+  AND ($service = '' OR service = $service)
 GROUP BY date_trunc('minute', ts), source_cluster, service
 ORDER BY minute, source_cluster, service

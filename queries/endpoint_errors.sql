@@ -1,4 +1,5 @@
 -- Which endpoint is failing, in which cluster: requests, 5xx ratio, top response flags and latency per upstream host.
+-- @param service text '' only this service (its FQDN, as in the service column); '' for every service
 -- One row per upstream host (a local pod, a remote pod, or the east-west gateway of another
 -- cluster) and the service it served, as seen by the calling proxies (inbound sidecar lines
 -- are left out so that each request counts once). Requests that never reached a host
@@ -13,7 +14,7 @@ WITH calls AS (
     coalesce(upstream_host, '(none)') AS upstream_host,
     dst_cluster, service, locality, via_gateway, response_code, response_flags, duration_ms
   FROM requests
-  WHERE direction IS DISTINCT FROM 'inbound'
+  WHERE (direction IS DISTINCT FROM 'inbound') AND ($service = '' OR service = $service)
 ),
 histogram AS (
   SELECT upstream_host, dst_cluster, service, locality, via_gateway, duration_ms,

@@ -1,4 +1,5 @@
 -- Per upstream host and minute: what the proxies' own state said (health flags, priority, counter deltas) next to the request errors in the access logs.
+-- @param service text '' only this service (its FQDN, as in the service column); '' for every service
 -- One row per (source_cluster, service, host, minute) seen in either endpoint_stats
 -- (/clusters snapshots, istioctl tables) or requests. From the snapshots of all proxies of
 -- source_cluster in that minute: health is 'healthy' when every snapshot said so, else the
@@ -23,6 +24,7 @@ WITH snapshots AS (
     sum(cx_connect_fail_delta) AS cx_connect_fail_delta
   FROM endpoint_stats
   WHERE service IS NOT NULL AND envoy_cluster NOT LIKE 'inbound|%'
+    AND ($service = '' OR service = $service)
   GROUP BY 1, source_cluster, service, host
 ),
 logged AS (
@@ -35,7 +37,8 @@ logged AS (
     count(*) FILTER (WHERE response_code >= 500) AS errors_5xx
   FROM requests
   WHERE upstream_host IS NOT NULL AND service IS NOT NULL
-    AND direction IS DISTINCT FROM 'inbound'
+    AND (direction IS DISTINCT FROM 'inbound')
+    AND ($service = '' OR service = $service)
   GROUP BY 1, source_cluster, service, upstream_host
 )
 SELECT

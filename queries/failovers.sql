@@ -1,4 +1,5 @@
 -- Every failover episode, newest first: when a service's traffic moved to another cluster, for how long, how much of it.
+-- @param service text '' only this service (its FQDN, as in the service column); '' for every service
 -- One row per episode of a (source_cluster, service): traffic seen from source_cluster went
 -- to target_cluster. state is 'ongoing' while the episode has not ended (ended_at empty).
 -- duration is human-readable (duration_s holds the seconds); cross_share is the share of
@@ -35,4 +36,5 @@ SELECT
   errors_before_code AS error_code,
   upstream_cluster
 FROM failovers
+WHERE $service = '' OR service = $service
 ORDER BY started_at DESC, source_cluster, service

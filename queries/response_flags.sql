@@ -1,4 +1,5 @@
 -- Why requests failed at the proxy: count of each Envoy response flag per service and dst_cluster.
+-- @param service text '' only this service (its FQDN, as in the service column); '' for every service
 -- One row per response flag (UH no healthy upstream, UF upstream connection failure, URX
 -- retry limit, NR no route, UO overflow, DC downstream disconnect…), service and dst_cluster
 -- (empty when no upstream host was chosen). A line logged with several flags ('UH,URX')
@@ -7,6 +8,7 @@
 WITH combos AS (
   SELECT service, dst_cluster, response_flags, count(*) AS n
   FROM requests
+  WHERE $service = '' OR service = $service
   GROUP BY service, dst_cluster, response_flags
 ),
 with_totals AS (

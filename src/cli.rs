@@ -2,6 +2,7 @@
 
 mod demo;
 mod ingest;
+pub mod logging;
 mod parse;
 mod query;
 mod scrape;

@@ -81,6 +81,17 @@ pub enum ConfigError {
     Value { path: PathBuf, line: usize, key: String, message: String },
 }
 
+/// Something in a configuration that is read, but maybe not as meant: printed on
+/// stderr (`tracing::warn!`) by whoever loads the file, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}: `{key}`: {message}")]
+pub struct ConfigWarning {
+    pub path: PathBuf,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
 /// A config file read into memory, so that errors can point at lines.
 pub struct ConfigFile {
     pub path: PathBuf,
@@ -120,6 +131,22 @@ impl ConfigFile {
             key: key.into(),
             message: message.into(),
         }
+    }
+
+    /// A warning about the value at `span`, with its line number.
+    pub fn value_warning(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> ConfigWarning {
+        let line = line_of(&self.text, span.start);
+        ConfigWarning { path: self.path.clone(), line, key: key.into(), message: message.into() }
+    }
+
+    /// `path:line` of the value at `span`, to name a second place in a message.
+    pub fn location(&self, span: std::ops::Range<usize>) -> String {
+        format!("{}:{}", self.path.display(), line_of(&self.text, span.start))
     }
 }
 

@@ -1,5 +1,5 @@
-//! The `meshlog` binary: parse the command line, run the command, turn an error into
-//! a message on stderr and a non-zero exit code.
+//! The `meshlog` binary: parse the command line, send warnings to stderr, run the
+//! command, turn an error into a message on stderr and a non-zero exit code.
 
 use std::process::ExitCode;
 
@@ -7,6 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = meshlog::cli::Cli::parse();
+    meshlog::cli::logging::init();
     match meshlog::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -12,7 +12,7 @@ use crate::analytics::failover::Episode;
 use crate::cli::simulate::write_dir;
 use crate::config::{ConfigFile, Overrides, Settings};
 use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
-use crate::query::{OutputFormat, QueryEngine, SavedQuery};
+use crate::query::{BoundQuery, OutputFormat, QueryEngine, SavedQuery, output};
 use crate::simulate::{CLUSTER_NAMES, Scenario, Truth, TruthEpisode};
 
 /// Marks a directory as made by `meshlog demo`, so a re-run may replace it.
@@ -196,7 +196,10 @@ fn show_tables(data_dir: &Path, out: &mut impl Write) -> Result<(), Error> {
         engine.run(CROSS_SHARE, OutputFormat::Table, out).await?;
         writeln!(out, "\nWhy: the proxies' /clusters snapshots around each failover:")
             .map_err(Error::Write)?;
-        engine.run(&evidence_sql()?, OutputFormat::Table, out).await?;
+        let evidence = SavedQuery::find("failover_evidence")?.bind(&[])?;
+        let (schema, batches) =
+            engine.collect_with(&evidence_sql(&evidence), &evidence.values).await?;
+        output::write_batches(OutputFormat::Table, &schema, &batches, out)?;
         Ok(())
     })
 }
@@ -213,15 +216,14 @@ round(CAST(count(*) FILTER (WHERE locality = 'cross_cluster') AS DOUBLE) / count
 FROM requests WHERE direction = 'outbound' AND service IS NOT NULL GROUP BY 1, 2 ORDER BY share DESC, requests DESC";
 
 /// The rows of the `failover_evidence` named query that say something, compactly.
-fn evidence_sql() -> Result<String, Error> {
-    let evidence = SavedQuery::find("failover_evidence")?;
-    Ok(format!(
+fn evidence_sql(evidence: &BoundQuery) -> String {
+    format!(
         "SELECT service, phase, host, priority, dst_cluster, unhealthy, flags, rq_delta, evidence \
          FROM ({}\n) AS e WHERE evidence <> '' \
          ORDER BY started_at, service, CASE phase WHEN 'before' THEN 0 WHEN 'during' THEN 1 ELSE 2 END, \
          priority, host",
-        evidence.sql
-    ))
+        evidence.query.sql
+    )
 }
 
 fn print_next_steps(out: &mut impl Write, dir: &Path) -> Result<(), Error> {

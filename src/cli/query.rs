@@ -1,21 +1,24 @@
 //! `meshlog query`: runs one read-only SQL statement, or a named query
-//! (`--saved NAME`, `--list`), over the Parquet tables of the data directory and
-//! prints the result as a table, CSV or JSON on stdout. The work is in
-//! [`crate::query`]; this file reads the arguments, starts the multi-thread runtime
-//! DataFusion runs on, and picks the output.
+//! (`--saved NAME` with its `--param`s, `--list`), over the Parquet tables of the
+//! data directory, optionally cut to a time window (`--since`, `--until`), and prints
+//! the result as a table, CSV or JSON on stdout. The work is in [`crate::query`];
+//! this file reads the arguments, starts the multi-thread runtime DataFusion runs on,
+//! and picks the output.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::config::{Overrides, Settings};
 
-use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, saved};
+use crate::query::params::parse_assignment;
+use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow, saved};
 
 /// Arguments of `meshlog query`.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("query").required(true).args(["sql", "saved", "list"])))]
 pub struct QueryArgs {
-    /// meshlog config file (TOML); its `data_dir` applies unless `--data-dir` is given.
+    /// meshlog config file (TOML); its `data_dir` (relative to the file) applies unless
+    /// `--data-dir` is given.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The data directory to query [default: `data_dir` of the config, else ./meshlog-data].
@@ -27,11 +30,23 @@ pub struct QueryArgs {
     /// Run a named query (see `--list`) instead of SQL.
     #[arg(long, value_name = "NAME")]
     pub saved: Option<String>,
-    /// List the named queries and what each answers.
+    /// A parameter of the named query, e.g. `--param service=reviews.default.svc.cluster.local`
+    /// (repeat for several; `--list` shows what each query takes).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub params: Vec<(String, String)>,
+    /// Read only data from this time on: RFC 3339 (2026-11-01T10:00:00Z), a date
+    /// (2026-11-01, UTC), `now`, or how long ago (30m, 1h, 2d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Read only data before this time (same forms as `--since`).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// List the named queries, what each answers and the parameters it takes.
     #[arg(long)]
     pub list: bool,
-    /// The SQL to run over the tables `requests`, `rejects` and `failovers`. Read-only:
-    /// statements that would write (DDL, DML, COPY, SET) are refused.
+    /// The SQL to run over the tables `requests`, `rejects`, `failovers`,
+    /// `endpoint_stats` and `cluster_stats`. Read-only: statements that would write
+    /// (DDL, DML, COPY, SET) are refused.
     #[arg(allow_hyphen_values = true)]
     pub sql: Option<String>,
 }
@@ -50,16 +65,22 @@ pub fn run(args: &QueryArgs) -> Result<(), QueryError> {
 
 fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
     if args.list {
-        return out.write_all(saved::list().as_bytes()).map_err(QueryError::Write);
+        return out.write_all(saved::list()?.as_bytes()).map_err(QueryError::Write);
     }
-    let saved_query = args.saved.as_deref().map(SavedQuery::find).transpose()?;
-    let engine = QueryEngine::open(&data_dir(args)?)?;
+    let bound = match &args.saved {
+        Some(name) => Some(SavedQuery::find(name)?.bind(&args.params)?),
+        None if !args.params.is_empty() => return Err(QueryError::ParamWithoutSaved),
+        None => None,
+    };
+    let window =
+        TimeWindow::parse(args.since.as_deref(), args.until.as_deref(), chrono::Utc::now())?;
+    let engine = QueryEngine::open_window(&data_dir(args)?, window)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(QueryError::Runtime)?;
     runtime.block_on(async {
-        match (&saved_query, &args.sql) {
+        match (&bound, &args.sql) {
             (Some(query), _) => engine.run_saved(query, args.output, out).await,
             (None, Some(sql)) => engine.run(sql, args.output, out).await,
             (None, None) => Ok(()),

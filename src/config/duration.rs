@@ -1,7 +1,7 @@
 //! Durations in the config file and on the command line: a whole number followed by
-//! `s`, `m` or `h` (`10s`, `1m`, `2h`), or several of them (`1m30s`).
+//! `s`, `m`, `h` or `d` (`10s`, `1m`, `2h`, `7d`), or several of them (`1m30s`).
 
-/// Seconds in a duration such as `10s`, `1m30s` or `2h`; `None` when it is not one.
+/// Seconds in a duration such as `10s`, `1m30s`, `2h` or `7d`; `None` when it is not one.
 pub fn parse_duration_s(text: &str) -> Option<u32> {
     let mut total: u64 = 0;
     let mut rest = text.trim();
@@ -16,6 +16,7 @@ pub fn parse_duration_s(text: &str) -> Option<u32> {
             's' => 1,
             'm' => 60,
             'h' => 3600,
+            'd' => 86_400,
             _ => return None,
         };
         total = total.checked_add(number.checked_mul(scale)?)?;
@@ -33,6 +34,7 @@ mod tests {
         assert_eq!(parse_duration_s("10s"), Some(10));
         assert_eq!(parse_duration_s("1m30s"), Some(90));
         assert_eq!(parse_duration_s("2h"), Some(7200));
+        assert_eq!(parse_duration_s("1d12h"), Some(129_600));
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! [`QueryEngine`]: the DataFusion session over a data directory, with the three
-//! tables registered and every statement checked before it runs. The check is the
+//! [`QueryEngine`]: the DataFusion session over a data directory, with its tables
+//! registered and every statement checked before it runs. The check is the
 //! one `SessionContext::sql_with_options` makes (DDL, DML, `COPY` and statements
 //! such as `SET` refused), done as a separate step so a refusal is a
-//! [`QueryError::ReadOnly`] that says nothing was written.
+//! [`QueryError::ReadOnly`] that says nothing was written. Parameter values of a
+//! named query are bound into the checked plan. With a [`TimeWindow`], each table is
+//! registered as a view of itself filtered to the window (by its time column;
+//! `failovers` by the overlap of `[started_at, ended_at]`), so that every query sees
+//! only the window and the filter on `ts` prunes partitions as a `WHERE` would.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,16 +14,21 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::ParamValues;
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::object_store::path::Path as StorePath;
 
-use super::QueryError;
 use super::output::{self, OutputFormat};
-use super::saved::SavedQuery;
+use super::params::BoundQuery;
 use super::table::MeshTable;
+use super::window::TimeWindow;
+use super::{QueryError, data_dir};
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
@@ -28,47 +37,52 @@ use crate::storage::schema::{
 pub struct QueryEngine {
     ctx: SessionContext,
     data_dir: PathBuf,
+    window: TimeWindow,
 }
 
-/// A query's SQL and how errors name it.
+/// A query's SQL, how errors name it, and the values of its placeholders.
 struct Labeled<'a> {
     label: String,
     sql: &'a str,
+    params: Option<&'a ParamValues>,
 }
 
 impl QueryEngine {
     /// A session over `data_dir` with `requests`, `rejects`, `endpoint_stats`,
-    /// `cluster_stats` and `failovers` registered; a table with no directory yet is empty.
+    /// `cluster_stats` and `failovers` registered; a table with no directory yet is
+    /// empty. A directory that holds no meshlog data is refused ([`data_dir`]).
     pub fn open(data_dir: &Path) -> Result<QueryEngine, QueryError> {
+        QueryEngine::open_window(data_dir, TimeWindow::ALL)
+    }
+
+    /// As [`QueryEngine::open`], every table cut to `window`: rows whose time
+    /// (`ts`; `ts_ingested` for `rejects`) lies in it, and the `failovers` episodes
+    /// that overlap it (an ongoing one overlaps everything after its start).
+    pub fn open_window(data_dir: &Path, window: TimeWindow) -> Result<QueryEngine, QueryError> {
+        let data_dir = data_dir::resolve(data_dir)?;
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
-        let engine = QueryEngine { ctx, data_dir: data_dir.to_path_buf() };
-        engine.register(MeshTable::partitioned(
-            REQUESTS_DIR,
-            &schema::requests(),
-            engine.store_path(REQUESTS_DIR)?,
-            "ts",
-        ))?;
-        engine.register(MeshTable::partitioned(
-            REJECTS_DIR,
-            &schema::rejects(),
-            engine.store_path(REJECTS_DIR)?,
-            "ts_ingested",
-        ))?;
-        for (dir, table_schema) in [
-            (ENDPOINT_STATS_DIR, schema::endpoint_stats()),
-            (CLUSTER_STATS_DIR, schema::cluster_stats()),
-        ] {
-            engine.register(MeshTable::partitioned(
-                dir,
-                &table_schema,
-                engine.store_path(dir)?,
-                "ts",
-            ))?;
+        let engine = QueryEngine { ctx, data_dir, window };
+        let partitioned = [
+            (REQUESTS_DIR, schema::requests(), "ts"),
+            (REJECTS_DIR, schema::rejects(), "ts_ingested"),
+            (ENDPOINT_STATS_DIR, schema::endpoint_stats(), "ts"),
+            (CLUSTER_STATS_DIR, schema::cluster_stats(), "ts"),
+        ];
+        for (dir, table_schema, time_column) in partitioned {
+            let path = engine.store_path(dir)?;
+            let table = MeshTable::partitioned(dir, &table_schema, path, time_column);
+            engine.register(table, window.rows(time_column))?;
         }
         let failovers = engine.store_path(FAILOVERS_DIR)?;
-        engine.register(MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers))?;
+        let table = MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers);
+        engine.register(table, window.spans("started_at", "ended_at"))?;
         Ok(engine)
+    }
+
+    /// The window every table is cut to.
+    pub fn window(&self) -> TimeWindow {
+        self.window
     }
 
     /// The DataFusion session (for the server and tests). Statements run on it
@@ -79,21 +93,33 @@ impl QueryEngine {
 
     /// Plans `sql`, refusing anything that would write.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
-        self.plan(&Labeled { label: short_label(sql), sql }).await
+        self.plan(&Labeled { label: short_label(sql), sql, params: None }).await
     }
 
     /// Runs `sql` and collects the result.
     pub async fn collect(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-        self.collect_labeled(&Labeled { label: short_label(sql), sql }).await
+        self.collect_labeled(&Labeled { label: short_label(sql), sql, params: None }).await
+    }
+
+    /// Runs `sql` with values for its `$name` placeholders (those of a named query it
+    /// wraps: [`BoundQuery::values`]) and collects the result.
+    pub async fn collect_with(
+        &self,
+        sql: &str,
+        params: &ParamValues,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+        let label = short_label(sql);
+        self.collect_labeled(&Labeled { label, sql, params: Some(params) }).await
     }
 
     /// Runs a named query and collects the result.
     pub async fn collect_saved(
         &self,
-        query: &SavedQuery,
+        query: &BoundQuery,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-        let label = format!("saved query {}", query.name);
-        self.collect_labeled(&Labeled { label, sql: query.sql }).await
+        let label = format!("saved query {}", query.query.name);
+        let sql = query.query.sql;
+        self.collect_labeled(&Labeled { label, sql, params: Some(&query.values) }).await
     }
 
     /// Runs `sql` and writes the result to `out`.
@@ -110,7 +136,7 @@ impl QueryEngine {
     /// Runs a named query and writes the result to `out`.
     pub async fn run_saved(
         &self,
-        query: &SavedQuery,
+        query: &BoundQuery,
         format: OutputFormat,
         out: &mut dyn Write,
     ) -> Result<(), QueryError> {
@@ -140,12 +166,24 @@ impl QueryEngine {
             kind: write_kind(&plan),
             source,
         })?;
+        let plan = match query.params {
+            Some(values) => plan.with_param_values(values.clone()).map_err(plan_error)?,
+            None => plan,
+        };
         self.ctx.execute_logical_plan(plan).await.map_err(plan_error)
     }
 
-    fn register(&self, table: MeshTable) -> Result<(), QueryError> {
+    /// Registers `table`, or a view of it keeping the rows that pass `window`.
+    fn register(&self, table: MeshTable, window: Option<Expr>) -> Result<(), QueryError> {
         let name = table.name();
-        let registered = self.ctx.register_table(name, Arc::new(table));
+        let table: Arc<dyn TableProvider> = Arc::new(table);
+        let provider = match window {
+            Some(filter) => Arc::new(
+                windowed(name, table, filter).map_err(|source| self.table_error(name, source))?,
+            ),
+            None => table,
+        };
+        let registered = self.ctx.register_table(name, provider);
         registered.map(drop).map_err(|source| self.table_error(name, source))
     }
 
@@ -162,6 +200,17 @@ impl QueryEngine {
     fn table_error(&self, table: &'static str, source: DataFusionError) -> QueryError {
         QueryError::Table { table, path: self.data_dir.join(table), source }
     }
+}
+
+/// A view of `table` that keeps the rows passing `filter`.
+fn windowed(
+    name: &str,
+    table: Arc<dyn TableProvider>,
+    filter: Expr,
+) -> Result<ViewTable, DataFusionError> {
+    let plan =
+        LogicalPlanBuilder::scan(name, provider_as_source(table), None)?.filter(filter)?.build()?;
+    Ok(ViewTable::new(plan, None))
 }
 
 /// What the query path allows: reading.

@@ -1,7 +1,10 @@
 //! Test data directories: a temporary data dir with a small, hand-written incident
 //! (an ingress gateway in `cluster1` calling `frontend`, which fails over to
 //! `cluster2`'s east-west gateway, and `reviews`) written as real Parquet files in
-//! the layout the writer uses (`requests/date=/hour=/*.parquet`, `failovers/`).
+//! the layout the writer uses (`requests/date=/hour=/*.parquet`, `failovers/`,
+//! `endpoint_stats/…`): the requests, the episodes, and the proxies' `/clusters`
+//! snapshots around them ([`snapshots`]), plus a VirtualService
+//! splitting `reviews` across subsets and hosts ([`split`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,6 +20,8 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 
 use crate::storage::schema;
+
+pub(crate) mod snapshots;
 
 /// A data directory under the system temp dir, removed on drop.
 pub(crate) struct TempDataDir {
@@ -76,6 +81,8 @@ pub(crate) struct Req {
     pub response_flags: Option<&'static str>,
     pub duration_ms: i64,
     pub upstream_service_time_ms: Option<i64>,
+    pub route_name: Option<&'static str>,
+    pub authority: Option<&'static str>,
 }
 
 const FRONTEND: Option<&str> = Some("frontend.mycompany.mesh");
@@ -98,6 +105,8 @@ const BASE: Req = Req {
     response_flags: None,
     duration_ms: 12,
     upstream_service_time_ms: Some(10),
+    route_name: Some("frontend-frontend.web-team.mgmt-cluster"),
+    authority: Some("34.75.183.246"),
 };
 
 fn cross(ts: &'static str, code: i32, flags: Option<&'static str>, duration_ms: i64) -> Req {
@@ -117,6 +126,10 @@ fn cross(ts: &'static str, code: i32, flags: Option<&'static str>, duration_ms: 
         ..BASE
     }
 }
+
+/// `reviews` as a sidecar calls it: Istio's default route, the short name.
+const REVIEWS_CALL: Req =
+    Req { service: REVIEWS, route_name: Some("default"), authority: Some("reviews:9080"), ..BASE };
 
 /// The incident: `frontend` is served locally by two pods at 10:00, its pod A fails,
 /// then no local host is healthy and traffic moves to `cluster2` (10:01, 11:00);
@@ -165,33 +178,30 @@ pub(crate) fn incident() -> Vec<Req> {
         cross("2026-11-01T11:00:30Z", 503, Some("UF"), 60),
         Req {
             ts: "2026-11-01T11:00:50Z",
-            service: REVIEWS,
             subset: Some("v2"),
             upstream_host: Some("10.112.0.70:9080"),
             duration_ms: 5,
             upstream_service_time_ms: Some(4),
-            ..BASE
+            ..REVIEWS_CALL
         },
         Req {
             ts: "2026-11-01T11:01:05Z",
-            service: REVIEWS,
             subset: Some("v3"),
             upstream_host: Some("10.96.0.12:9080"),
             dst_cluster: Some("cluster2"),
             locality: "cross_cluster",
             duration_ms: 9,
             upstream_service_time_ms: Some(7),
-            ..BASE
+            ..REVIEWS_CALL
         },
         Req {
             ts: "2026-11-01T11:01:20Z",
-            service: REVIEWS,
             subset: None,
             direction: "inbound",
             upstream_host: Some("127.0.0.1:9080"),
             duration_ms: 4,
             upstream_service_time_ms: Some(4),
-            ..BASE
+            ..REVIEWS_CALL
         },
         Req {
             ts: "2026-11-01T11:01:40Z",
@@ -207,6 +217,66 @@ pub(crate) fn incident() -> Vec<Req> {
         },
         Req { ts: "2026-11-01T12:10:00Z", ..BASE },
     ]
+}
+
+/// A VirtualService route of a `productpage` sidecar splitting `reviews` 75/15/10:
+///
+/// ```yaml
+/// http:
+/// - name: reviews-split
+///   route:
+///   - {destination: {host: reviews, subset: v1}, weight: 75}
+///   - {destination: {host: reviews, subset: v2}, weight: 15}
+///   - {destination: {host: reviews.default.svc.cluster2.global}, weight: 10}
+/// ```
+///
+/// 20 requests: v1 15 (11 served in cluster1, 3 by cluster2's pods through its
+/// gateway, 1 503 UH with no host), v2 3, the cluster2 host 2; and 4 requests on
+/// ratings' default route.
+pub(crate) fn split() -> Vec<Req> {
+    const SIDECAR: Req = Req {
+        ts: "2026-11-01T11:30:00Z",
+        service: REVIEWS,
+        subset: Some("v1"),
+        upstream_host: Some("10.112.0.70:9080"),
+        route_name: Some("reviews-split"),
+        authority: Some("reviews:9080"),
+        ..BASE
+    };
+    let remote = Req {
+        upstream_host: GATEWAY2,
+        dst_cluster: Some("cluster2"),
+        locality: "cross_cluster",
+        via_gateway: true,
+        ..SIDECAR
+    };
+    let mut rows = vec![SIDECAR; 11];
+    rows.extend([remote; 3]);
+    rows.push(Req {
+        upstream_host: None,
+        dst_cluster: None,
+        locality: "unknown",
+        response_code: 503,
+        response_flags: Some("UH"),
+        upstream_service_time_ms: None,
+        ..SIDECAR
+    });
+    rows.extend(
+        [Req { subset: Some("v2"), upstream_host: Some("10.112.0.72:9080"), ..SIDECAR }; 3],
+    );
+    let global =
+        Req { service: Some("reviews.default.svc.cluster2.global"), subset: None, ..remote };
+    rows.extend([global; 2]);
+    let ratings = Req {
+        service: Some("ratings.default.svc.cluster.local"),
+        subset: None,
+        upstream_host: Some("10.112.0.75:9080"),
+        route_name: Some("default"),
+        authority: Some("ratings:9080"),
+        ..SIDECAR
+    };
+    rows.extend([ratings; 4]);
+    rows
 }
 
 /// Writes `rows` as `requests` Parquet files, one per hour, except the 10:00 hour,
@@ -261,6 +331,8 @@ fn requests_batch(rows: &[Req]) -> RecordBatch {
             "upstream_service_time_ms",
             Arc::new(rows.iter().map(|row| row.upstream_service_time_ms).collect::<Int64Array>()),
         ),
+        ("route_name", text(|row| row.route_name)),
+        ("authority", text(|row| row.authority)),
     ];
     batch(schema::requests(), columns, rows.len())
 }

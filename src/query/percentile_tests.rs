@@ -10,6 +10,7 @@ use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, S
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::ParamValues;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
@@ -57,9 +58,17 @@ fn requests(rows: &[(usize, Option<i64>)]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), columns).unwrap()
 }
 
-/// Every row of `sql`'s result, each value as text.
-async fn rows_of(context: &SessionContext, sql: &str) -> Vec<Vec<String>> {
-    let batches = context.sql(sql).await.unwrap().collect().await.unwrap();
+/// Every row of `sql`'s result, each value as text; `params` for its placeholders.
+async fn rows_of(
+    context: &SessionContext,
+    sql: &str,
+    params: Option<ParamValues>,
+) -> Vec<Vec<String>> {
+    let mut frame = context.sql(sql).await.unwrap();
+    if let Some(values) = params {
+        frame = frame.with_param_values(values).unwrap();
+    }
+    let batches = frame.collect().await.unwrap();
     let mut rows = Vec::new();
     for batch in batches {
         for row in 0..batch.num_rows() {
@@ -77,15 +86,17 @@ fn both_readings(rows: &[(usize, Option<i64>)]) -> (Vec<Vec<String>>, Vec<Vec<St
         let context = SessionContext::new();
         let table = MemTable::try_new(requests(rows).schema(), vec![vec![requests(rows)]]);
         context.register_table("requests", Arc::new(table.unwrap())).unwrap();
-        let saved = SavedQuery::find("endpoint_errors").unwrap().sql;
+        let saved = SavedQuery::find("endpoint_errors").unwrap().bind(&[]).unwrap();
         let by_histogram = format!(
-            "SELECT upstream_host, p50_ms, p99_ms FROM ({saved}) AS e ORDER BY upstream_host"
+            "SELECT upstream_host, p50_ms, p99_ms FROM ({}) AS e ORDER BY upstream_host",
+            saved.query.sql
         );
         let by_percentile_cont = "SELECT upstream_host,
               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), 1),
               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms), 1)
             FROM requests GROUP BY upstream_host ORDER BY upstream_host";
-        (rows_of(&context, &by_histogram).await, rows_of(&context, by_percentile_cont).await)
+        let by_histogram = rows_of(&context, &by_histogram, Some(saved.values)).await;
+        (by_histogram, rows_of(&context, by_percentile_cont, None).await)
     })
 }
 

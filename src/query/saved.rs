@@ -1,7 +1,8 @@
 //! The named queries of `queries/*.sql`, built into the binary so that
 //! `meshlog query --saved NAME` works from any directory. Each file opens with `--`
 //! comment lines saying what it answers and how to read the result; the first one is
-//! the summary `meshlog query --list` prints.
+//! the summary `meshlog query --list` prints, under it the parameters the file
+//! declares (`-- @param`, see [`super::params`]).
 
 use super::QueryError;
 
@@ -29,6 +30,7 @@ pub const SAVED_QUERIES: &[SavedQuery] = saved![
     "endpoint_errors",
     "cross_cluster_share",
     "locality_split",
+    "route_split",
     "response_flags",
     "latency_by_locality",
     "endpoint_health",
@@ -52,12 +54,18 @@ impl SavedQuery {
     }
 }
 
-/// One line per query: its name, then its summary.
-pub fn list() -> String {
+/// One line per query, its name then its summary, and under it one line per
+/// parameter: how to give it, its default and what it does.
+pub fn list() -> Result<String, QueryError> {
     let width = SAVED_QUERIES.iter().map(|query| query.name.len()).max().unwrap_or(0);
-    let lines =
-        SAVED_QUERIES.iter().map(|query| format!("{:width$}  {}\n", query.name, query.summary()));
-    lines.collect()
+    let mut listed = String::new();
+    for query in SAVED_QUERIES {
+        listed.push_str(&format!("{:width$}  {}\n", query.name, query.summary()));
+        for param in query.params()? {
+            listed.push_str(&format!("{:width$}    {}  {}\n", "", param.usage(), param.about));
+        }
+    }
+    Ok(listed)
 }
 
 #[cfg(test)]
@@ -80,9 +88,15 @@ mod tests {
     }
 
     #[test]
-    fn list_prints_names_and_summaries() {
-        let listed = list();
-        assert_eq!(listed.lines().count(), SAVED_QUERIES.len());
+    fn list_prints_names_summaries_and_parameters() {
+        let listed = list().unwrap();
+        let names = listed.lines().filter(|line| !line.starts_with(' '));
+        assert_eq!(names.count(), SAVED_QUERIES.len());
         assert!(listed.starts_with("failovers "), "{listed}");
+        let evidence = listed.split("failover_evidence ").nth(1).unwrap_or_default();
+        assert!(
+            evidence.contains("\n                       --param around=INTERVAL (default 2m)  "),
+            "{listed}"
+        );
     }
 }

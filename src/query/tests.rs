@@ -1,6 +1,7 @@
 //! End-to-end tests of the query module on a real data directory (see
 //! [`super::fixtures`]): time-based partition pruning, the read-only guard, the three
-//! output formats, and a golden result for every named query.
+//! output formats, and a golden result for every named query. Time windows and
+//! parameters are in `window_tests`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,33 +12,55 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use super::fixtures::{self, TempDataDir};
 use super::{OutputFormat, QueryEngine, QueryError, SavedQuery};
+use crate::storage::layout::META_DIR;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-fn incident_dir(test: &str) -> TempDataDir {
+pub(super) fn incident_dir(test: &str) -> TempDataDir {
     let dir = TempDataDir::new(test);
     fixtures::write_requests(&dir.path, &fixtures::incident());
     fixtures::write_failovers(&dir.path);
     dir
 }
 
-fn output(engine: &QueryEngine, sql: &str, format: OutputFormat) -> String {
+/// The incident with the proxies' snapshots around it.
+pub(super) fn snapshots_dir(test: &str) -> TempDataDir {
+    let dir = incident_dir(test);
+    fixtures::snapshots::write_endpoint_stats(&dir.path, &fixtures::snapshots::endpoints());
+    dir
+}
+
+/// An empty data directory, as `meshlog ingest` leaves it before any commit.
+pub(super) fn empty_dir(test: &str) -> TempDataDir {
+    let dir = TempDataDir::new(test);
+    std::fs::create_dir_all(dir.path.join(META_DIR)).unwrap();
+    dir
+}
+
+pub(super) fn output(engine: &QueryEngine, sql: &str, format: OutputFormat) -> String {
     let mut out = Vec::new();
     runtime().block_on(engine.run(sql, format, &mut out)).unwrap();
     String::from_utf8(out).unwrap()
 }
 
-fn saved_csv(engine: &QueryEngine, name: &str) -> String {
-    let query = SavedQuery::find(name).unwrap();
+/// A named query's result as CSV, with `params` as `--param` gives them.
+pub(super) fn saved_csv_with(engine: &QueryEngine, name: &str, params: &[(&str, &str)]) -> String {
+    let given: Vec<(String, String)> =
+        params.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect();
+    let query = SavedQuery::find(name).unwrap().bind(&given).unwrap();
     let mut out = Vec::new();
     runtime().block_on(engine.run_saved(&query, OutputFormat::Csv, &mut out)).unwrap();
     String::from_utf8(out).unwrap()
 }
 
+pub(super) fn saved_csv(engine: &QueryEngine, name: &str) -> String {
+    saved_csv_with(engine, name, &[])
+}
+
 /// The distinct files the physical plan of `sql` reads.
-fn scanned_files(engine: &QueryEngine, sql: &str) -> BTreeSet<String> {
+pub(super) fn scanned_files(engine: &QueryEngine, sql: &str) -> BTreeSet<String> {
     let plan = runtime().block_on(async {
         let frame = engine.sql(sql).await.unwrap();
         frame.create_physical_plan().await.unwrap()
@@ -54,7 +77,9 @@ fn collect_scanned(plan: &Arc<dyn ExecutionPlan>, files: &mut BTreeSet<String>) 
     for group in config.map(|config| config.file_groups.as_slice()).unwrap_or_default() {
         for file in group.iter() {
             let path = file.object_meta.location.as_ref();
-            files.insert(path[path.find("/requests/").map_or(0, |at| at + 1)..].to_owned());
+            let tables = ["/requests/", "/endpoint_stats/", "/failovers/"];
+            let start = tables.iter().find_map(|table| path.find(table)).map_or(0, |at| at + 1);
+            files.insert(path[start..].to_owned());
         }
     }
     plan.children().into_iter().for_each(|child| collect_scanned(child, files));
@@ -150,7 +175,7 @@ fn writes_are_refused_and_write_nothing() {
 
 #[test]
 fn plan_errors_name_the_query() {
-    let dir = TempDataDir::new("plan-error");
+    let dir = empty_dir("plan-error");
     let engine = QueryEngine::open(&dir.path).unwrap();
     let error = runtime().block_on(engine.sql("SELECT nope FROM requests")).err().unwrap();
     assert!(matches!(error, QueryError::Plan { .. }));
@@ -200,6 +225,50 @@ fn saved_locality_split() {
 }
 
 #[test]
+fn locality_split_shows_a_split_across_hosts_as_separate_services() {
+    let dir = TempDataDir::new("saved-locality-split-hosts");
+    fixtures::write_requests(&dir.path, &fixtures::split());
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_locality_split_hosts", saved_csv(&engine, "locality_split"));
+}
+
+#[test]
+fn saved_route_split_shows_a_virtual_service_split_across_subsets_and_hosts() {
+    // locality_split could not show reviews.default.svc.cluster2.global next to reviews'
+    // subsets: it divides by service.
+    let dir = TempDataDir::new("saved-route-split");
+    fixtures::write_requests(&dir.path, &[fixtures::incident(), fixtures::split()].concat());
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_route_split", saved_csv(&engine, "route_split"));
+    let to_global = saved_csv_with(
+        &engine,
+        "route_split",
+        &[("service", "reviews.default.svc.cluster2.global")],
+    );
+    insta::assert_snapshot!("saved_route_split_reaching_one_service", to_global);
+}
+
+#[test]
+fn saved_failover_evidence_names_hosts_gone_from_the_snapshots() {
+    // Endpoints scaled to zero, the commonest cause of a failover, said nothing.
+    let dir = snapshots_dir("saved-failover-evidence");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    insta::assert_snapshot!("saved_failover_evidence", saved_csv(&engine, "failover_evidence"));
+}
+
+#[test]
+fn saved_endpoint_health() {
+    let dir = snapshots_dir("saved-endpoint-health");
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let csv = saved_csv_with(
+        &engine,
+        "endpoint_health",
+        &[("service", "reviews.default.svc.cluster.local")],
+    );
+    insta::assert_snapshot!("saved_endpoint_health_reviews", csv);
+}
+
+#[test]
 fn saved_response_flags() {
     let dir = incident_dir("saved-response-flags");
     let engine = QueryEngine::open(&dir.path).unwrap();
@@ -215,7 +284,7 @@ fn saved_latency_by_locality() {
 
 #[test]
 fn saved_queries_run_on_an_empty_data_dir() {
-    let dir = TempDataDir::new("saved-empty");
+    let dir = empty_dir("saved-empty");
     let engine = QueryEngine::open(&dir.path).unwrap();
     for query in super::saved::SAVED_QUERIES {
         let csv = saved_csv(&engine, query.name);

@@ -84,6 +84,61 @@ fn a_config_error_names_the_key_and_line_and_exits_2() {
 }
 
 #[test]
+fn an_ambiguous_topology_names_both_entries_and_exits_2() {
+    // The first cluster silently won.
+    let dir = scratch("ingest-ambiguous");
+    let config = dir.join("mesh.toml");
+    let text = "[[clusters]]\nname = \"cluster1\"\npod_cidrs = [\"10.96.0.0/12\"]\n\
+                [[clusters]]\nname = \"cluster2\"\npod_cidrs = [\"10.96.0.0/16\"]\n";
+    std::fs::write(&config, text).unwrap();
+    let data = dir.join("data");
+    let output = meshlog(&[
+        "ingest",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "-",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    let expected = format!(
+        "mesh.toml:6: `clusters.pod_cidrs`: `10.96.0.0/16` of cluster2 overlaps `10.96.0.0/12` of cluster1 ({}:3)",
+        config.display()
+    );
+    assert!(message.contains(&expected), "{message}");
+}
+
+#[test]
+fn host_bits_in_a_cidr_are_a_warning_on_stderr() {
+    let dir = scratch("ingest-host-bits");
+    let config = dir.join("mesh.toml");
+    std::fs::write(
+        &config,
+        "source_cluster = \"a\"\n[[clusters]]\nname = \"a\"\npod_cidrs = [\"10.112.0.5/16\"]\n",
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let output = meshlog_with_stdin(
+        &[
+            "ingest",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-",
+        ],
+        b"",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = format!(
+        "meshlog: warning: {}:4: `clusters.pod_cidrs`: `10.112.0.5/16` has host bits set: read as 10.112.0.0/16",
+        config.display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
 fn a_topology_without_source_cluster_is_refused() {
     let data = scratch("ingest-no-source");
     let output = ingest(&data, &[sample("access-logs/istio-1.23.log").to_str().unwrap()]);

@@ -173,26 +173,40 @@ fn an_unreadable_dump_is_a_reject_and_stdin_takes_kind_and_time_from_flags() {
     assert_eq!(bad_kind.status.code(), Some(2), "{}", stderr(&bad_kind));
 }
 
-#[test]
-fn the_evidence_of_each_simulated_failover_is_lined_up_with_it() {
-    let dir = scratch("stats-simulated");
-    meshlog_ok(&["simulate", "--minutes", "10", "--out-dir", path(&dir)]);
+/// Simulates ten minutes of the mesh in `dir`, lets `edit` change cluster1's admin
+/// snapshots, ingests them with cluster1's log, and returns the data dir and the truth.
+fn simulated_with_snapshots(dir: &Path, edit: impl Fn(&Path, &Value)) -> (PathBuf, Value) {
+    meshlog_ok(&["simulate", "--minutes", "10", "--out-dir", path(dir)]);
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
     let data = dir.join("data");
     let mut inputs = vec![dir.join("cluster1.log")];
     let admin = dir.join("admin/cluster1");
     inputs.extend(std::fs::read_dir(&admin).unwrap().map(|entry| entry.unwrap().path()));
+    for snapshot in &inputs[1..] {
+        edit(snapshot, &truth);
+    }
     let config = dir.join("mesh.toml");
     let mut args = vec!["ingest", "--config", path(&config), "--data-dir", path(&data)];
     args.extend(["--source-cluster", "cluster1"]);
     args.extend(inputs.iter().map(|p| path(p)));
     meshlog_ok(&args);
-    let saved = |name: &str| {
-        let output =
-            meshlog_ok(&["query", "--data-dir", path(&data), "--output", "json", "--saved", name]);
-        serde_json::from_str::<Vec<Value>>(&output).unwrap()
-    };
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    (data, truth)
+}
+
+fn saved_json(data: &Path, name: &str, params: &[&str]) -> Vec<Value> {
+    let mut args = vec!["query", "--data-dir", path(data), "--output", "json", "--saved", name];
+    for param in params {
+        args.extend(["--param", param]);
+    }
+    serde_json::from_str::<Vec<Value>>(&meshlog_ok(&args)).unwrap()
+}
+
+#[test]
+fn the_evidence_of_each_simulated_failover_is_lined_up_with_it() {
+    let dir = scratch("stats-simulated");
+    let (data, truth) = simulated_with_snapshots(&dir, |_, _| {});
+    let saved = |name: &str| saved_json(&data, name, &[]);
     let evidence = saved("failover_evidence");
     let episodes = truth["episodes"].as_array().unwrap();
     assert!(!episodes.is_empty());
@@ -220,4 +234,69 @@ fn the_evidence_of_each_simulated_failover_is_lined_up_with_it() {
             && row["requests"].as_i64().is_some_and(|requests| requests > 0)
     });
     assert!(joined.count() > 10, "snapshots and requests never meet in endpoint_health");
+}
+
+/// Removes the first episode's ejected hosts from cluster1's `/clusters?format=json`
+/// snapshots taken from when its errors started to when it ended, as when the local
+/// deployment is scaled to zero; keeps each file's modification time (its snapshot time).
+fn scale_first_episode_to_zero(snapshot: &Path, truth: &Value) {
+    let episode = &truth["episodes"][0];
+    let name = snapshot.file_name().unwrap().to_str().unwrap();
+    let seconds: i64 = name.split('.').nth(1).unwrap().parse().unwrap();
+    let micros = seconds * 1_000_000;
+    let from = episode["errors_started_at_us"].as_i64().unwrap();
+    if micros < from || micros > episode["ended_at_us"].as_i64().unwrap() {
+        return;
+    }
+    let gone: Vec<&str> = episode["ejected_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|host| host.as_str().unwrap())
+        .collect();
+    let modified = std::fs::metadata(snapshot).unwrap().modified().unwrap();
+    let mut dump: Value =
+        serde_json::from_str(&std::fs::read_to_string(snapshot).unwrap()).unwrap();
+    for cluster in dump["cluster_statuses"].as_array_mut().unwrap() {
+        let Some(hosts) = cluster.get_mut("host_statuses").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        hosts.retain(|host| {
+            let socket = &host["address"]["socket_address"];
+            let address =
+                format!("{}:{}", socket["address"].as_str().unwrap_or("-"), socket["port_value"]);
+            !gone.contains(&address.as_str())
+        });
+    }
+    std::fs::write(snapshot, serde_json::to_vec(&dump).unwrap()).unwrap();
+    std::fs::File::options().write(true).open(snapshot).unwrap().set_modified(modified).unwrap();
+}
+
+#[test]
+fn local_endpoints_scaled_to_zero_are_gone_from_eds_in_the_evidence() {
+    // failover_evidence said nothing when the local endpoints simply disappeared.
+    let dir = scratch("stats-scaled-to-zero");
+    let (data, truth) = simulated_with_snapshots(&dir, scale_first_episode_to_zero);
+    let episode = &truth["episodes"][0];
+    let service = episode["service"].as_str().unwrap();
+    let evidence = saved_json(&data, "failover_evidence", &[&format!("service={service}")]);
+    let gone: Vec<&Value> =
+        evidence.iter().filter(|row| row["evidence"] == "local host gone from EDS").collect();
+    let hosts: std::collections::BTreeSet<&str> =
+        gone.iter().map(|row| row["host"].as_str().unwrap()).collect();
+    let ejected: std::collections::BTreeSet<&str> = episode["ejected_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|host| host.as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ejected, "{evidence:#?}");
+    // Snapshots every 30 s; the errors (here: the scale-down) started at 10:02:15.
+    for row in gone {
+        assert_eq!(row["first_missing"], "2026-11-01T10:02:30Z", "{row}");
+        assert_eq!(row["last_seen"], "2026-11-01T10:02:00Z", "{row}");
+        assert_eq!((row["priority"].as_i64(), row["locality"].as_str()), (Some(0), Some("local")));
+    }
+    let remote = evidence.iter().filter(|row| row["evidence"] == "remote host taking traffic");
+    assert!(remote.count() > 0, "{evidence:#?}");
 }

@@ -15,6 +15,12 @@ pub fn meshlog(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meshlog")).args(args).output().expect("meshlog runs")
 }
 
+/// Runs meshlog in `dir`, as from a shell there.
+pub fn meshlog_in(dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshlog"));
+    command.current_dir(dir).args(args).output().expect("meshlog runs")
+}
+
 pub fn meshlog_with_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshlog"))
         .args(args)
