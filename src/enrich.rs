@@ -110,7 +110,7 @@ impl<'t> Enricher<'t> {
         if let Some(cluster) = self.topology.gateway_cluster(ip, port) {
             return self.served_by(cluster, true);
         }
-        if let Some(cluster) = self.topology.pod_cluster(ip) {
+        if let Some(cluster) = self.topology.pod_cluster(ip, self.source) {
             return self.served_by(cluster, false);
         }
         if ip.is_loopback() || (self.topology.is_empty() && address::is_private(ip)) {

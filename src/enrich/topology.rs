@@ -59,7 +59,8 @@ impl Topology {
             topology.add_cluster(file, cluster, id, &mut claims)?;
         }
         claims.check(file, &topology)?;
-        // Across clusters nothing overlaps any more; within one, the order is moot.
+        // Across clusters only ranges of different networks overlap; `pod_cluster`
+        // tells them apart by the caller. Within one cluster, the order is moot.
         topology.cidrs.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
         Ok((topology, claims.warnings))
     }
@@ -130,9 +131,26 @@ impl Topology {
             .map(|(_, id)| *id)
     }
 
-    /// The cluster whose pod CIDRs hold `ip` (CIDRs of two clusters never overlap).
-    pub fn pod_cluster(&self, ip: IpAddr) -> Option<ClusterId> {
-        self.cidrs.iter().find(|(net, _)| net.contains(&ip)).map(|(_, id)| *id)
+    /// The cluster whose pod CIDRs hold `ip`, as seen from the calling cluster `caller`.
+    /// Only clusters on different networks share a range, and a pod on another network
+    /// is never reached directly: the caller's own cluster first, then the first one on
+    /// its network, else the most specific range's.
+    pub fn pod_cluster(&self, ip: IpAddr, caller: Option<ClusterId>) -> Option<ClusterId> {
+        let holders =
+            || self.cidrs.iter().filter(move |(net, _)| net.contains(&ip)).map(|(_, id)| *id);
+        let first = holders().next()?;
+        let Some(caller) = caller else { return Some(first) };
+        if holders().any(|holder| holder == caller) {
+            return Some(caller);
+        }
+        let on_its_network = holders().find(|&holder| !self.on_different_networks(holder, caller));
+        Some(on_its_network.unwrap_or(first))
+    }
+
+    /// Whether two clusters declare `network`s, and different ones.
+    pub fn on_different_networks(&self, a: ClusterId, b: ClusterId) -> bool {
+        let network = |id: ClusterId| self.clusters[usize::from(id.0)].network.as_deref();
+        matches!((network(a), network(b)), (Some(x), Some(y)) if x != y)
     }
 }
 
@@ -164,7 +182,7 @@ mod tests {
             message,
             "mesh.toml:6: `clusters.pod_cidrs`: `10.96.0.0/16` of cluster2 is also a pod CIDR of \
              cluster1 (`10.96.0.0/16`, mesh.toml:3): a pod address belongs to one cluster, so list \
-             it under one"
+             it under one (or give the clusters their different `network`s)"
         );
     }
 
@@ -205,8 +223,8 @@ mod tests {
         )
         .unwrap();
         let ip = |text: &str| text.parse().unwrap();
-        assert_eq!(topology.pod_cluster(ip("10.96.3.4")), topology.id("a"));
-        assert_eq!(topology.pod_cluster(ip("11.0.0.1")), topology.id("b"));
+        assert_eq!(topology.pod_cluster(ip("10.96.3.4"), None), topology.id("a"));
+        assert_eq!(topology.pod_cluster(ip("11.0.0.1"), None), topology.id("b"));
         assert_eq!(topology.gateway_cluster(ip("34.1.2.3"), Some(15444)), topology.id("c"));
         assert_eq!(topology.gateway_cluster(ip("34.1.2.3"), Some(15443)), topology.id("b"));
     }
@@ -265,7 +283,10 @@ mod tests {
                  (for the one address, write fd00::1/128)",
             ]
         );
-        assert_eq!(topology.pod_cluster("10.112.9.9".parse().unwrap()), topology.id("cluster1"));
+        assert_eq!(
+            topology.pod_cluster("10.112.9.9".parse().unwrap(), None),
+            topology.id("cluster1")
+        );
         let clean = ConfigFile::parse(
             Path::new("mesh.toml"),
             "[[clusters]]\nname = \"a\"\npod_cidrs = [\"10.112.0.0/16\", \"10.0.0.7/32\"]\n".into(),
@@ -288,5 +309,21 @@ mod tests {
         assert!(gateway.unwrap_err().to_string().contains("eastwest_gateways"));
         let twice = load("[[clusters]]\nname = \"a\"\n[[clusters]]\nname = \"a\"\n");
         assert!(twice.unwrap_err().to_string().contains("mesh.toml:4"));
+    }
+
+    #[test]
+    fn a_pod_range_reused_on_another_network_is_a_warning_and_read_from_the_caller() {
+        let text = "[[clusters]]\nname = \"kind1\"\nnetwork = \"net1\"\npod_cidrs = [\"10.244.0.0/16\"]\n\
+             [[clusters]]\nname = \"kind2\"\nnetwork = \"net2\"\npod_cidrs = [\"10.244.0.0/16\"]\n";
+        let file = ConfigFile::parse(Path::new("mesh.toml"), text.into()).unwrap();
+        let (topology, warnings) = Topology::checked(&file).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].to_string().contains("on another network"), "{}", warnings[0]);
+        let pod = "10.244.1.7".parse().unwrap();
+        let (kind1, kind2) = (topology.id("kind1"), topology.id("kind2"));
+        assert_eq!(topology.pod_cluster(pod, kind1), kind1);
+        assert_eq!(topology.pod_cluster(pod, kind2), kind2);
+        let same_network = text.replace("net2", "net1");
+        assert!(refused(&same_network).contains("is also a pod CIDR of kind1"));
     }
 }

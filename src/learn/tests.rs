@@ -132,9 +132,9 @@ fn the_learned_toml_is_a_valid_config_that_tags_the_sample_addresses() {
     let topology = load(&learned);
     let names: Vec<&str> = topology.clusters().iter().map(|cluster| &*cluster.name).collect();
     assert_eq!(names, ["cluster1", "cluster2"]);
-    let pod = topology.pod_cluster("10.112.7.7".parse().unwrap());
+    let pod = topology.pod_cluster("10.112.7.7".parse().unwrap(), None);
     assert_eq!(pod, topology.id("cluster1"));
-    assert_eq!(topology.pod_cluster("10.96.9.9".parse().unwrap()), topology.id("cluster2"));
+    assert_eq!(topology.pod_cluster("10.96.9.9".parse().unwrap(), None), topology.id("cluster2"));
     let gateway = topology.gateway_cluster("34.168.157.2".parse().unwrap(), Some(15443));
     assert_eq!(gateway, topology.id("cluster2"));
     assert_eq!(topology.clusters()[1].network.as_deref(), Some("network2"));
@@ -209,7 +209,7 @@ fn a_flat_network_gives_the_remote_cluster_its_pod_cidr() {
     assert!(remote.gateways.is_empty());
     assert!(remote.doubts.iter().any(|doubt| doubt.why.contains("rests on 1 IP")));
     let topology = load(&learned);
-    assert_eq!(topology.pod_cluster("10.96.1.1".parse().unwrap()), topology.id("us-west1-a"));
+    assert_eq!(topology.pod_cluster("10.96.1.1".parse().unwrap(), None), topology.id("us-west1-a"));
 }
 
 #[test]

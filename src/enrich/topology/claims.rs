@@ -7,8 +7,12 @@
 //! Nesting is refused rather than resolved by the longest prefix: Kubernetes gives
 //! each cluster its own pod range, so a range inside another cluster's is a typo or
 //! a range written too wide, and tagging by a guess would hide it. Within one
-//! cluster, overlaps are harmless and accepted. A CIDR with host bits set
-//! (`10.112.0.5/16`) is read as its network and is worth a warning, not an error.
+//! cluster, overlaps are harmless and accepted. Clusters on two declared, different
+//! `network`s may reuse a pod range (kind's `10.244.0.0/16` in every cluster): their
+//! pods are never reached directly from the other network, so that overlap is a
+//! warning, and an address in it is read as the calling cluster's own, else as the
+//! cluster on the caller's network ([`Topology::pod_cluster`]). A CIDR with host bits
+//! set (`10.112.0.5/16`) is read as its network and is worth a warning, not an error.
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -69,12 +73,15 @@ impl Claims {
         self.gateways.push(claim(written, gateway, cluster));
     }
 
-    /// The first address claimed by two clusters, as an error naming both entries.
-    pub fn check(&self, file: &ConfigFile, topology: &Topology) -> Result<(), ConfigError> {
+    /// The first address claimed by two clusters, as an error naming both entries;
+    /// pod ranges shared across networks become warnings.
+    pub fn check(&mut self, file: &ConfigFile, topology: &Topology) -> Result<(), ConfigError> {
         let names = Names { file, topology };
         for (index, cidr) in self.cidrs.iter().enumerate() {
             for earlier in &self.cidrs[..index] {
-                check_cidrs(&names, earlier, cidr)?;
+                if let Some(warning) = check_cidrs(&names, earlier, cidr)? {
+                    self.warnings.push(warning);
+                }
             }
         }
         for (index, gateway) in self.gateways.iter().enumerate() {
@@ -116,22 +123,32 @@ impl Names<'_> {
     }
 }
 
-/// Two clusters' pod CIDRs must not share an address. `earlier` comes first in the file.
+/// Two clusters' pod CIDRs must not share an address, unless the clusters are on
+/// different networks (then a warning). `earlier` comes first in the file.
 fn check_cidrs(
     names: &Names<'_>,
     earlier: &Claim<IpNet>,
     later: &Claim<IpNet>,
-) -> Result<(), ConfigError> {
+) -> Result<Option<ConfigWarning>, ConfigError> {
     let (a, b) = (earlier.value, later.value);
     if earlier.cluster == later.cluster || !(a.contains(&b.network()) || b.contains(&a.network())) {
-        return Ok(());
+        return Ok(None);
     }
     let (this, that) = (names.cluster(later.cluster), names.cluster(earlier.cluster));
     let place = names.place(earlier);
+    if names.topology.on_different_networks(earlier.cluster, later.cluster) {
+        let message = format!(
+            "`{}` of {this} overlaps `{}` of {that} ({place}), on another network: an address \
+             in both is read as the calling cluster's own, else as the one on its network",
+            later.written, earlier.written
+        );
+        return Ok(Some(names.file.value_warning(CIDRS_KEY, later.span.clone(), message)));
+    }
     let message = if a == b {
         format!(
             "`{}` of {this} is also a pod CIDR of {that} (`{}`, {place}): a pod address \
-             belongs to one cluster, so list it under one",
+             belongs to one cluster, so list it under one (or give the clusters their \
+             different `network`s)",
             later.written, earlier.written
         )
     } else {
