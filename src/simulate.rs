@@ -39,6 +39,7 @@ mod render;
 mod rng;
 mod routes;
 mod snapshots;
+mod story;
 mod timeline;
 mod truth;
 
@@ -49,7 +50,8 @@ use serde::{Deserialize, Serialize};
 
 pub use mesh::topology_toml;
 pub use snapshots::{DEFAULT_SNAPSHOT_EVERY_S, OnSnapshot, Snapshot};
-pub use timeline::MIN_MINUTES_FOR_EPISODES;
+pub use story::{Cause, Noise, STORY_NAMES, Story, UnknownName};
+pub use timeline::{MIN_MINUTES_AFTER_LEARNING, MIN_MINUTES_FOR_EPISODES};
 pub use truth::{Truth, TruthEpisode, TruthFlow, TruthProxy};
 
 use generate::Generator;
@@ -120,6 +122,9 @@ pub struct Scenario {
     pub malformed_per_million: u32,
     /// Prefix every line with `[pod/NAME/istio-proxy] `, as `kubectl logs --prefix`.
     pub kubectl_prefix: bool,
+    /// What happens: the demo's failovers, or another story.
+    #[serde(default)]
+    pub story: Story,
 }
 
 impl Default for Scenario {
@@ -133,6 +138,7 @@ impl Default for Scenario {
             format: OutputFormat::Istio,
             malformed_per_million: 0,
             kubectl_prefix: false,
+            story: Story::Demo,
         }
     }
 }
@@ -235,8 +241,7 @@ fn run_into(
     sink: &mut dyn Sink,
     mut snapshots: Option<(Recorder, OnSnapshot<'_>)>,
 ) -> io::Result<Truth> {
-    let mut tally =
-        Tally::new(&Timeline::new(scenario.start_us.div_euclid(1000), scenario.minutes));
+    let mut tally = Tally::new(&timeline_of(scenario));
     let mut output = Output::new(scenario, sink);
     for line in lines(scenario) {
         if let Some((recorder, on_snapshot)) = &mut snapshots {
@@ -255,10 +260,13 @@ fn run_into(
 
 /// Every line of the run, in start-time order.
 fn lines(scenario: &Scenario) -> impl Iterator<Item = Line> {
-    let timeline = Timeline::new(scenario.start_us.div_euclid(1000), scenario.minutes);
-    let mut generator = Generator::new(scenario.seed, timeline);
+    let mut generator = Generator::new(scenario.seed, timeline_of(scenario));
     let mut clock = Clock::new(scenario);
     (0..clock.total).map(move |index| generator.line(clock.start_ms(index)))
+}
+
+fn timeline_of(scenario: &Scenario) -> Timeline {
+    Timeline::of_story(scenario.story, scenario.start_us.div_euclid(1000), scenario.minutes)
 }
 
 /// Spreads the run's lines evenly over its span, each at a random instant of its slot.

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::Error;
 use crate::simulate::{
-    CLUSTER_NAMES, DEFAULT_SNAPSHOT_EVERY_S, OutputFormat, Scenario, Snapshot, Truth,
+    CLUSTER_NAMES, DEFAULT_SNAPSHOT_EVERY_S, Noise, OutputFormat, Scenario, Snapshot, Story, Truth,
     run_per_cluster, run_per_cluster_with_snapshots, topology_toml,
 };
 
@@ -21,7 +21,22 @@ use crate::simulate::{
 #[command(after_help = "Try: meshlog simulate --out-dir sim && \
 meshlog ingest --config sim/mesh.toml --source-cluster cluster1 sim/cluster1.log")]
 pub struct SimulateArgs {
-    /// Length of the simulated run; two failover episodes need at least 5 minutes.
+    /// What happens: `demo` (two failovers after 503 UH bursts), `split` (no locality
+    /// load balancing: a steady split, no failover), `scale-to-zero`, `outlier-ejection`,
+    /// `gateway-failure` (a remote-served service whose east-west gateway fails) or
+    /// `split-collapse` (a split whose local share collapses).
+    #[arg(long, default_value = "demo")]
+    scenario: String,
+    /// With `split` and `split-collapse`: percent of each spread service's requests
+    /// served by another cluster.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50)]
+    split: u8,
+    /// With `split` and `split-collapse`: `random` (each request drawn) or `none`
+    /// (spread exactly, round robin).
+    #[arg(long, default_value = "random")]
+    noise: Noise,
+    /// Length of the simulated run; the demo's episodes need at least 5 minutes,
+    /// `gateway-failure` and `split-collapse` 10.
     #[arg(long, default_value_t = 10)]
     minutes: u32,
     /// Seed: the same seed writes the same bytes.
@@ -60,7 +75,10 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     fn scenario(&self) -> Result<Scenario, Error> {
+        let story = Story::named(&self.scenario, self.split, self.noise)
+            .map_err(|error| Error::Usage(error.to_string()))?;
         let mut scenario = Scenario {
+            story,
             minutes: self.minutes.max(1),
             seed: self.seed,
             requests_per_second: self.rate.max(1),

@@ -5,10 +5,11 @@
 //! durations, addresses and ids.
 
 use super::line::{Addr, Line, Locality};
-use super::mesh::{CLIENTS, CLUSTERS, PROXIES, same_network};
+use super::mesh::{C2, CLIENTS, CLUSTERS, PROXIES, same_network};
 use super::rng::Rng;
-use super::routes::{Call, FAULTY_PER_MILLION, Kind, ROUTES, Route};
-use super::timeline::{Phase, Timeline};
+use super::routes::{Call, FAULTY_PER_MILLION, FRONTEND_GW1, Kind, ROUTES, Route};
+use super::story::{Cause, Noise};
+use super::timeline::{Phase, Timeline, failover_target};
 
 /// Where a request went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,9 @@ pub struct Generator {
     timeline: Timeline,
     /// Running sums of the route weights.
     cumulative: Vec<u64>,
+    /// Per route: requests so far in normal times and those sent away, for a split
+    /// spread exactly (no noise).
+    spread: Vec<(u64, u64)>,
 }
 
 impl Generator {
@@ -56,7 +60,7 @@ impl Generator {
                 Some(*sum)
             })
             .collect();
-        Generator { rng: Rng::new(seed), timeline, cumulative }
+        Generator { rng: Rng::new(seed), timeline, cumulative, spread: vec![(0, 0); ROUTES.len()] }
     }
 
     /// The next line, starting at `start_ms`.
@@ -64,7 +68,7 @@ impl Generator {
         let index = self.pick_route();
         let route = &ROUTES[index];
         let phase = self.timeline.phase(index, start_ms);
-        let (upstream, outcome) = self.decide(route, phase);
+        let (upstream, outcome) = self.decide(index, phase);
         let mut line = match route.kind {
             Kind::Tcp | Kind::ExternalTcp => self.tcp_line(route, upstream),
             _ => self.http_line(route, upstream, outcome),
@@ -80,30 +84,72 @@ impl Generator {
         self.cumulative.partition_point(|&sum| sum <= draw)
     }
 
-    fn decide(&mut self, route: &Route, phase: Phase) -> (Upstream, Outcome) {
+    fn decide(&mut self, index: usize, phase: Phase) -> (Upstream, Outcome) {
+        let route = &ROUTES[index];
         match (route.kind, phase) {
             (Kind::NoRoute, _) => (NO_UPSTREAM, Outcome::NoRoute),
             (Kind::ExternalTcp | Kind::ExternalHttp, _) => (self.external(route), Outcome::Ok),
-            (_, Phase::Burst) => self.burst(route),
+            (_, Phase::Burst(cause)) => self.burst(index, cause),
             (_, Phase::Failover { target }) => (self.remote(route, target), Outcome::Ok),
-            (_, Phase::Normal) => self.normal(route),
+            (_, Phase::Normal) => self.normal(index),
         }
     }
 
-    /// Local endpoints are being ejected: mostly `UH`, some connection failures.
-    fn burst(&mut self, route: &Route) -> (Upstream, Outcome) {
-        match self.rng.below(100) {
-            0..80 => (NO_UPSTREAM, Outcome::NoHealthy),
-            80..95 => (self.local(route), Outcome::ConnectFailure),
-            _ => (self.local(route), Outcome::Ok),
+    /// What fails before the traffic moves.
+    fn burst(&mut self, index: usize, cause: Cause) -> (Upstream, Outcome) {
+        let route = &ROUTES[index];
+        match cause {
+            // Local endpoints are being ejected: mostly `UH`, some connection failures.
+            Cause::NoHealthyUpstream => match self.rng.below(100) {
+                0..80 => (NO_UPSTREAM, Outcome::NoHealthy),
+                80..95 => (self.local(route), Outcome::ConnectFailure),
+                _ => (self.local(route), Outcome::Ok),
+            },
+            Cause::ScaleToZero => self.normal(index),
+            // The local pods answer 5xx until ejected; what goes away still works.
+            Cause::OutlierEjection => match self.spill(index) {
+                Some(cluster) => (self.remote(route, cluster), Outcome::Ok),
+                None => {
+                    let outcome = self.mostly(Outcome::ServerError);
+                    (self.local(route), outcome)
+                }
+            },
+            Cause::GatewayFailure => {
+                let outcome = self.mostly(Outcome::ConnectFailure);
+                (self.remote(route, C2), outcome)
+            }
         }
+    }
+
+    /// `failure` nine times in ten, else success.
+    fn mostly(&mut self, failure: Outcome) -> Outcome {
+        if self.rng.below(10) < 9 { failure } else { Outcome::Ok }
+    }
+
+    /// Where a request of route `index` goes away to in normal times, if it does: the
+    /// route's own spill, or the story's split.
+    fn spill(&mut self, index: usize) -> Option<usize> {
+        let route = &ROUTES[index];
+        let Some((per_million, noise)) = self.timeline.story.split() else {
+            let spilled = route.spill.filter(|spill| self.rng.per_million(spill.per_million));
+            return spilled.map(|spill| spill.cluster);
+        };
+        let cluster = route.spill.map(|spill| spill.cluster).or(failover_target(index))?;
+        let away = match noise {
+            Noise::Random => self.rng.per_million(per_million),
+            Noise::None => evenly(&mut self.spread[index], per_million),
+        };
+        away.then_some(cluster)
     }
 
     /// Baseline: local, but for the route's spill; the faulty endpoint fails often.
-    fn normal(&mut self, route: &Route) -> (Upstream, Outcome) {
-        let spilled = route.spill.filter(|spill| self.rng.per_million(spill.per_million));
-        if let Some(spill) = spilled {
-            return (self.remote(route, spill.cluster), Outcome::Ok);
+    fn normal(&mut self, index: usize) -> (Upstream, Outcome) {
+        let route = &ROUTES[index];
+        if index == FRONTEND_GW1 && self.timeline.story.frontend_served_by_cluster2() {
+            return (self.remote(route, C2), Outcome::Ok);
+        }
+        if let Some(cluster) = self.spill(index) {
+            return (self.remote(route, cluster), Outcome::Ok);
         }
         let upstream = self.local(route);
         let faulty = upstream.host.is_some() && upstream.host == route.faulty;
@@ -254,6 +300,15 @@ impl Generator {
         line.request_id = Some(uuid(&mut self.rng));
         line.authority = Some(self.rng.pick(route.authorities));
     }
+}
+
+/// Whether the next of `seen.0` requests goes away, so that exactly
+/// `floor(n * per_million / 1e6)` of the first n do.
+fn evenly(seen: &mut (u64, u64), per_million: u32) -> bool {
+    let (n, away) = *seen;
+    let go = (n + 1) * u64::from(per_million) / 1_000_000 > away;
+    *seen = (n + 1, away + u64::from(go));
+    go
 }
 
 /// A random (version 4) UUID in its 36-character text form.

@@ -85,7 +85,7 @@ impl Recorder {
             return None;
         }
         let start_ms = scenario.start_us.div_euclid(1000);
-        let timeline = Timeline::new(start_ms, scenario.minutes);
+        let timeline = Timeline::of_story(scenario.story, start_ms, scenario.minutes);
         let every_ms = i64::from(every_s) * 1000;
         Some(Recorder {
             every_ms,

@@ -15,6 +15,7 @@ use super::timeline::Timeline;
 use super::*;
 
 mod episodes;
+mod stories;
 
 fn scenario(format: OutputFormat) -> Scenario {
     Scenario { format, ..Scenario::default() }

@@ -1,19 +1,22 @@
-//! When things go wrong: the failover episodes of the default scenario, scaled to the
-//! length of the run. Each episode starts with a burst of 503 `UH` (the local
-//! endpoints ejected), then the route's traffic moves to another cluster, then comes
-//! back. Runs shorter than [`MIN_MINUTES_FOR_EPISODES`] are baseline only: an episode
-//! must last well past the detector's 30 s to be one.
+//! When things go wrong: the failover episodes of the run's [`Story`], scaled to the
+//! length of the run. In the demo, each episode starts with a burst of 503 `UH` (the
+//! local endpoints ejected), then the route's traffic moves to another cluster, then
+//! comes back; the other stories have one episode of `frontend`, preceded by what its
+//! [`Cause`] brings. Runs too short for a story's episodes are baseline only: an
+//! episode must last well past the detector's 30 s, and a split must be learned first.
 
 use super::mesh::{C2, C3};
 use super::routes::{FRONTEND_GW1, RATINGS};
+use super::story::{Cause, Story};
 
 /// What happens to a route at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Baseline behaviour.
     Normal,
-    /// Local endpoints are gone and nothing else is picked yet: 503 `UH`.
-    Burst,
+    /// What fails before the traffic moves: the demo's 503 `UH`, 5xx of the local
+    /// pods, or the failing gateway's 503 `UF,URX`.
+    Burst(Cause),
     /// Traffic goes to `target`.
     Failover { target: usize },
 }
@@ -24,6 +27,7 @@ pub enum Phase {
 struct EpisodeSpec {
     route: usize,
     target: usize,
+    cause: Cause,
     start_permille: i64,
     end_permille: i64,
 }
@@ -32,9 +36,45 @@ struct EpisodeSpec {
 /// east-west gateway; episode 2: `ratings` of `cluster1` goes straight to the pods of
 /// `cluster3` (same network).
 const EPISODES: [EpisodeSpec; 2] = [
-    EpisodeSpec { route: FRONTEND_GW1, target: C2, start_permille: 250, end_permille: 450 },
-    EpisodeSpec { route: RATINGS, target: C3, start_permille: 600, end_permille: 750 },
+    EpisodeSpec {
+        route: FRONTEND_GW1,
+        target: C2,
+        cause: Cause::NoHealthyUpstream,
+        start_permille: 250,
+        end_permille: 450,
+    },
+    EpisodeSpec {
+        route: RATINGS,
+        target: C3,
+        cause: Cause::NoHealthyUpstream,
+        start_permille: 600,
+        end_permille: 750,
+    },
 ];
+
+/// One episode of `frontend` from cluster1's gateway, from `start` to `end` per mille.
+const fn frontend(target: usize, cause: Cause, start: i64, end: i64) -> [EpisodeSpec; 1] {
+    [EpisodeSpec { route: FRONTEND_GW1, target, cause, start_permille: start, end_permille: end }]
+}
+
+const SCALE_TO_ZERO: [EpisodeSpec; 1] = frontend(C2, Cause::ScaleToZero, 400, 600);
+const OUTLIER_EJECTION: [EpisodeSpec; 1] = frontend(C2, Cause::OutlierEjection, 400, 600);
+/// After the baseline (served by cluster2) is learned: from 60 % to 80 % of the run.
+const GATEWAY_FAILURE: [EpisodeSpec; 1] = frontend(C3, Cause::GatewayFailure, 600, 800);
+/// After the split is learned: from 60 % to 80 % of the run.
+const SPLIT_COLLAPSE: [EpisodeSpec; 1] = frontend(C2, Cause::OutlierEjection, 600, 800);
+
+/// A story's episodes and the shortest run that has them.
+fn episodes_of(story: Story) -> (&'static [EpisodeSpec], u32) {
+    match story {
+        Story::Demo => (&EPISODES, MIN_MINUTES_FOR_EPISODES),
+        Story::Split { .. } => (&[], 0),
+        Story::ScaleToZero => (&SCALE_TO_ZERO, MIN_MINUTES_FOR_EPISODES),
+        Story::OutlierEjection => (&OUTLIER_EJECTION, MIN_MINUTES_FOR_EPISODES),
+        Story::GatewayFailure => (&GATEWAY_FAILURE, MIN_MINUTES_AFTER_LEARNING),
+        Story::SplitCollapse { .. } => (&SPLIT_COLLAPSE, MIN_MINUTES_AFTER_LEARNING),
+    }
+}
 
 /// The cluster `route` fails over to in the scenario, whatever the run's length: the
 /// failover region its DestinationRule would name.
@@ -44,15 +84,17 @@ pub fn failover_target(route: usize) -> Option<usize> {
 
 /// Shorter runs have no episodes.
 pub const MIN_MINUTES_FOR_EPISODES: u32 = 5;
-
-/// How long the 503 `UH` burst before each failover lasts.
-pub const BURST_MS: i64 = 15_000;
+/// Stories whose episode departs from a learned baseline (not a mostly-local one) need
+/// this long: the episode starts after six minutes, past the detector's five of
+/// learning.
+pub const MIN_MINUTES_AFTER_LEARNING: u32 = 10;
 
 /// One scheduled episode, in milliseconds since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Episode {
     pub route: usize,
     pub target: usize,
+    pub cause: Cause,
     pub burst_start_ms: i64,
     pub start_ms: i64,
     pub end_ms: i64,
@@ -64,38 +106,47 @@ impl Episode {
         if t_ms < self.burst_start_ms || t_ms >= self.end_ms {
             Phase::Normal
         } else if t_ms < self.start_ms {
-            Phase::Burst
+            Phase::Burst(self.cause)
         } else {
             Phase::Failover { target: self.target }
         }
     }
 }
 
-/// The episodes of one run.
+/// The story and episodes of one run.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
+    pub story: Story,
     pub episodes: Vec<Episode>,
 }
 
 impl Timeline {
-    /// The default scenario's episodes for a run of `minutes` from `start_ms`.
+    /// The demo's episodes for a run of `minutes` from `start_ms`.
+    #[cfg(test)]
     pub fn new(start_ms: i64, minutes: u32) -> Timeline {
-        if minutes < MIN_MINUTES_FOR_EPISODES {
-            return Timeline::default();
+        Timeline::of_story(Story::Demo, start_ms, minutes)
+    }
+
+    /// `story`'s episodes for a run of `minutes` from `start_ms`.
+    pub fn of_story(story: Story, start_ms: i64, minutes: u32) -> Timeline {
+        let (specs, min_minutes) = episodes_of(story);
+        if minutes < min_minutes {
+            return Timeline { story, episodes: Vec::new() };
         }
         let run_ms = i64::from(minutes) * 60_000;
         let at = |permille: i64| start_ms + run_ms * permille / 1000 / 1000 * 1000;
-        let episodes = EPISODES
+        let episodes = specs
             .iter()
             .map(|spec| Episode {
                 route: spec.route,
                 target: spec.target,
-                burst_start_ms: at(spec.start_permille) - BURST_MS,
+                cause: spec.cause,
+                burst_start_ms: at(spec.start_permille) - spec.cause.burst_ms(),
                 start_ms: at(spec.start_permille),
                 end_ms: at(spec.end_permille),
             })
             .collect();
-        Timeline { episodes }
+        Timeline { story, episodes }
     }
 
     /// The phase of `route` at `t_ms`.
@@ -123,7 +174,7 @@ mod tests {
     fn phases_follow_the_episode() {
         let timeline = Timeline::new(0, 10);
         assert_eq!(timeline.phase(FRONTEND_GW1, 134_999), Phase::Normal);
-        assert_eq!(timeline.phase(FRONTEND_GW1, 135_000), Phase::Burst);
+        assert_eq!(timeline.phase(FRONTEND_GW1, 135_000), Phase::Burst(Cause::NoHealthyUpstream));
         assert_eq!(timeline.phase(FRONTEND_GW1, 150_000), Phase::Failover { target: C2 });
         assert_eq!(timeline.phase(FRONTEND_GW1, 270_000), Phase::Normal);
         assert_eq!(timeline.phase(RATINGS, 400_000), Phase::Failover { target: C3 });

@@ -7,15 +7,19 @@ use meshlog_parsers::{ClusterName, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::line::{Line, Locality};
-use super::mesh::{CLUSTERS, PROXIES, same_network};
+use super::mesh::{C2, CLUSTERS, PROXIES, same_network};
 use super::routes::ROUTES;
 use super::snapshots::layout::{local_hosts, remote_hosts};
+use super::story::{Cause, Story};
 use super::timeline::{Episode, Timeline};
 use super::{OutputFormat, Scenario};
 
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Truth {
+    /// What happened in the run.
+    #[serde(default)]
+    pub story: Story,
     pub seed: u64,
     pub minutes: u32,
     pub requests_per_second: u32,
@@ -79,10 +83,16 @@ pub struct TruthEpisode {
     /// The proxy that logged the service's lines (and whose snapshots show it).
     #[serde(default)]
     pub proxy: String,
-    /// The local (priority-0) endpoints its snapshots show ejected
-    /// (`failed_outlier_check`) from `errors_started_at` to `ended_at`.
+    /// What failed.
+    pub cause: Cause,
+    /// The endpoints its snapshots show ejected (`failed_outlier_check`) from
+    /// `errors_started_at` to `ended_at`: the local (priority-0) ones, or the failing
+    /// east-west gateway.
     #[serde(default)]
     pub ejected_hosts: Vec<String>,
+    /// The local endpoints its snapshots stop listing meanwhile (scaled to zero).
+    #[serde(default)]
+    pub vanished_hosts: Vec<String>,
     /// The endpoints in `target_cluster` that take the traffic meanwhile: its east-west
     /// gateway, or its pods on a flat network.
     #[serde(default)]
@@ -145,6 +155,7 @@ impl Tally {
     pub fn into_truth(self, scenario: &Scenario) -> Truth {
         let end_us = scenario.start_us + i64::from(scenario.minutes) * 60_000_000;
         Truth {
+            story: scenario.story,
             seed: scenario.seed,
             minutes: scenario.minutes,
             requests_per_second: scenario.requests_per_second,
@@ -210,12 +221,25 @@ fn truth_episode(episode: &Episode, count: &EpisodeCount) -> TruthEpisode {
         cross_cluster_requests: count.cross_cluster_requests,
         errors_before: count.errors_before,
         proxy: PROXIES[route.proxy].name.to_owned(),
-        ejected_hosts: local_hosts(route).into_iter().map(str::to_owned).collect(),
+        cause: episode.cause,
+        ejected_hosts: match episode.cause {
+            Cause::NoHealthyUpstream | Cause::OutlierEjection => owned(local_hosts(route)),
+            Cause::GatewayFailure => vec![CLUSTERS[C2].gateway.to_owned()],
+            Cause::ScaleToZero => Vec::new(),
+        },
+        vanished_hosts: match episode.cause {
+            Cause::ScaleToZero => owned(local_hosts(route)),
+            _ => Vec::new(),
+        },
         failover_hosts: remote_hosts(route, episode.target)
             .into_iter()
             .map(|(host, _weight)| host.to_owned())
             .collect(),
     }
+}
+
+fn owned(hosts: Vec<&str>) -> Vec<String> {
+    hosts.into_iter().map(str::to_owned).collect()
 }
 
 fn truth_flow(route_index: usize, counts: &[u64; 4]) -> TruthFlow {

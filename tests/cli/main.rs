@@ -9,6 +9,7 @@ mod demo;
 mod ingest;
 mod parse;
 mod query;
+mod scenarios;
 mod scrape;
 mod simulated;
 mod stats;

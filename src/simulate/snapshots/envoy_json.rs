@@ -127,7 +127,7 @@ pub fn render(proxy: &ProxyState, at_ms: i64) -> io::Result<String> {
 fn cluster_status(state: &ClusterState, at_ms: i64) -> ClusterStatus<'_> {
     let cluster = &state.cluster;
     let bootstrap = cluster.discovery == Discovery::Bootstrap;
-    let listed = (0..cluster.endpoints.len()).filter(|&index| state.lists(index));
+    let listed = (0..cluster.endpoints.len()).filter(|&index| state.lists(index, at_ms));
     ClusterStatus {
         name: cluster.name,
         added_via_api: !bootstrap,

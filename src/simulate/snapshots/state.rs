@@ -1,15 +1,28 @@
 //! What one simulated proxy knows about its upstreams at any moment: its Envoy clusters
-//! (`layout`), each host's counters (`counters`), and when the failover episodes have
-//! its local hosts ejected: from the start of the 503 `UH` burst to the end of the
-//! episode, every priority-0 host of the failing service shows `failed_outlier_check`.
+//! (`layout`), each host's counters (`counters`), and what the failover episodes do to
+//! its hosts, by their cause: from the start of the errors to the end of the episode,
+//! every priority-0 host of the failing service shows `failed_outlier_check` (503 `UH`
+//! bursts, outlier ejection), or is not listed at all (scaled to zero); a failing
+//! east-west gateway shows `failed_outlier_check` itself. A service with no local
+//! deployment lists no priority-0 host.
 
 use std::ops::Range;
 
 use super::counters::HostCounters;
-use super::layout::{Discovery, EnvoyCluster, clusters_of};
+use super::layout::{Address, Discovery, EnvoyCluster, clusters_of};
 use crate::simulate::line::Line;
-use crate::simulate::routes::ROUTES;
+use crate::simulate::mesh::{C2, CLUSTERS};
+use crate::simulate::routes::{FRONTEND_GW1, ROUTES};
+use crate::simulate::story::Cause;
 use crate::simulate::timeline::Timeline;
+
+/// What an episode does to a cluster's hosts, and when (ms since the epoch).
+#[derive(Debug, Clone)]
+struct Effect {
+    cause: Cause,
+    /// From the first error to the end of the episode.
+    window: Range<i64>,
+}
 
 /// One Envoy cluster with its hosts' state.
 #[derive(Debug, Clone)]
@@ -17,8 +30,10 @@ pub struct ClusterState {
     pub cluster: EnvoyCluster,
     /// One per endpoint of `cluster`, in the same order.
     pub hosts: Vec<HostCounters>,
-    /// When the episodes have the local hosts ejected (ms since the epoch).
-    episodes: Vec<Range<i64>>,
+    /// The episodes of the routes going to this cluster.
+    episodes: Vec<Effect>,
+    /// The service has no local deployment: its priority-0 hosts are never listed.
+    no_local_deployment: bool,
 }
 
 impl ClusterState {
@@ -31,23 +46,47 @@ impl ClusterState {
             .episodes
             .iter()
             .filter(|episode| cluster.routes.contains(&episode.route))
-            .map(|episode| episode.burst_start_ms..episode.end_ms)
+            .map(|episode| Effect {
+                cause: episode.cause,
+                window: episode.burst_start_ms..episode.end_ms,
+            })
             .collect();
-        ClusterState { cluster, hosts, episodes }
+        let no_local_deployment =
+            timeline.story.frontend_served_by_cluster2() && cluster.routes.contains(&FRONTEND_GW1);
+        ClusterState { cluster, hosts, episodes, no_local_deployment }
     }
 
     /// Whether host `index` is ejected at `at_ms`.
     pub fn ejected(&self, index: usize, at_ms: i64) -> bool {
-        let local =
-            self.cluster.discovery == Discovery::Eds && self.cluster.endpoints[index].priority == 0;
-        let in_episode = local && self.episodes.iter().any(|window| window.contains(&at_ms));
-        in_episode || self.hosts[index].ejected_at(at_ms)
+        let local = self.is_local(index);
+        let gateway =
+            self.cluster.endpoints[index].address == Address::Socket(CLUSTERS[C2].gateway);
+        let by_episode = self.episodes_at(at_ms).any(|cause| match cause {
+            Cause::NoHealthyUpstream | Cause::OutlierEjection => local,
+            Cause::GatewayFailure => gateway,
+            Cause::ScaleToZero => false,
+        });
+        by_episode || self.hosts[index].ejected_at(at_ms)
     }
 
-    /// Whether `/clusters` lists host `index`: original-destination hosts appear with
-    /// their first connection.
-    pub fn lists(&self, index: usize) -> bool {
+    /// Whether `/clusters` lists host `index` at `at_ms`: original-destination hosts
+    /// appear with their first connection; local hosts scaled to zero, or of a service
+    /// with no local deployment, do not appear.
+    pub fn lists(&self, index: usize, at_ms: i64) -> bool {
+        if self.is_local(index) {
+            let scaled_to_zero = self.episodes_at(at_ms).any(|cause| cause == Cause::ScaleToZero);
+            return !(scaled_to_zero || self.no_local_deployment);
+        }
         self.cluster.discovery != Discovery::OriginalDst || self.hosts[index].used()
+    }
+
+    /// A priority-0 host of a service discovered over EDS.
+    fn is_local(&self, index: usize) -> bool {
+        self.cluster.discovery == Discovery::Eds && self.cluster.endpoints[index].priority == 0
+    }
+
+    fn episodes_at(&self, at_ms: i64) -> impl Iterator<Item = Cause> + '_ {
+        self.episodes.iter().filter(move |e| e.window.contains(&at_ms)).map(|e| e.cause)
     }
 
     fn count(&mut self, line: &Line) {
