@@ -11,6 +11,7 @@
 mod lines;
 
 use meshlog_parsers::LineParser;
+use meshlog_parsers::envelope::LinePosition;
 use meshlog_parsers::stream::LogStream;
 
 /// One pass over the input: how many lines parsed.
@@ -51,8 +52,13 @@ fn parser_pass(mut parser: LineParser) -> Pass {
 fn stream_pass(parser: LineParser) -> Pass {
     let mut stream = LogStream::new(parser);
     Box::new(move |input| {
-        let parsed =
-            input.iter().filter(|line| matches!(stream.read(line.as_bytes()), Some(Ok(_))));
-        parsed.count()
+        let mut parsed = 0;
+        let mut at = LinePosition::default();
+        for line in input {
+            at.line += 1;
+            parsed += usize::from(matches!(stream.read(line.as_bytes(), at), Some((_, Ok(_)))));
+            at.offset += line.len() as u64 + 1;
+        }
+        parsed
     })
 }
