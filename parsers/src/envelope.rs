@@ -8,12 +8,12 @@
 //! ([`EnvelopeDecoder`]). It never looks at the access log itself: a line without an
 //! envelope passes through borrowed and unchanged, and nothing here panics on any input.
 //!
-//! This file holds the public types, [`unwrap`] and the decoder's entry points, and peels
-//! the envelopes in order; each kind is read in a submodule: `prefix` (kubectl's prefix
-//! and Ambassador's `ACCESS `), `tail` (stern's and kubetail's prefixes and stamps),
-//! `ansi` (colours), `docker` (JSON records), `cri` (CRI lines), `timestamp` (kubectl's
-//! stamps and the RFC 3339 checks CRI shares) and `join` (the pieces of split lines,
-//! put back together per stream, and the input lines each result covers).
+//! This file holds the public types and [`unwrap`], and peels the envelopes in order;
+//! each kind is read in a submodule: `prefix` (kubectl's prefix and Ambassador's
+//! `ACCESS `), `tail` (stern's and kubetail's prefixes and stamps), `ansi` (colours),
+//! `docker` (JSON records), `cri` (CRI lines), `timestamp` (kubectl's stamps and the
+//! RFC 3339 checks CRI shares) and `join` ([`EnvelopeDecoder`]: the pieces of split
+//! lines, put back together per stream, and the input lines each result covers).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -31,8 +31,7 @@ mod timestamp;
 
 use cri::cri_line;
 use docker::json_record;
-use join::{Join, JoinKey};
-pub use join::{LinePosition, MAX_JOIN_LINES, Span};
+pub use join::{EnvelopeDecoder, LinePosition, MAX_JOIN_LINES, Span};
 use prefix::{kubectl_prefix, peel_access};
 use tail::{tail_prefix, tail_timestamp};
 use timestamp::kubectl_timestamp;
@@ -393,103 +392,6 @@ pub enum Decoded<'a> {
         /// The input lines its pieces were.
         span: Span,
     },
-}
-
-/// Unwraps the raw lines of one stream (one file, one container, stdin) and joins the
-/// pieces runtimes split long lines into: CRI `P` lines up to the next `F`, and Docker
-/// records split at 16 KiB up to the one ending in `\n`. Pieces are joined per envelope
-/// kind and output stream, so stderr lines between stdout pieces neither break nor
-/// join them.
-///
-/// Every input line comes out exactly once, in a [`Span`]: a line, or the pieces of a
-/// joined line (with the first piece's position and the number of pieces). A join
-/// whose last piece never comes is given up, and comes out as a partial line from
-/// [`Self::flushed`], when a line of another kind arrives (a plain line, or Docker
-/// after CRI) or [`MAX_JOIN_LINES`] lines after its first piece; and from
-/// [`Self::finish`] at the end of the stream.
-///
-/// Memory is bounded: a joined line over `max_line_bytes` stops being buffered and comes
-/// out as [`Decoded::TooLong`] when its last piece arrives.
-///
-/// ```
-/// use meshlog_parsers::envelope::{Decoded, EnvelopeDecoder, LinePosition};
-///
-/// let mut decoder = EnvelopeDecoder::new(64 * 1024);
-/// let first = b"2022-11-09T00:00:50.524698517Z stdout P [2022-11-09T00:00:50.514Z] \"GET /";
-/// assert_eq!(decoder.decode(first, LinePosition::new(1, 0)), Decoded::Pending);
-/// let last = b"2022-11-09T00:00:50.524710238Z stdout F  HTTP/1.1\" 200";
-/// let at = LinePosition::new(2, first.len() as u64 + 1);
-/// let Decoded::Line(joined, span) = decoder.decode(last, at) else { panic!("F ends the line") };
-/// assert_eq!(&*joined.line, b"[2022-11-09T00:00:50.514Z] \"GET / HTTP/1.1\" 200");
-/// assert_eq!((span.first, span.lines), (LinePosition::new(1, 0), 2));
-/// assert!(decoder.finish().is_none());
-/// ```
-#[derive(Debug, Clone)]
-pub struct EnvelopeDecoder {
-    max_line_bytes: usize,
-    /// At most one join per envelope kind and stream, oldest first.
-    pending: Vec<Join>,
-    /// Joins given up, oldest first, for [`Self::flushed`].
-    given_up: Vec<Join>,
-}
-
-impl Default for EnvelopeDecoder {
-    fn default() -> Self {
-        EnvelopeDecoder::new(DEFAULT_MAX_LINE_BYTES)
-    }
-}
-
-impl EnvelopeDecoder {
-    /// A decoder that joins split lines up to `max_line_bytes` (of inner line).
-    pub fn new(max_line_bytes: usize) -> Self {
-        EnvelopeDecoder { max_line_bytes, pending: Vec::new(), given_up: Vec::new() }
-    }
-
-    /// Unwraps one raw line (without its `\n`), which starts `at` in the input, joining
-    /// it to earlier pieces if it continues a split line. A line that needs no join is
-    /// returned as [`unwrap`] returns it, borrowing from `raw`, so a caller may keep the
-    /// lines of a whole batch. Call [`Self::flushed`] after each line: this line may
-    /// have ended joins that will not get their last piece.
-    pub fn decode<'a>(&mut self, raw: &'a [u8], at: LinePosition) -> Decoded<'a> {
-        let mut piece = peel_outer(raw);
-        let key = JoinKey::of(&piece);
-        if !self.pending.is_empty() {
-            self.give_up_joins(key, at);
-        }
-        if let Some(index) = key.and_then(|key| self.pending.iter().position(|j| j.key == key)) {
-            return self.continue_join(index, &piece);
-        }
-        peel_access(&mut piece);
-        match key {
-            Some(key) if piece.partial => {
-                self.pending.push(Join::start(key, piece, at, self.max_line_bytes));
-                Decoded::Pending
-            }
-            _ => Decoded::Line(piece, Span::one(at)),
-        }
-    }
-
-    /// A join given up (see the type's doc), as a line marked [`Unwrapped::partial`]
-    /// (or [`Decoded::TooLong`]). Call after each [`Self::decode`] until `None`.
-    pub fn flushed(&mut self) -> Option<Decoded<'static>> {
-        if self.given_up.is_empty() {
-            return None;
-        }
-        Some(self.given_up.remove(0).into_decoded(false))
-    }
-
-    /// At the end of the stream, returns one join still waiting for its last piece, as a
-    /// line marked [`Unwrapped::partial`] (or [`Decoded::TooLong`]). Call until `None`.
-    pub fn finish(&mut self) -> Option<Decoded<'static>> {
-        self.given_up.append(&mut self.pending);
-        self.flushed()
-    }
-
-    /// Whether pieces are waiting for the rest of their line (or a given-up join for
-    /// [`Self::flushed`]), so a reader should not yet commit its position past them.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.given_up.is_empty()
-    }
 }
 
 /// Removes `suffix` from the end of `line`, if it is there.

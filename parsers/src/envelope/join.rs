@@ -1,14 +1,17 @@
-//! The joining half of [`EnvelopeDecoder`]: pieces of one split line (CRI `P` lines up to
-//! the `F`, Docker records split at 16 KiB up to the one ending in `\n`) gathered per
-//! envelope kind and stream into a [`Join`], which keeps the first piece's envelope
-//! details and position and counts its pieces, so that every input line is accounted
-//! exactly once ([`Span`]); once past the cap it only counts bytes and keeps an excerpt,
-//! so memory stays bounded on any input. A join that cannot get its last piece any more
-//! is given up here.
+//! [`EnvelopeDecoder`]: unwraps the lines of a stream and joins the pieces of split
+//! lines (CRI `P` lines up to the `F`, Docker records split at 16 KiB up to the one
+//! ending in `\n`), gathered per envelope kind and stream into a [`Join`], which keeps
+//! the first piece's envelope details and position and counts its pieces, so that every
+//! input line is accounted exactly once ([`Span`]); once past the cap it only counts
+//! bytes and keeps an excerpt, so memory stays bounded on any input. A join that cannot
+//! get its last piece any more is given up here.
 
 use std::borrow::Cow;
 
-use super::{Decoded, EXCERPT_BYTES, EnvelopeDecoder, Envelopes, Stream, Unwrapped, strip_suffix};
+use super::{
+    DEFAULT_MAX_LINE_BYTES, Decoded, EXCERPT_BYTES, Envelopes, Stream, Unwrapped, peel_access,
+    peel_outer, strip_suffix,
+};
 
 /// A join still waiting for a piece this many input lines after its first piece is
 /// given up (runtimes write the pieces of a line one after another; only lines of the
@@ -46,14 +49,105 @@ impl Span {
     }
 }
 
+/// Unwraps the raw lines of one stream (one file, one container, stdin) and joins the
+/// pieces runtimes split long lines into: CRI `P` lines up to the next `F`, and Docker
+/// records split at 16 KiB up to the one ending in `\n`. Pieces are joined per envelope
+/// kind and output stream, so stderr lines between stdout pieces neither break nor
+/// join them.
+///
+/// Every input line comes out exactly once, in a [`Span`]: a line, or the pieces of a
+/// joined line (with the first piece's position and the number of pieces). A join
+/// whose last piece never comes is given up, and comes out as a partial line from
+/// [`Self::flushed`], when a line of another kind arrives (a plain line, or Docker
+/// after CRI) or [`MAX_JOIN_LINES`] lines after its first piece; and from
+/// [`Self::finish`] at the end of the stream.
+///
+/// Memory is bounded: a joined line over `max_line_bytes` stops being buffered and comes
+/// out as [`Decoded::TooLong`] when its last piece arrives.
+///
+/// ```
+/// use meshlog_parsers::envelope::{Decoded, EnvelopeDecoder, LinePosition};
+///
+/// let mut decoder = EnvelopeDecoder::new(64 * 1024);
+/// let first = b"2022-11-09T00:00:50.524698517Z stdout P [2022-11-09T00:00:50.514Z] \"GET /";
+/// assert_eq!(decoder.decode(first, LinePosition::new(1, 0)), Decoded::Pending);
+/// let last = b"2022-11-09T00:00:50.524710238Z stdout F  HTTP/1.1\" 200";
+/// let at = LinePosition::new(2, first.len() as u64 + 1);
+/// let Decoded::Line(joined, span) = decoder.decode(last, at) else { panic!("F ends the line") };
+/// assert_eq!(&*joined.line, b"[2022-11-09T00:00:50.514Z] \"GET / HTTP/1.1\" 200");
+/// assert_eq!((span.first, span.lines), (LinePosition::new(1, 0), 2));
+/// assert!(decoder.finish().is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct EnvelopeDecoder {
+    max_line_bytes: usize,
+    /// At most one join per envelope kind and stream, oldest first.
+    pub(super) pending: Vec<Join>,
+    /// Joins given up, oldest first, for [`Self::flushed`].
+    given_up: Vec<Join>,
+}
+
+impl Default for EnvelopeDecoder {
+    fn default() -> Self {
+        EnvelopeDecoder::new(DEFAULT_MAX_LINE_BYTES)
+    }
+}
+
 impl EnvelopeDecoder {
+    /// A decoder that joins split lines up to `max_line_bytes` (of inner line).
+    pub fn new(max_line_bytes: usize) -> Self {
+        EnvelopeDecoder { max_line_bytes, pending: Vec::new(), given_up: Vec::new() }
+    }
+
+    /// Unwraps one raw line (without its `\n`), which starts `at` in the input, joining
+    /// it to earlier pieces if it continues a split line. A line that needs no join is
+    /// returned as [`unwrap`](super::unwrap) returns it, borrowing from `raw`, so a caller may keep the
+    /// lines of a whole batch. Call [`Self::flushed`] after each line: this line may
+    /// have ended joins that will not get their last piece.
+    pub fn decode<'a>(&mut self, raw: &'a [u8], at: LinePosition) -> Decoded<'a> {
+        let mut piece = peel_outer(raw);
+        let key = JoinKey::of(&piece);
+        if !self.pending.is_empty() {
+            self.give_up_joins(key, at);
+        }
+        if let Some(index) = key.and_then(|key| self.pending.iter().position(|j| j.key == key)) {
+            return self.continue_join(index, &piece);
+        }
+        peel_access(&mut piece);
+        match key {
+            Some(key) if piece.partial => {
+                self.pending.push(Join::start(key, piece, at, self.max_line_bytes));
+                Decoded::Pending
+            }
+            _ => Decoded::Line(piece, Span::one(at)),
+        }
+    }
+
+    /// A join given up (see the type's doc), as a line marked [`Unwrapped::partial`]
+    /// (or [`Decoded::TooLong`]). Call after each [`Self::decode`] until `None`.
+    pub fn flushed(&mut self) -> Option<Decoded<'static>> {
+        if self.given_up.is_empty() {
+            return None;
+        }
+        Some(self.given_up.remove(0).into_decoded(false))
+    }
+
+    /// At the end of the stream, returns one join still waiting for its last piece, as a
+    /// line marked [`Unwrapped::partial`] (or [`Decoded::TooLong`]). Call until `None`.
+    pub fn finish(&mut self) -> Option<Decoded<'static>> {
+        self.given_up.append(&mut self.pending);
+        self.flushed()
+    }
+
+    /// Whether pieces are waiting for the rest of their line (or a given-up join for
+    /// [`Self::flushed`]), so a reader should not yet commit its position past them.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || !self.given_up.is_empty()
+    }
+
     /// Adds a piece to the join at `index`, returning the joined line once its last piece
     /// has come.
-    pub(super) fn continue_join(
-        &mut self,
-        index: usize,
-        piece: &Unwrapped<'_>,
-    ) -> Decoded<'static> {
+    fn continue_join(&mut self, index: usize, piece: &Unwrapped<'_>) -> Decoded<'static> {
         let max_line_bytes = self.max_line_bytes;
         let Some(join) = self.pending.get_mut(index) else {
             return Decoded::Pending;
@@ -68,7 +162,7 @@ impl EnvelopeDecoder {
     /// Gives up the joins that a line of `key` (`None`: no runtime envelope) starting
     /// `at` shows will get no last piece: those of another envelope kind (the input
     /// switched to other lines), and those begun [`MAX_JOIN_LINES`] lines ago.
-    pub(super) fn give_up_joins(&mut self, key: Option<JoinKey>, at: LinePosition) {
+    fn give_up_joins(&mut self, key: Option<JoinKey>, at: LinePosition) {
         let runtime = key.map(|key| key.runtime);
         let mut index = 0;
         while let Some(join) = self.pending.get(index) {
@@ -85,14 +179,14 @@ impl EnvelopeDecoder {
 
 /// Which pieces belong together: same runtime envelope, same stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct JoinKey {
+struct JoinKey {
     runtime: Envelopes,
     stream: Option<Stream>,
 }
 
 impl JoinKey {
     /// The key of a piece, or `None` for lines whose envelope never splits them.
-    pub(super) fn of(piece: &Unwrapped<'_>) -> Option<JoinKey> {
+    fn of(piece: &Unwrapped<'_>) -> Option<JoinKey> {
         let runtime = [Envelopes::DOCKER, Envelopes::CRI]
             .into_iter()
             .find(|&kind| piece.envelopes.contains(kind))?;
@@ -103,7 +197,7 @@ impl JoinKey {
 /// A line being joined from pieces, with the first piece's envelope details.
 #[derive(Debug, Clone)]
 pub(super) struct Join {
-    pub(super) key: JoinKey,
+    key: JoinKey,
     first: Unwrapped<'static>,
     span: Span,
     bytes: Vec<u8>,
@@ -112,7 +206,7 @@ pub(super) struct Join {
 }
 
 impl Join {
-    pub(super) fn start(
+    fn start(
         key: JoinKey,
         mut first: Unwrapped<'_>,
         at: LinePosition,
@@ -141,7 +235,7 @@ impl Join {
         self.bytes.shrink_to_fit();
     }
 
-    pub(super) fn into_decoded(self, complete: bool) -> Decoded<'static> {
+    fn into_decoded(self, complete: bool) -> Decoded<'static> {
         if self.too_long {
             return Decoded::TooLong { len: self.len, excerpt: self.bytes, span: self.span };
         }
