@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use meshlog_parsers::AccessLogRecord;
+use meshlog_parsers::envelope::Span;
 use meshlog_parsers::stream::{Outcome, Rejected};
 
 use crate::enrich::{ClusterId, ClusterNameCache, Enricher, HostCache, Locality, Topology};
@@ -31,16 +32,30 @@ pub const NO_TIMESTAMP: &str = "no_timestamp";
 #[derive(Debug, Clone, Copy)]
 pub struct LineOrigin<'a> {
     pub source: &'a str,
-    /// Byte offset of the line in the source.
+    /// Byte offset of the line (of a joined line's first piece) in the source.
     pub offset: u64,
-    /// 1-based line number in the source.
+    /// 1-based line number in the source (of a joined line's first piece).
     pub line: u64,
+    /// Input lines it covers: 1, or the pieces of a line a runtime split.
+    pub lines: u64,
 }
 
-/// Counts for the summary.
+impl<'a> LineOrigin<'a> {
+    /// The origin of what the stream made of the input lines `span`.
+    pub fn new(source: &'a str, span: Span) -> LineOrigin<'a> {
+        LineOrigin { source, offset: span.first.offset, line: span.first.line, lines: span.lines }
+    }
+}
+
+/// Counts for the summary. Every input line is counted once in `lines`, and is a
+/// row, a reject, or a piece joined to the first piece of its line:
+/// `lines = rows + rejected() + joined`.
 #[derive(Debug, Default, Clone)]
 pub struct Counts {
     pub lines: u64,
+    /// Pieces of split lines after their first piece (CRI `P` … `F`, Docker's 16 KiB
+    /// records), stored or rejected with it.
+    pub joined: u64,
     pub rows: u64,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     pub by_locality: BTreeMap<&'static str, u64>,
@@ -111,9 +126,15 @@ impl Processor {
         counts
     }
 
-    /// Lines read so far.
+    /// Input lines read so far.
     pub fn lines(&self) -> u64 {
         self.counts.lines
+    }
+
+    /// Counts the input lines one outcome covers.
+    fn count_lines(&mut self, origin: LineOrigin<'_>) {
+        self.counts.lines += origin.lines;
+        self.counts.joined += origin.lines.saturating_sub(1);
     }
 
     /// Handles what the stream made of one input line.
@@ -141,13 +162,13 @@ impl Processor {
         raw: &[u8],
         origin: LineOrigin<'_>,
     ) -> Option<i64> {
-        self.counts.lines += 1;
+        self.count_lines(origin);
         self.record(record, raw, origin)
     }
 
     /// Handles a line the stream rejected.
     pub fn handle_rejected(&mut self, rejected: &Rejected<'_>, origin: LineOrigin<'_>) {
-        self.counts.lines += 1;
+        self.count_lines(origin);
         let error = &rejected.error;
         self.reject(origin, error.code(), &error.to_string(), &rejected.line);
     }
@@ -159,7 +180,7 @@ impl Processor {
         head: &[u8],
         origin: LineOrigin<'_>,
     ) {
-        self.counts.lines += 1;
+        self.count_lines(origin);
         self.reject(origin, error.code(), &error.to_string(), head);
     }
 
@@ -196,6 +217,7 @@ impl Processor {
             source: origin.source,
             offset: origin.offset,
             line: origin.line,
+            lines: origin.lines,
             reason,
             error,
             raw,

@@ -110,6 +110,7 @@ impl StatsProcessor {
             source,
             offset: 0,
             line,
+            lines: 1,
             reason,
             error,
             raw,

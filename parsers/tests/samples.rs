@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use meshlog_parsers::LineParser;
+use meshlog_parsers::envelope::{LinePosition, Span};
 use meshlog_parsers::stream::LogStream;
 use serde_json::{Value, json};
 
@@ -20,40 +21,61 @@ fn read_sample(file: &str, spec: &str) -> Vec<Value> {
     let mut stream = LogStream::new(parser);
     let mut out = Vec::new();
     let lines = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    for (index, raw) in lines.split(|byte| *byte == b'\n').enumerate() {
-        if let Some(outcome) = stream.read(raw) {
-            out.push(describe(index + 1, outcome));
+    let mut offset = 0;
+    for (number, raw) in (1..).zip(lines.split(|byte| *byte == b'\n')) {
+        if let Some((span, outcome)) = stream.read(raw, LinePosition::new(number, offset)) {
+            out.push(describe(span, outcome));
         }
+        while let Some((span, outcome)) = stream.flushed() {
+            out.push(describe(span, outcome));
+        }
+        offset += raw.len() as u64 + 1;
     }
-    while let Some(outcome) = stream.finish() {
-        out.push(describe(0, outcome));
+    while let Some((span, outcome)) = stream.finish() {
+        out.push(describe(span, outcome));
     }
     out
 }
 
-fn describe(line: usize, outcome: meshlog_parsers::stream::Outcome<'_>) -> Value {
-    match outcome {
+/// A line's record or reject, with its line number (and the lines it covers, when a
+/// runtime split it).
+fn describe(span: Span, outcome: meshlog_parsers::stream::Outcome<'_>) -> Value {
+    let mut value = match outcome {
         Ok(parsed) => {
             let mut value = serde_json::to_value(&parsed.record).expect("serialises");
             strip_nulls(&mut value);
             value["format"] = json!(parsed.format);
-            value["line"] = json!(line);
             value
         }
         Err(meshlog_parsers::stream::Rejected { error, .. }) => json!({
-            "line": line,
             "reason": error.code(),
             "error": error.to_string(),
         }),
+    };
+    value["line"] = json!(span.first.line);
+    if span.lines > 1 {
+        value["lines"] = json!(span.lines);
     }
+    value
 }
 
-/// Snapshots list only the columns a line has, so they stay readable.
+/// Snapshots list only the columns a line has, and the start of a very long value
+/// (a split line's path), so they stay readable.
 fn strip_nulls(value: &mut Value) {
     if let Value::Object(map) = value {
         map.retain(|_, value| !value.is_null() && value != &json!([]));
+        for value in map.values_mut() {
+            if let Some(text) = value.as_str().filter(|text| text.len() > LONG_VALUE) {
+                let head: String = text.chars().take(LONG_VALUE_HEAD).collect();
+                *value = json!(format!("{head}… ({} bytes)", text.len()));
+            }
+        }
     }
 }
+
+/// Values longer than this many bytes are cut to their first `LONG_VALUE_HEAD` characters.
+const LONG_VALUE: usize = 1000;
+const LONG_VALUE_HEAD: usize = 120;
 
 macro_rules! golden {
     ($name:ident, $file:expr, $spec:expr) => {
@@ -86,6 +108,9 @@ golden!(envelope_docker_json, "envelopes/docker.json.log", "auto");
 golden!(envelope_kubectl_prefix_timestamps, "envelopes/kubectl-prefix-timestamps.log", "auto");
 golden!(envelope_kubectl_timestamps_crlf, "envelopes/kubectl-timestamps-crlf.log", "auto");
 golden!(envelope_ambassador_access_prefix, "envelopes/ambassador.log", "auto");
+golden!(envelope_stern, "envelopes/stern.log", "auto");
+golden!(envelope_stern_color_timestamps, "envelopes/stern-color-timestamps.log", "auto");
+golden!(envelope_kubetail_colored, "envelopes/kubetail.log", "auto");
 
 #[test]
 fn custom_format_string() {

@@ -118,6 +118,12 @@ pub fn print_summary(report: &IngestReport, settings: &Settings) {
     for (reason, count) in &counts.rejected_by_reason {
         eprintln!("  rejected {count}: {reason}");
     }
+    if counts.joined > 0 {
+        eprintln!(
+            "  joined {} lines to the first piece of the split line they continue",
+            counts.joined
+        );
+    }
     let localities: Vec<String> =
         counts.by_locality.iter().map(|(name, count)| format!("{name} {count}")).collect();
     if !localities.is_empty() {

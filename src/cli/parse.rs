@@ -1,7 +1,9 @@
 //! `meshlog parse`: reads access-log lines from a file or stdin and prints one JSON
-//! object per line, keyed by `requests` column names, plus the `format` that read
-//! it; a rejected line prints its line number, error and raw text. Rejects do not
-//! fail the command: a summary on stderr counts lines per format and per reason.
+//! object per line, keyed by `requests` column names, plus its line number and the
+//! `format` that read it; a rejected line prints its line number, error and raw text.
+//! A line a runtime split prints once, with its first piece's number and the count of
+//! pieces. Rejects do not fail the command: a summary on stderr counts input lines,
+//! per format and per reason, and the pieces joined, so that every line is counted once.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -9,6 +11,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::builder::TypedValueParser;
+use meshlog_parsers::envelope::{LinePosition, Span};
 use meshlog_parsers::stream::{LogStream, Outcome, Rejected};
 use meshlog_parsers::{LineParser, parser::DEFAULT_MAX_LINE_BYTES, presets};
 use serde::Serialize;
@@ -28,13 +31,17 @@ pub struct ParseArgs {
           value_parser = clap::value_parser!(u32).range(1..=1 << 30).map(|bytes| bytes as usize))]
     max_line_bytes: usize,
     /// File to read; `-` or none reads stdin. Container envelopes (CRI, Docker JSON,
-    /// `kubectl logs --prefix/--timestamps`) are unwrapped.
+    /// `kubectl logs --prefix/--timestamps`, stern, kubetail) are unwrapped.
     input: Option<PathBuf>,
 }
 
-/// A parsed line as printed: the record's columns plus the format name.
+/// A parsed line as printed: its line number, the record's columns and the format name.
 #[derive(Serialize)]
 struct ParsedLine<'r, 'a> {
+    line: u64,
+    /// Input lines, when more than one (the pieces of a split line).
+    #[serde(skip_serializing_if = "is_one")]
+    lines: u64,
     #[serde(flatten)]
     record: &'r meshlog_parsers::AccessLogRecord<'a>,
     format: &'static str,
@@ -44,17 +51,27 @@ struct ParsedLine<'r, 'a> {
 #[derive(Serialize)]
 struct RejectedLine<'e> {
     line: u64,
+    #[serde(skip_serializing_if = "is_one")]
+    lines: u64,
     reason: &'static str,
     error: String,
     raw: &'e str,
 }
 
-/// What was read, for the summary.
+fn is_one(lines: &u64) -> bool {
+    *lines == 1
+}
+
+/// What was read, for the summary, in input lines: `lines` is the sum of the formats'
+/// and the reasons' counts.
 #[derive(Default)]
 struct Summary {
     lines: u64,
     by_format: BTreeMap<&'static str, u64>,
     by_reason: BTreeMap<&'static str, u64>,
+    /// Lines printed for split lines, and the pieces they were.
+    joins: u64,
+    pieces: u64,
 }
 
 /// Runs `meshlog parse`.
@@ -94,52 +111,58 @@ fn parse_stream(
     let mut reader = LineReader::new(input, stream.max_line_bytes());
     let mut summary = Summary::default();
     loop {
+        let at = LinePosition::new(summary.lines + 1, reader.offset());
         let line =
             reader.next_line().map_err(|source| Error::Read { path: path.into(), source })?;
         let Some(line) = line else { break };
-        summary.lines += 1;
-        let number = summary.lines;
+        summary.lines = at.line;
         match line {
             Line::Complete(raw) => {
-                let outcome = stream.read(raw);
-                report(outcome, number, &mut summary, out)?;
+                if let Some((span, outcome)) = stream.read(raw, at) {
+                    report(span, outcome, &mut summary, out)?;
+                }
             }
             Line::TooLong { len, head } => {
                 let error = stream.too_long(len, head);
                 let rejected = Rejected { error, line: head.into() };
-                report(Some(Err(rejected)), number, &mut summary, out)?;
+                report(Span::one(at), Err(rejected), &mut summary, out)?;
             }
         }
+        while let Some((span, outcome)) = stream.flushed() {
+            report(span, outcome, &mut summary, out)?;
+        }
     }
-    while let Some(outcome) = stream.finish() {
-        report(Some(outcome), summary.lines, &mut summary, out)?;
+    while let Some((span, outcome)) = stream.finish() {
+        report(span, outcome, &mut summary, out)?;
     }
     Ok(summary)
 }
 
+/// Prints what the input lines `span` became, and counts them.
 fn report(
-    outcome: Option<Outcome<'_>>,
-    number: u64,
+    span: Span,
+    outcome: Outcome<'_>,
     summary: &mut Summary,
     out: &mut impl Write,
 ) -> Result<(), Error> {
+    if span.lines > 1 {
+        summary.joins += 1;
+        summary.pieces += span.lines;
+    }
+    let (line, lines) = (span.first.line, span.lines);
     let written = match outcome {
-        None => return Ok(()),
-        Some(Ok(parsed)) => {
-            *summary.by_format.entry(parsed.format).or_default() += 1;
-            let line = ParsedLine { record: &parsed.record, format: parsed.format };
-            serde_json::to_writer(&mut *out, &line)
+        Ok(parsed) => {
+            *summary.by_format.entry(parsed.format).or_default() += lines;
+            let printed = ParsedLine { line, lines, record: &parsed.record, format: parsed.format };
+            serde_json::to_writer(&mut *out, &printed)
         }
-        Some(Err(Rejected { error, line })) => {
-            *summary.by_reason.entry(error.code()).or_default() += 1;
-            let raw = String::from_utf8_lossy(&line);
-            let line = RejectedLine {
-                line: number,
-                reason: error.code(),
-                error: error.to_string(),
-                raw: &raw,
-            };
-            serde_json::to_writer(&mut *out, &line)
+        Err(Rejected { error, line: raw }) => {
+            *summary.by_reason.entry(error.code()).or_default() += lines;
+            let raw = String::from_utf8_lossy(&raw);
+            let error_text = error.to_string();
+            let printed =
+                RejectedLine { line, lines, reason: error.code(), error: error_text, raw: &raw };
+            serde_json::to_writer(&mut *out, &printed)
         }
     };
     written.map_err(io::Error::from).map_err(Error::Write)?;
@@ -150,8 +173,13 @@ fn print_summary(summary: &Summary) {
     let parsed: u64 = summary.by_format.values().sum();
     let rejected: u64 = summary.by_reason.values().sum();
     let formats = join_counts(&summary.by_format);
+    let joined = match summary.joins {
+        0 => String::new(),
+        1 => format!("; {} of them were the pieces of 1 split line", summary.pieces),
+        joins => format!("; {} of them were the pieces of {joins} split lines", summary.pieces),
+    };
     eprintln!(
-        "meshlog parse: {} lines, {parsed} parsed ({formats}), {rejected} rejected",
+        "meshlog parse: {} lines, {parsed} parsed ({formats}), {rejected} rejected{joined}",
         summary.lines
     );
     for (reason, count) in &summary.by_reason {

@@ -1,5 +1,6 @@
 //! Arrow builders for the `rejects` table: every line that could not be stored,
-//! with its source, byte offset, line number, reason code, error and raw text.
+//! with its source, byte offset, line number, the input lines it covers (the pieces of
+//! a line a runtime split), reason code, error and raw text.
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct RejectRow<'a> {
     pub source: &'a str,
     pub offset: u64,
     pub line: u64,
+    /// Input lines the reject covers: 1, or the pieces of a joined line.
+    pub lines: u64,
     pub reason: &'a str,
     pub error: &'a str,
     pub raw: &'a [u8],
@@ -28,6 +31,7 @@ pub struct RejectsBuilder {
     source: StringBuilder,
     offset: Int64Builder,
     line: Int64Builder,
+    lines: Int64Builder,
     reason: StringBuilder,
     error: StringBuilder,
     raw: StringBuilder,
@@ -42,6 +46,7 @@ impl Default for RejectsBuilder {
             source: StringBuilder::new(),
             offset: Int64Builder::new(),
             line: Int64Builder::new(),
+            lines: Int64Builder::new(),
             reason: StringBuilder::new(),
             error: StringBuilder::new(),
             raw: StringBuilder::new(),
@@ -72,6 +77,7 @@ impl RejectsBuilder {
         self.source.append_value(row.source);
         self.offset.append_value(signed(row.offset));
         self.line.append_value(signed(row.line));
+        self.lines.append_value(signed(row.lines));
         self.reason.append_value(row.reason);
         self.error.append_value(row.error);
         self.raw.append_value(String::from_utf8_lossy(row.raw));
@@ -86,6 +92,7 @@ impl RejectsBuilder {
             Arc::new(self.source.finish()),
             Arc::new(self.offset.finish()),
             Arc::new(self.line.finish()),
+            Arc::new(self.lines.finish()),
             Arc::new(self.reason.finish()),
             Arc::new(self.error.finish()),
             Arc::new(self.raw.finish()),

@@ -141,6 +141,33 @@ fn missing_tables_are_empty_and_meshlog_files_are_never_read() {
     insta::assert_snapshot!("empty_rejects_columns", output(&engine, columns, OutputFormat::Csv));
 }
 
+/// `rejects` gained `lines` (input lines a reject covers); files written before have
+/// no such column and read it as NULL.
+#[test]
+fn a_rejects_file_from_before_the_lines_column_reads_it_as_null() {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    let dir = TempDataDir::new("old-rejects");
+    let text = |value: &str| -> ArrayRef { Arc::new(StringArray::from(vec![value])) };
+    let int = |value: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![value])) };
+    let ts = TimestampMicrosecondArray::from(vec![fixtures::micros("2026-11-01T10:00:00Z")])
+        .with_timezone("UTC");
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("ts_ingested", Arc::new(ts)),
+        ("source_cluster", text("cluster1")),
+        ("source", text("a.log")),
+        ("offset", int(420)),
+        ("line", int(3)),
+        ("reason", text("unexpected_text")),
+        ("error", text("expected a date")),
+        ("raw", text("garbage")),
+    ];
+    let old = RecordBatch::try_from_iter(columns).unwrap();
+    fixtures::write_parquet(&dir.path.join("rejects/date=2026-11-01/hour=10/old.parquet"), old);
+    let engine = QueryEngine::open(&dir.path).unwrap();
+    let sql = r#"SELECT "offset", line, lines, raw FROM rejects"#;
+    assert_eq!(output(&engine, sql, OutputFormat::Csv), "offset,line,lines,raw\n420,3,,garbage\n");
+}
+
 #[test]
 fn writes_are_refused_and_write_nothing() {
     let dir = incident_dir("read-only");

@@ -178,8 +178,8 @@ fn kubectl_prefixes_name_the_proxy() {
     let mut proxies = BTreeMap::new();
     let mut rejected = 0;
     for line in lines(&out) {
-        match stream.read(line) {
-            Some(Ok(parsed)) => {
+        match stream.read(line, Default::default()) {
+            Some((_, Ok(parsed))) => {
                 *proxies.entry(parsed.record.proxy.unwrap().into_owned()).or_insert(0) += 1
             }
             _ => rejected += 1,

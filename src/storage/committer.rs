@@ -276,6 +276,7 @@ mod tests {
             text("a.log"),
             Arc::new(Int64Array::from(vec![0])),
             Arc::new(Int64Array::from(vec![1])),
+            Arc::new(Int64Array::from(vec![1])),
             text("syntax"),
             text("expected a date"),
             text("garbage"),

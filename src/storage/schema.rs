@@ -101,6 +101,8 @@ pub fn rejects() -> SchemaRef {
             Field::new("source", DataType::Utf8, false),
             Field::new("offset", DataType::Int64, false),
             Field::new("line", DataType::Int64, false),
+            // Nullable: files written before the column existed read it as NULL (1).
+            Field::new("lines", DataType::Int64, true),
             Field::new("reason", DataType::Utf8, false),
             Field::new("error", DataType::Utf8, false),
             Field::new("raw", DataType::Utf8, false),

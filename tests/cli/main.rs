@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod demo;
+mod envelopes;
 mod ingest;
 mod parse;
 mod query;
@@ -15,3 +16,7 @@ mod simulated;
 mod stats;
 mod support;
 mod topology;
+
+/// Random mixes of every container envelope, shared with the parsers' tests.
+#[path = "../../parsers/tests/support/envelope_mix.rs"]
+mod envelope_mix;

@@ -22,13 +22,11 @@ pub(super) fn cri_line(body: &[u8]) -> Option<RuntimeEnvelope<'_>> {
         [b'P', b' ', line @ ..] => (true, line),
         line => (false, line),
     };
-    Some(RuntimeEnvelope {
-        kind: Envelopes::CRI,
-        line: Cow::Borrowed(line),
-        time: parse_time(time),
-        stream: Some(stream),
-        partial,
-    })
+    let mut envelope = RuntimeEnvelope::around(Envelopes::CRI, Cow::Borrowed(line));
+    envelope.time = parse_time(time);
+    envelope.stream = Some(stream);
+    envelope.partial = partial;
+    Some(envelope)
 }
 
 /// Splits `bytes` around the first `separator`.

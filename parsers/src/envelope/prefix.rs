@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use super::{Envelopes, Unwrapped};
 
 /// The longest pod name (DNS-1123 subdomain) and container name (DNS-1123 label).
-const MAX_POD_NAME: usize = 253;
-const MAX_CONTAINER_NAME: usize = 63;
+pub(super) const MAX_POD_NAME: usize = 253;
+pub(super) const MAX_CONTAINER_NAME: usize = 63;
 
 /// Removes Ambassador's `ACCESS ` prefix.
 pub(super) fn peel_access(unwrapped: &mut Unwrapped<'_>) {
@@ -37,7 +37,11 @@ pub(super) fn kubectl_prefix(line: &[u8]) -> Option<KubectlPrefix<'_>> {
 }
 
 /// Splits a non-empty run of name bytes, at most `max` long, off the front of `bytes`.
-fn take_name(bytes: &[u8], allowed: fn(u8) -> bool, max: usize) -> Option<(&str, &[u8])> {
+pub(super) fn take_name(
+    bytes: &[u8],
+    allowed: fn(u8) -> bool,
+    max: usize,
+) -> Option<(&str, &[u8])> {
     let len = bytes.iter().take_while(|&&byte| allowed(byte)).count();
     if len == 0 || len > max {
         return None;
@@ -46,11 +50,11 @@ fn take_name(bytes: &[u8], allowed: fn(u8) -> bool, max: usize) -> Option<(&str,
     Some((std::str::from_utf8(name).ok()?, rest))
 }
 
-fn is_label_byte(byte: u8) -> bool {
+pub(super) fn is_label_byte(byte: u8) -> bool {
     byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-'
 }
 
-fn is_subdomain_byte(byte: u8) -> bool {
+pub(super) fn is_subdomain_byte(byte: u8) -> bool {
     is_label_byte(byte) || byte == b'.'
 }
 

@@ -24,13 +24,9 @@ pub(super) fn kubectl_timestamp(body: &[u8]) -> Option<RuntimeEnvelope<'_>> {
     if !kubectl_like {
         return None;
     }
-    Some(RuntimeEnvelope {
-        kind: Envelopes::TIMESTAMP,
-        line: Cow::Borrowed(line),
-        time: parse_time(time),
-        stream: None,
-        partial: false,
-    })
+    let mut envelope = RuntimeEnvelope::around(Envelopes::TIMESTAMP, Cow::Borrowed(line));
+    envelope.time = parse_time(time);
+    Some(envelope)
 }
 
 /// Splits a line at its first space, if that comes early enough to end a timestamp.
@@ -78,7 +74,7 @@ pub(super) fn rfc3339_shape(token: &[u8]) -> Option<TimestampShape> {
 }
 
 /// Whether `bytes` match `template`, where `0` stands for any ASCII digit.
-fn fits(bytes: &[u8], template: &[u8]) -> bool {
+pub(super) fn fits(bytes: &[u8], template: &[u8]) -> bool {
     bytes.len() == template.len()
         && bytes.iter().zip(template).all(|(&byte, &expected)| match expected {
             b'0' => byte.is_ascii_digit(),

@@ -85,7 +85,7 @@ fn batches(lines: &[u8], topology: Topology, rows: usize) -> Vec<RecordBatch> {
     let mut processor = Processor::new(Arc::new(topology), Some(SOURCE.into()));
     let mut parser = LineParser::new("istio").unwrap();
     let mut batches = Vec::new();
-    let origin = LineOrigin { source: "test", offset: 0, line: 0 };
+    let origin = LineOrigin { source: "test", offset: 0, line: 0, lines: 1 };
     for line in lines.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
         if let Ok(parsed) = parser.parse(line) {
             processor.handle_parsed(&parsed.record, line, origin);
@@ -185,7 +185,7 @@ fn check_errors_and_inbound(
     cases: &[(Option<u16>, Option<&'static str>, bool)],
 ) {
     let mut processor = Processor::new(Arc::new(topology()), source.map(Into::into));
-    let origin = LineOrigin { source: "test", offset: 0, line: 0 };
+    let origin = LineOrigin { source: "test", offset: 0, line: 0, lines: 1 };
     for &(code, flags, _) in cases {
         processor.handle_parsed(&request(code, flags), b"", origin);
     }

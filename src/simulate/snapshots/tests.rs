@@ -73,7 +73,7 @@ fn parse_logs(outs: &[Vec<u8>]) -> Parsed {
     let mut parsed = Parsed::new();
     let mut stream = LogStream::new(LineParser::new("istio").unwrap());
     for line in outs.iter().flat_map(|out| out.split(|&byte| byte == b'\n')) {
-        let Some(Ok(line)) = stream.read(line) else { continue };
+        let Some((_, Ok(line))) = stream.read(line, Default::default()) else { continue };
         let record = line.record;
         let (Some(cluster), Some(host)) = (&record.upstream_cluster, &record.upstream_host) else {
             continue;
