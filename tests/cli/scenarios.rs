@@ -120,3 +120,81 @@ fn an_unknown_scenario_is_a_usage_error_naming_the_known_ones() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("split-collapse"), "{}", stderr(&output));
 }
+
+/// `line` (an Istio text line) with its start time moved by `shift`, or set to `at`.
+fn restamped(line: &str, shift: chrono::Duration, at: Option<&str>) -> String {
+    let close = line.find(']').unwrap();
+    let stamp = match at {
+        Some(at) => at.to_owned(),
+        None => {
+            let ts = chrono::DateTime::parse_from_rfc3339(&line[1..close]).unwrap() + shift;
+            ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        }
+    };
+    format!("[{stamp}{}", &line[close..])
+}
+
+fn ingest(config: &Path, data: &Path, cluster: &str, log: &Path) -> String {
+    let args = [
+        "ingest",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--source-cluster",
+        cluster,
+        log.to_str().unwrap(),
+    ];
+    let output = meshlog(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
+#[test]
+fn skewed_clocks_neither_move_nor_hide_episodes_and_every_line_is_stored() {
+    let dir = scratch("scenario-skew");
+    let logs = dir.join("logs");
+    meshlog_ok(&["simulate", "--out-dir", logs.to_str().unwrap(), "--snapshot-every", "0"]);
+    let config = logs.join("mesh.toml");
+    let episodes = "SELECT source_cluster, service, target_cluster, started_at, ended_at, requests, \
+                    errors_before FROM failovers ORDER BY started_at";
+    ingest(&config, &dir.join("clean"), "cluster1", &logs.join("cluster1.log"));
+    let clean = query_json(&dir.join("clean"), episodes);
+    assert_eq!(clean.len(), 2, "{clean:#?}");
+
+    // One line six minutes ahead, two dated 2099, one dated 1970.
+    let text = std::fs::read_to_string(logs.join("cluster1.log")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let n = lines.len();
+    let zero = chrono::Duration::zero();
+    let skewed = [
+        (n / 4, restamped(&lines[n / 4], chrono::Duration::minutes(6), None)),
+        (n / 3, restamped(&lines[n / 3], zero, Some("2099-01-01T00:00:00.000Z"))),
+        (n / 2, restamped(&lines[n / 2], zero, Some("2099-01-01T00:00:01.000Z"))),
+        (2 * n / 3, restamped(&lines[2 * n / 3], zero, Some("1970-01-01T00:00:00.000Z"))),
+    ];
+    for (at, line) in skewed.into_iter().rev() {
+        lines.insert(at, line);
+    }
+    let skewed_log = dir.join("cluster1-skewed.log");
+    std::fs::write(&skewed_log, lines.join("\n") + "\n").unwrap();
+    let data = dir.join("skewed");
+    let summary = ingest(&config, &data, "cluster1", &skewed_log);
+    assert!(summary.contains("out of step"), "{summary}");
+    // A whole source cluster whose clock is 30 years ahead keeps its own time.
+    let years = chrono::Duration::days(30 * 365);
+    let cluster2 = std::fs::read_to_string(logs.join("cluster2.log")).unwrap();
+    let shifted: Vec<String> = cluster2.lines().map(|line| restamped(line, years, None)).collect();
+    std::fs::write(dir.join("cluster2-skewed.log"), shifted.join("\n") + "\n").unwrap();
+    ingest(&config, &data, "cluster2", &dir.join("cluster2-skewed.log"));
+
+    let ours = query_json(
+        &data,
+        &episodes.replace("FROM failovers", "FROM failovers WHERE source_cluster = 'cluster1'"),
+    );
+    assert_eq!(ours, clean, "episodes unchanged");
+    let rows = query_json(&data, "SELECT count(*) AS n FROM requests");
+    assert_eq!(rows[0]["n"], serde_json::json!(lines.len() + shifted.len()), "every line stored");
+    let future = query_json(&data, "SELECT count(*) AS n FROM requests WHERE date = '2099-01-01'");
+    assert_eq!(future[0]["n"], 2, "in their own partition");
+}
