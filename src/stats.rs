@@ -8,13 +8,14 @@
 
 pub mod counters;
 pub mod dump;
+pub mod evidence;
 pub mod rows;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use meshlog_parsers::ClusterName;
+use meshlog_parsers::{ClusterName, Direction};
 use meshlog_parsers::admin::{HostStatus, ShardEndpoint, StatKind, StatSample};
 
 use crate::enrich::{Enricher, Locality, Topology};
@@ -23,6 +24,7 @@ use crate::storage::StorageError;
 use crate::storage::committer::StatsCommit;
 use counters::{CounterState, key};
 use dump::{Dump, DumpContent};
+use evidence::{LocalEndpointsFailed, SnapshotHosts};
 use rows::{DELTA_COUNTERS, EndpointRow, StatRow, endpoint_batch, stat_batch};
 
 /// The reason code of a dump that could not be read at all.
@@ -50,6 +52,8 @@ pub struct StatsProcessor {
     rejects: RejectsBuilder,
     ts_ingested: i64,
     counts: StatsCounts,
+    /// What the snapshots said of services' local endpoints, for the failover detector.
+    evidence: Vec<LocalEndpointsFailed>,
 }
 
 impl StatsProcessor {
@@ -68,6 +72,7 @@ impl StatsProcessor {
             rejects: RejectsBuilder::default(),
             ts_ingested: chrono::Utc::now().timestamp_micros(),
             counts: StatsCounts::default(),
+            evidence: Vec::new(),
         }
     }
 
@@ -87,7 +92,9 @@ impl StatsProcessor {
         }
         match &dump.content {
             DumpContent::Clusters(clusters) => {
-                clusters.hosts.iter().for_each(|host| self.host(dump, host));
+                let mut snapshot = SnapshotHosts::default();
+                clusters.hosts.iter().for_each(|host| self.host(dump, host, &mut snapshot));
+                self.note_evidence(dump, snapshot);
             }
             DumpContent::Stats(stats) => {
                 stats.samples.iter().for_each(|sample| self.sample(dump, sample));
@@ -100,6 +107,18 @@ impl StatsProcessor {
                 self.reject(&dump.source, 0, UNREADABLE_DUMP, &why, b"");
             }
         }
+    }
+
+    /// What snapshots said so far of services' local endpoints failing or leaving.
+    pub fn take_evidence(&mut self) -> Vec<LocalEndpointsFailed> {
+        std::mem::take(&mut self.evidence)
+    }
+
+    fn note_evidence(&mut self, dump: &Dump, snapshot: SnapshotHosts) {
+        let Some(source) = self.source_cluster.clone() else { return };
+        let listed = self.counters.listed_mut();
+        let found = snapshot.evidence(&source, dump.proxy.as_deref(), dump.ts, listed);
+        self.evidence.extend(found);
     }
 
     fn reject(&mut self, source: &str, line: u64, reason: &'static str, error: &str, raw: &[u8]) {
@@ -123,9 +142,15 @@ impl StatsProcessor {
         Enricher::new(&self.topology, source)
     }
 
-    fn host(&mut self, dump: &Dump, host: &HostStatus) {
+    fn host(&mut self, dump: &Dump, host: &HostStatus, snapshot: &mut SnapshotHosts) {
         let cluster = ClusterName::parse(&host.envoy_cluster);
         let tags = self.enricher().enrich_host(Some(&host.address), Some(cluster));
+        if let Some(service) = cluster.service.filter(|_| cluster.direction != Direction::Inbound)
+        {
+            let local = tags.locality == Locality::Local && host.priority.unwrap_or(0) == 0;
+            let unhealthy = host.is_healthy() == Some(false);
+            snapshot.add(cluster.name, service, &host.address, local, unhealthy);
+        }
         let counters = [
             host.cx_active,
             host.cx_connect_fail,

@@ -10,8 +10,10 @@
 //! requests. For a service normally served locally that is a cross-cluster share above
 //! 0.5; for one normally split 50/50 with `cluster2`, more than 75 % to `cluster2`. A
 //! run of departing windows becomes an episode once it covers `min_duration_s` (30 s)
-//! or an error burst corroborates it (5xx / `UH` / `UF` / `URX` at 20 % of the requests
-//! and twice the usual rate, from a minute before the run), and once its requests make
+//! or failures corroborate it (from a minute before the run: a burst of 5xx / `UH` /
+//! `UF` / `URX` at 20 % of the requests and twice the usual rate, or a `/clusters`
+//! snapshot of the local endpoints failing checks or gone, see
+//! [`FailoverDetector::corroborate`]), and once its requests make
 //! it sure: the rise is at least four standard deviations of the baseline's noise for
 //! that many requests. It ends at the first window back below `exit_share` (0.2) of
 //! departure; `ended_at` is that window's start. Windows with fewer than `min_requests`
@@ -246,6 +248,19 @@ impl FailoverDetector {
         let mut outcome = Outcome::default();
         source.observe(obs, &self.thresholds, self.timing, &mut outcome);
         self.record(obs.source_cluster, outcome);
+    }
+
+    /// Notes that a snapshot of `source_cluster`'s proxies at `ts_micros` showed the local
+    /// endpoints of `service` failing checks or gone from the endpoint list: a run of
+    /// departing windows from a minute after it on is an episode without waiting for
+    /// `min_duration`.
+    pub fn corroborate(&mut self, source_cluster: &str, service: &str, ts_micros: i64) {
+        let sources = &mut self.state.sources;
+        let source = match sources.get_mut(source_cluster) {
+            Some(source) => source,
+            None => sources.entry(source_cluster.to_owned()).or_default(),
+        };
+        source.corroborate(service, ts_micros);
     }
 
     /// Every episode so far, closed and open, by (started_at, source_cluster, service).

@@ -15,7 +15,7 @@ use meshlog_parsers::admin::{AdminKind, detect};
 use super::IngestError;
 use super::pipeline::IngestOptions;
 use crate::analytics::failover::FailoverDetector;
-use crate::process::failovers::detector_snapshot;
+use crate::process::failovers::{corroborate_all, detector_snapshot};
 use crate::stats::counters::CounterState;
 use crate::stats::dump::{Dump, proxy_from_file_name};
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -149,12 +149,12 @@ pub struct SnapshotReport {
     pub unchanged: Vec<String>,
 }
 
-/// Stores `dumps` (in time order) in one commit, carrying the failover detector's
-/// state and episodes over unchanged.
+/// Stores `dumps` (in time order) in one commit, with the failover detector's state
+/// after what they say of local endpoints.
 pub fn store_dumps(
     committer: &mut Committer,
     options: &IngestOptions,
-    detector: &FailoverDetector,
+    detector: &mut FailoverDetector,
     dumps: Vec<DumpInput>,
 ) -> Result<SnapshotReport, IngestError> {
     if dumps.is_empty() {
@@ -171,6 +171,7 @@ pub fn store_dumps(
         processor.add(&input.dump);
         sources.extend(input.position);
     }
+    corroborate_all(detector, &processor.take_evidence());
     let (stats, rejects, counts) = processor.finish()?;
     let (detector_state, failovers) = detector_snapshot(detector)?;
     let pending = PendingCommit::snapshots(stats, rejects, sources, detector_state, failovers);

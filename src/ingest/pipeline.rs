@@ -99,9 +99,9 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
     let (mut committer, recovery) = Committer::open(&options.data_dir)?;
     let saved = committer.detector_state()?;
     let loaded = load_detector(saved.as_deref(), &options.failover)?;
-    let detector = loaded.detector;
+    let mut detector = loaded.detector;
     let inputs = sort_inputs(inputs, &options.dumps, committer.log())?;
-    let mut snapshots = store_dumps(&mut committer, options, &detector, inputs.dumps)?;
+    let mut snapshots = store_dumps(&mut committer, options, &mut detector, inputs.dumps)?;
     snapshots.unchanged = inputs.unchanged;
     let sources = open_all(&inputs.logs, &committer)?;
     let processor = Processor::new(options.topology.clone(), options.source_cluster.clone());

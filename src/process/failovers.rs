@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 use crate::analytics::failover::{
     DetectorState, Episode, FailoverDetector, FailoverSettings, StateError,
 };
+use crate::stats::evidence::LocalEndpointsFailed;
 use crate::storage::StorageError;
 use crate::storage::schema;
 
@@ -39,6 +40,13 @@ pub fn load_detector(
     let settings_changed = settings.changes_from(state.settings());
     let detector = FailoverDetector::new(settings.clone(), state);
     Ok(LoadedDetector { detector, settings_changed })
+}
+
+/// Tells the detector what snapshots said of services' local endpoints.
+pub fn corroborate_all(detector: &mut FailoverDetector, evidence: &[LocalEndpointsFailed]) {
+    for found in evidence {
+        detector.corroborate(&found.source_cluster, &found.service, found.ts_micros);
+    }
 }
 
 /// What each commit carries of the failover detector: its state, encoded, to resume

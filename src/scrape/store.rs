@@ -18,7 +18,9 @@ use meshlog_parsers::admin::AdminKind;
 use super::ScrapeError;
 use crate::analytics::failover::FailoverSettings;
 use crate::enrich::Topology;
-use crate::process::failovers::{detector_snapshot, load_detector};
+use crate::analytics::failover::FailoverDetector;
+use crate::process::failovers::{corroborate_all, detector_snapshot, load_detector};
+use crate::stats::evidence::LocalEndpointsFailed;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::Dump;
 use crate::stats::{StatsCounts, StatsProcessor};
@@ -47,6 +49,8 @@ pub struct RoundRows {
     pub counts: StatsCounts,
     /// The counter state after these rows (also in `stats`, encoded).
     pub counters: CounterState,
+    /// What the snapshots said of services' local endpoints, for the failover detector.
+    pub evidence: Vec<LocalEndpointsFailed>,
 }
 
 /// Parses `snapshots` and builds their rows, starting from `counters`.
@@ -60,6 +64,7 @@ pub fn stats_commit(
     for (source_cluster, dumps) in by_source_cluster(snapshots) {
         let mut processor = StatsProcessor::new(topology.clone(), source_cluster, counters);
         dumps.iter().for_each(|dump| processor.add(dump));
+        parts.evidence.extend(processor.take_evidence());
         let (stats, rejects, counts) = processor.finish()?;
         counters = decode_counters(&stats.counter_state)?;
         parts.push(stats, rejects, counts);
@@ -76,6 +81,7 @@ struct Parts {
     counts: StatsCounts,
     /// The last processor's, which saw all the counters.
     counter_state: Vec<u8>,
+    evidence: Vec<LocalEndpointsFailed>,
 }
 
 impl Parts {
@@ -98,7 +104,7 @@ impl Parts {
             counter_state: self.counter_state,
         };
         let rejects = concat(REJECTS_DIR, schema::rejects(), self.rejects)?;
-        Ok(RoundRows { stats, rejects, counts: self.counts, counters })
+        Ok(RoundRows { stats, rejects, counts: self.counts, counters, evidence: self.evidence })
     }
 }
 
@@ -159,9 +165,8 @@ pub struct SnapshotStore {
     committer: Committer,
     topology: Arc<Topology>,
     counters: CounterState,
-    /// The failover detector's state and episodes, carried over by every commit.
-    detector_state: Vec<u8>,
-    failovers: RecordBatch,
+    /// The failover detector, told what the snapshots say of local endpoints.
+    detector: FailoverDetector,
 }
 
 impl SnapshotStore {
@@ -187,8 +192,7 @@ impl SnapshotStore {
         };
         let saved = committer.detector_state()?;
         let detector = load_detector(saved.as_deref(), &failover)?.detector;
-        let (detector_state, failovers) = detector_snapshot(&detector)?;
-        Ok(SnapshotStore { committer, topology, counters, detector_state, failovers })
+        Ok(SnapshotStore { committer, topology, counters, detector })
     }
 
     /// Stores a round's snapshots in one commit; nothing when there are none.
@@ -197,15 +201,14 @@ impl SnapshotStore {
             return Ok(RoundStored::default());
         }
         let rows = stats_commit(&self.topology, self.counters.clone(), snapshots)?;
-        let pending = PendingCommit::snapshots(
-            rows.stats,
-            rows.rejects,
-            Vec::new(),
-            self.detector_state.clone(),
-            self.failovers.clone(),
-        );
+        let mut detector = self.detector.clone();
+        corroborate_all(&mut detector, &rows.evidence);
+        let (detector_state, failovers) = detector_snapshot(&detector)?;
+        let pending =
+            PendingCommit::snapshots(rows.stats, rows.rejects, Vec::new(), detector_state, failovers);
         let stored = self.committer.commit(pending)?;
         self.counters = rows.counters;
+        self.detector = detector;
         Ok(RoundStored { counts: rows.counts, stored })
     }
 

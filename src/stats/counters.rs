@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::evidence::ListedHosts;
+
 /// The increase of one set of counters since the previous snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delta {
@@ -30,6 +32,9 @@ struct Reading {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CounterState {
     last: HashMap<String, Reading>,
+    /// The local hosts of each proxy's Envoy clusters in their last snapshot.
+    #[serde(default)]
+    listed: ListedHosts,
 }
 
 impl CounterState {
@@ -59,6 +64,11 @@ impl CounterState {
             .collect();
         self.last.insert(key, Reading { ts, values: values.to_vec() });
         Delta { values: deltas, reset }
+    }
+
+    /// The local hosts listed in each proxy's last snapshots, to tell which left.
+    pub fn listed_mut(&mut self) -> &mut ListedHosts {
+        &mut self.listed
     }
 
     /// Keys remembered.

@@ -90,6 +90,16 @@ impl SourceState {
         }
     }
 
+    /// Notes that a snapshot at `ts_micros` showed `service`'s local endpoints failing
+    /// or gone.
+    pub(crate) fn corroborate(&mut self, service: &str, ts_micros: i64) {
+        let key = match self.services.get_mut(service) {
+            Some(key) => key,
+            None => self.services.entry(service.to_owned()).or_default(),
+        };
+        key.tracker.note_evidence(ts_micros);
+    }
+
     /// Counts the held lines that are decided, oldest first.
     pub(crate) fn release_held(
         &mut self,

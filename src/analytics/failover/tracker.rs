@@ -20,6 +20,10 @@ pub(crate) const ERRORS_LOOKBACK_S: i64 = 60;
 pub(crate) const CONFIRM_Z: f64 = 4.0;
 /// A window whose error rate is at least this (and twice the baseline's) is a burst.
 const BURST_ERROR_RATE: f64 = 0.2;
+/// Snapshot evidence is kept this long behind the newest final window, at most
+/// [`MAX_EVIDENCE`] times.
+const EVIDENCE_KEPT_S: i64 = 600;
+const MAX_EVIDENCE: usize = 64;
 const MICROS: i64 = 1_000_000;
 
 /// The settings in the units the state machine compares against.
@@ -115,7 +119,8 @@ pub(crate) struct Run {
     pub(crate) upstreams: Counts,
     /// What the run departs from, fixed when it started.
     pub(crate) reference: Reference,
-    /// Whether an error burst came with it (from a minute before its start).
+    /// Whether an error burst or a snapshot of the local endpoints failing or gone came
+    /// with it (from a minute before its start).
     corroborated: bool,
     high_windows: u32,
 }
@@ -209,9 +214,24 @@ pub(crate) struct Tracker {
     seen_below_enter: bool,
     /// The final windows with errors of the last minute.
     recent_errors: VecDeque<ErrorWindow>,
+    /// When snapshots showed the local endpoints failing or gone, oldest first.
+    #[serde(default)]
+    evidence: VecDeque<i64>,
 }
 
 impl Tracker {
+    /// Remembers that a snapshot at `ts_micros` showed the local endpoints failing or
+    /// gone: it corroborates a run from a minute after it.
+    pub(crate) fn note_evidence(&mut self, ts_micros: i64) {
+        let at = self.evidence.partition_point(|&ts| ts < ts_micros);
+        if self.evidence.get(at) != Some(&ts_micros) {
+            self.evidence.insert(at, ts_micros);
+        }
+        while self.evidence.len() > MAX_EVIDENCE {
+            self.evidence.pop_front();
+        }
+    }
+
     /// Moves the state machine by one final window (windows come oldest first).
     pub(crate) fn step(&mut self, window: &Window, t: &Thresholds) -> Option<Ended> {
         let (status, ended) = match std::mem::take(&mut self.status) {
@@ -221,7 +241,18 @@ impl Tracker {
         };
         self.status = status;
         self.remember_errors(window, t.window_us);
+        let horizon = window.start_micros.saturating_sub(EVIDENCE_KEPT_S * MICROS);
+        while self.evidence.front().is_some_and(|&ts| ts < horizon) {
+            self.evidence.pop_front();
+        }
         ended
+    }
+
+    /// Whether a snapshot from a minute before `run` started until its last window
+    /// showed the local endpoints failing or gone.
+    fn has_evidence_for(&self, run: &Run) -> bool {
+        let from = run.started_at_micros.saturating_sub(ERRORS_LOOKBACK_S * MICROS);
+        self.evidence.iter().any(|&ts| ts >= from && ts < run.last_window_end_micros)
     }
 
     /// The confirmed episode still going on, if any.
@@ -248,6 +279,7 @@ impl Tracker {
         }
         let mut run = Run::new(window, reference, &self.errors_before(window.start_micros));
         run.add(window, level, t.window_us);
+        run.corroborated |= self.has_evidence_for(&run);
         promote(run, t)
     }
 
@@ -258,6 +290,7 @@ impl Tracker {
             return Status::Idle;
         }
         run.add(window, level, t.window_us);
+        run.corroborated |= self.has_evidence_for(&run);
         promote(run, t)
     }
 

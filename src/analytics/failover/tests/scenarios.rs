@@ -342,3 +342,21 @@ fn absolute_mode_judges_the_plain_share_as_before() {
     assert!(!detect_with(absolute, &split).episodes().is_empty());
     assert_eq!(episodes(&split), vec![]);
 }
+
+#[test]
+fn short_failover_corroborated_by_a_snapshot_of_the_local_endpoints_is_one() {
+    let observations = stream(&[local(60), remote(20, 10), local(60)]);
+    assert_eq!(episodes(&observations), vec![], "20 s without errors is not enough alone");
+    let with_evidence_at = |at: i64| {
+        let mut detector =
+            FailoverDetector::new(FailoverSettings::default(), DetectorState::default());
+        detector.corroborate(SRC, SVC, micros(at));
+        observations.iter().for_each(|o| detector.observe(o));
+        detector.flush_final();
+        spans(&detector.episodes())
+    };
+    // The local pods gone from a snapshot taken as the traffic moved.
+    assert_eq!(with_evidence_at(62), vec![(60, Some(80))]);
+    assert_eq!(with_evidence_at(10), vec![(60, Some(80))], "a minute before still counts");
+    assert_eq!(with_evidence_at(-30), vec![], "evidence long before says nothing");
+}
