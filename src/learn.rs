@@ -74,6 +74,8 @@ pub struct LearnOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProxySource {
     ClustersJson,
+    /// istioctl's `-o yaml`: the `/clusters?format=json` statuses, priorities and all.
+    ClustersYaml,
     ClustersText,
     Istioctl,
 }
@@ -83,6 +85,7 @@ impl ProxySource {
     pub fn as_str(self) -> &'static str {
         match self {
             ProxySource::ClustersJson => "/clusters?format=json",
+            ProxySource::ClustersYaml => "istioctl -o yaml",
             ProxySource::ClustersText => "/clusters",
             ProxySource::Istioctl => "istioctl endpoints",
         }
