@@ -14,9 +14,11 @@ use crate::presets;
 use crate::record::AccessLogRecord;
 
 /// Text presets in the order `auto` tries them. `istio` stands for 1.9–1.22 too:
-/// their lines are identical.
+/// their lines are identical. `istio-1.0` comes after `envoy`: neither reads the
+/// other's lines (a 1.0 line is an Envoy line plus five fields), and Envoy lines are
+/// the more common, so they are not first read through to their end as 1.0 lines.
 const TEXT_CANDIDATES: &[&str] =
-    &["istio", "istio-1.8", "istio-1.3", "istio-1.2", "istio-1.1", "istio-1.0", "envoy"];
+    &["istio", "istio-1.8", "istio-1.3", "istio-1.2", "istio-1.1", "envoy", "istio-1.0"];
 /// JSON presets in the order `auto` tries them.
 const JSON_CANDIDATES: &[&str] = &["istio-json", "envoy-gateway"];
 
