@@ -36,16 +36,21 @@
 //!
 //! **Merging** (across dumps): groups with the same known name (`--local-cluster`, shard
 //! key), a shared pod IP or a shared gateway address are one cluster, except that two
-//! different known names never merge (a warning says so). A gateway cluster still unnamed
-//! takes the name of the one shardz cluster whose localities include all of its own (not
-//! the cluster of a proxy that saw the gateway).
+//! different known names never merge (a warning says so). Partial evidence then joins the
+//! clusters already known: a gateway cluster still unnamed joins the one named cluster
+//! whose endpoints include the gateway's address, else the one that fits every clue there
+//! is: not the cluster of a proxy that saw the gateway, localities that include the
+//! gateway's, endpoints of a service the gateway was seen for, a network other than the
+//! seeing proxies'. So `istioctl proxy-config endpoints POD | grep reviews` (no priority,
+//! no locality) plus endpointShardz gives the shard clusters and no third one; when
+//! several clusters fit, the gateway stays unnamed and a warning says which.
 //!
 //! **Names**: the shard key or `--local-cluster`; else guessed (`local` for the proxies'
-//! own cluster, the zone or region for a remote one, `remote`), with a comment saying to
-//! set it to the Istio cluster ID. **Pod CIDRs**: see `learn/cidr.rs`. **Confidence**:
+//! own cluster, the zone or region for a remote one, `remote` when nothing identifies
+//! it), with a comment saying to set it to the Istio cluster ID. **Pod CIDRs**: see `learn/cidr.rs`. **Confidence**:
 //! high unless a doubt lowers it: a guessed name (low), a CIDR resting on one IP (low) or
 //! two (medium), a gateway seen only in istioctl tables (low), a gateway matched by
-//! locality, pods taken as local or remote without priorities to go by (medium; moot once
+//! address, locality, network or service, pods taken as local or remote without priorities to go by (medium; moot once
 //! a shard holds them), pod IPs claimed by two clusters (low), several networks or regions
 //! in one cluster (medium).
 //! A cluster in a multi-network mesh with no known gateway address gets a note.
@@ -74,6 +79,8 @@ pub struct LearnOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProxySource {
     ClustersJson,
+    /// istioctl's `-o yaml`: the `/clusters?format=json` statuses, priorities and all.
+    ClustersYaml,
     ClustersText,
     Istioctl,
 }
@@ -83,6 +90,7 @@ impl ProxySource {
     pub fn as_str(self) -> &'static str {
         match self {
             ProxySource::ClustersJson => "/clusters?format=json",
+            ProxySource::ClustersYaml => "istioctl -o yaml",
             ProxySource::ClustersText => "/clusters",
             ProxySource::Istioctl => "istioctl endpoints",
         }

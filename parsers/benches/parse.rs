@@ -35,6 +35,7 @@ fn presets_bench(c: &mut Criterion) {
         "istio-1.3",
         "istio-1.2",
         "istio-1.1",
+        "istio-1.0",
         "envoy",
         "istio-json",
         "envoy-gateway",

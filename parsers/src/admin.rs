@@ -8,6 +8,7 @@
 //! /clusters (text)              ─ clusters_text::parse     ─▶ ClustersDump (HostStatus rows
 //! /clusters?format=json         ─ clusters_json::parse     ─▶ ClustersDump  + ClusterSetting)
 //! istioctl proxy-config endpoints ─ istioctl::parse        ─▶ ClustersDump
+//!   (-o json: clusters_json::parse; -o yaml: clusters_yaml::parse)
 //! istiod /debug/endpointShardz  ─ shardz::parse            ─▶ ShardzDump  (ShardEndpoint rows)
 //! ```
 //!
@@ -20,6 +21,7 @@ use std::fmt;
 
 pub mod clusters_json;
 pub mod clusters_text;
+pub mod clusters_yaml;
 pub mod detect;
 mod health_flags;
 mod host_address;
@@ -172,6 +174,44 @@ pub struct ShardEndpoint {
 pub struct ShardzDump {
     pub endpoints: Vec<ShardEndpoint>,
     pub issues: Vec<AdminIssue>,
+}
+
+/// Whether a line of a text dump holds nothing to read: blank, or an elision as docs,
+/// issues and `grep -A/-B` print them (`...`, `…`, `[...]`, `--`).
+pub(crate) fn is_elision(line: &str) -> bool {
+    let line = line.trim();
+    let bare = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(line);
+    line == "--" || bare.chars().all(|character| matches!(character, '.' | '…' | ' '))
+}
+
+/// Whether a line is the banner `istioctl experimental envoy-stats` prints before each
+/// pod's output: `The result of pod <name>:`.
+pub(crate) fn is_envoy_stats_banner(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("The result of pod ") && line.ends_with(':')
+}
+
+/// `input` (without a BOM) cut into the parts between envoy-stats banners, blank
+/// parts left out; the whole input when every part is blank, so that its parser
+/// reports what is wrong with it.
+pub(crate) fn split_at_banners(input: &str) -> Vec<&str> {
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in input.split_inclusive('\n') {
+        if is_envoy_stats_banner(line) {
+            parts.push(&input[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    parts.push(&input[start..]);
+    parts.retain(|part| !part.trim().is_empty());
+    if parts.is_empty() {
+        parts.push(input);
+    }
+    parts
 }
 
 /// A part of a dump that could not be read. The rest of the dump still is.

@@ -14,9 +14,11 @@ use crate::presets;
 use crate::record::AccessLogRecord;
 
 /// Text presets in the order `auto` tries them. `istio` stands for 1.9–1.22 too:
-/// their lines are identical.
+/// their lines are identical. `istio-1.0` comes after `envoy`: neither reads the
+/// other's lines (a 1.0 line is an Envoy line plus five fields), and Envoy lines are
+/// the more common, so they are not first read through to their end as 1.0 lines.
 const TEXT_CANDIDATES: &[&str] =
-    &["istio", "istio-1.8", "istio-1.3", "istio-1.2", "istio-1.1", "envoy"];
+    &["istio", "istio-1.8", "istio-1.3", "istio-1.2", "istio-1.1", "envoy", "istio-1.0"];
 /// JSON presets in the order `auto` tries them.
 const JSON_CANDIDATES: &[&str] = &["istio-json", "envoy-gateway"];
 
@@ -173,6 +175,29 @@ mod tests {
             assert_eq!(in_place.parse_into(line.as_bytes(), &mut record), Ok(name));
             assert_eq!(record, expected, "{line}");
         }
+    }
+
+    /// Lines shaped like istio.io's multi-cluster pages: late 2018 (Envoy's default plus
+    /// five fields, a `:15443` upstream), then mid 2019 (Istio 1.1, mixer status `-`).
+    const ISTIO_1_0_LINE: &str = r#"[2018-11-25T12:37:52.077Z] "GET /hello HTTP/1.1" 200 - 0 60 190 189 "-" "curl/7.60.0" "0c1e9d4a-51b2-4c3e-9b0e-2f0a6f1d7c11" "helloworld.sample:5000" "34.168.157.2:15443" outbound|5000||helloworld.sample.svc.cluster.local - 10.116.4.21:5000 10.112.3.9:59496 -"#;
+    const ISTIO_1_1_LINE: &str = r#"[2019-05-25T08:06:11.468Z] "GET /hello HTTP/1.1" 200 - "-" 0 60 177 176 "-" "curl/7.60.0" "58cfb92b-0d6e-4a51-8f3e-6a9c1b2d3e44" "helloworld.sample:5000" "35.200.10.5:15443" outbound|5000||helloworld.sample.svc.cluster.local - 10.96.117.235:5000 10.96.0.10:36840 -"#;
+    const ENVOY_LINE: &str = r#"[2018-11-25T12:37:52.077Z] "GET /hello HTTP/1.1" 200 - 0 60 190 189 "-" "curl/7.60.0" "0c1e9d4a-51b2-4c3e-9b0e-2f0a6f1d7c11" "helloworld.sample:5000" "34.168.157.2:15443""#;
+
+    #[test]
+    fn istio_1_0_lines_read_as_istio_1_0_and_nothing_else_does() {
+        let mut auto = AutoFormat::new();
+        let lines = [ISTIO_1_0_LINE, ISTIO_1_1_LINE, ENVOY_LINE, ISTIO_1_0_LINE, ENVOY_LINE, ISTIO];
+        let names: Vec<&str> =
+            lines.iter().map(|line| auto.parse(line.as_bytes()).unwrap().1).collect();
+        assert_eq!(names, ["istio-1.0", "istio-1.1", "envoy", "istio-1.0", "envoy", "istio"]);
+        let (record, _) = auto.parse(ISTIO_1_0_LINE.as_bytes()).unwrap();
+        assert_eq!(record.upstream_host.as_deref(), Some("34.168.157.2:15443"));
+        assert_eq!(
+            record.upstream_cluster.as_deref(),
+            Some("outbound|5000||helloworld.sample.svc.cluster.local")
+        );
+        assert_eq!(record.downstream_remote_address.as_deref(), Some("10.112.3.9:59496"));
+        assert_eq!((record.upstream_local_address, record.requested_server_name), (None, None));
     }
 
     #[test]

@@ -4,12 +4,25 @@
 
 use crate::format::{Format, FormatError};
 
-/// Envoy's default format (also Istio 1.0, which set none).
+/// Envoy's default format (also Istio 1.0.x releases, which set none).
 pub const ENVOY: &str = concat!(
     r#"[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" "#,
     r#"%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "#,
     r#"%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "#,
     r#""%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%""#,
+    "\n"
+);
+
+/// Istio's master between 1.0 and 1.1 (late 2018), as istio.io's multi-cluster pages of
+/// that time show it with `:15443` upstreams: Envoy's default plus five fields, or
+/// Istio 1.1 without the mixer status.
+pub const ISTIO_1_0: &str = concat!(
+    r#"[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" "#,
+    r#"%RESPONSE_CODE% %RESPONSE_FLAGS% "#,
+    r#"%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "#,
+    r#""%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "#,
+    r#""%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% "#,
+    r#"%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME%"#,
     "\n"
 );
 
@@ -136,6 +149,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("istio-1.3", ISTIO_1_3),
     ("istio-1.2", ISTIO_1_2),
     ("istio-1.1", ISTIO_1_1),
+    ("istio-1.0", ISTIO_1_0),
     ("envoy", ENVOY),
     ("istio-json", ISTIO_JSON),
     ("envoy-gateway", ENVOY_GATEWAY),
@@ -179,5 +193,12 @@ mod tests {
         assert_eq!(ISTIO_1_2.replacen(reason, "", 1), ISTIO_1_1);
         assert_eq!(ISTIO_1_3.replace(" %ROUTE_NAME%\n", "\n"), ISTIO_1_2);
         assert_eq!(ISTIO_1_3.replace(mixer, ""), ISTIO_1_8);
+        assert_eq!(ISTIO_1_1.replace(mixer, ""), ISTIO_1_0);
+    }
+
+    #[test]
+    fn istio_1_0_is_envoys_default_plus_five_fields() {
+        let tail = " %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME%\n";
+        assert_eq!(ENVOY.replace('\n', tail), ISTIO_1_0);
     }
 }

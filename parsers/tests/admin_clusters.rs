@@ -1,4 +1,5 @@
-//! Golden and property tests for the `/clusters` (text and JSON), istioctl endpoints and
+//! Golden and property tests for the `/clusters` (text and JSON), istioctl endpoints
+//! (tables with or without a header, `-o json`, `-o yaml`) and
 //! `endpointShardz` readers and for admin content detection. Every file under
 //! `samples/admin/` is read by its parser into one snapshot (hosts and endpoints as
 //! maps of their set fields, settings as `cluster :: key = value` lines, issues), the
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use meshlog_parsers::admin::{
     self, AdminIssue, AdminKind, ClustersDump, HostStatus, ShardEndpoint, ShardzDump,
-    clusters_json, clusters_text, istioctl, shardz,
+    clusters_json, clusters_text, clusters_yaml, istioctl, shardz,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -141,6 +142,124 @@ fn istioctl_eds_sample() {
     ));
 }
 
+/// `istioctl proxy-config endpoints POD | grep reviews`: no header.
+#[test]
+fn istioctl_endpoints_grep_sample() {
+    insta::assert_yaml_snapshot!(clusters(
+        &istioctl::parse(&read("admin/istioctl-endpoints-grep.txt")).unwrap()
+    ));
+}
+
+#[test]
+fn istioctl_endpoints_old_grep_sample() {
+    insta::assert_yaml_snapshot!(clusters(
+        &istioctl::parse(&read("admin/istioctl-endpoints-old-grep.txt")).unwrap()
+    ));
+}
+
+#[test]
+fn istioctl_eds_grep_sample() {
+    insta::assert_yaml_snapshot!(clusters(
+        &istioctl::parse(&read("admin/istioctl-eds-grep.txt")).unwrap()
+    ));
+}
+
+#[test]
+fn istioctl_endpoints_yaml_sample() {
+    insta::assert_yaml_snapshot!(clusters(
+        &clusters_yaml::parse(&read("admin/istioctl-endpoints.yaml")).unwrap()
+    ));
+}
+
+#[test]
+fn istioctl_endpoints_jq_sample() {
+    insta::assert_yaml_snapshot!(clusters(
+        &clusters_json::parse(&read("admin/istioctl-endpoints-jq.json")).unwrap()
+    ));
+}
+
+/// `istioctl experimental envoy-stats POD --type clusters | grep …`.
+#[test]
+fn clusters_grep_sample() {
+    insta::assert_yaml_snapshot!(clusters(&clusters_text::parse(&read("admin/clusters-grep.txt"))));
+}
+
+/// The same output pasted into an issue: the command, the banner, elisions.
+#[test]
+fn clusters_pasted_sample() {
+    insta::assert_yaml_snapshot!(clusters(&clusters_text::parse(&read(
+        "admin/clusters-pasted.txt"
+    ))));
+}
+
+/// The hosts of `dump` that are in `wanted` (cluster, address), sorted.
+fn hosts_of(dump: &ClustersDump, keep: impl Fn(&HostStatus) -> bool) -> Vec<HostStatus> {
+    comparable_hosts(&ClustersDump {
+        hosts: dump.hosts.iter().filter(|host| keep(host)).cloned().collect(),
+        ..ClustersDump::default()
+    })
+}
+
+#[test]
+fn istioctl_yaml_and_jq_json_read_as_the_json_they_were_printed_from() {
+    let json = clusters_json::parse(&read("admin/clusters-camel.json")).unwrap();
+    let yaml = clusters_yaml::parse(&read("admin/istioctl-endpoints.yaml")).unwrap();
+    assert_eq!(yaml.issues, []);
+    let on_9080 = |host: &HostStatus| {
+        yaml.hosts.iter().any(|other| other.envoy_cluster == host.envoy_cluster)
+    };
+    assert_eq!(comparable_hosts(&yaml), hosts_of(&json, on_9080));
+    assert!(yaml.hosts.iter().any(|host| host.address == "34.168.157.2:15443"));
+    let jq = clusters_json::parse(&read("admin/istioctl-endpoints-jq.json")).unwrap();
+    assert_eq!(jq.issues, []);
+    let reviews = |host: &HostStatus| host.envoy_cluster.contains("reviews");
+    assert_eq!(comparable_hosts(&jq), hosts_of(&json, reviews));
+}
+
+#[test]
+fn header_less_rows_read_as_the_rows_of_the_full_table() {
+    for (fragment, table) in [
+        ("admin/istioctl-endpoints-grep.txt", "admin/istioctl-endpoints.txt"),
+        ("admin/istioctl-endpoints-old-grep.txt", "admin/istioctl-endpoints-old.txt"),
+        ("admin/istioctl-eds-grep.txt", "admin/istioctl-eds.txt"),
+    ] {
+        let rows = istioctl::parse(&read(fragment)).unwrap();
+        let full = istioctl::parse(&read(table)).unwrap();
+        assert_eq!(rows.issues, [], "{fragment}");
+        assert!(rows.hosts.len() >= 6, "{fragment}");
+        assert!(rows.hosts.iter().all(|host| full.hosts.contains(host)), "{fragment}");
+    }
+}
+
+#[test]
+fn clusters_fragments_read_as_the_lines_of_the_whole_dump() {
+    let whole = clusters_text::parse(&read("admin/clusters.txt"));
+    let grep = clusters_text::parse(&read("admin/clusters-grep.txt"));
+    assert_eq!(grep.issues, []);
+    assert_eq!(grep.hosts.len(), 4);
+    let pasted = clusters_text::parse(&read("admin/clusters-pasted.txt"));
+    let reasons: Vec<(usize, &str)> =
+        pasted.issues.iter().map(|issue| (issue.line, issue.reason)).collect();
+    assert_eq!(reasons, [(1, "unknown_line")], "only the pasted command is not dump text");
+    for fragment in [&grep, &pasted] {
+        for host in &fragment.hosts {
+            let same = whole.hosts.iter().find(|other| {
+                (&other.envoy_cluster, &other.address) == (&host.envoy_cluster, &host.address)
+            });
+            let same = same.unwrap();
+            for (part, full) in [
+                (host.health_flags.as_ref(), same.health_flags.as_ref()),
+                (host.region.as_ref(), same.region.as_ref()),
+                (host.zone.as_ref(), same.zone.as_ref()),
+            ] {
+                assert!(part.is_none() || part == full, "{host:?}");
+            }
+            assert!(host.priority.is_none() || host.priority == same.priority, "{host:?}");
+            assert!(host.rq_total.is_none() || host.rq_total == same.rq_total, "{host:?}");
+        }
+    }
+}
+
 #[test]
 fn endpoint_shardz_sample() {
     insta::assert_yaml_snapshot!(shards(
@@ -221,6 +340,13 @@ fn detect_names_every_admin_sample() {
         ("admin/istioctl-endpoints-old.txt", AdminKind::IstioctlEndpoints),
         ("admin/istioctl-eds.txt", AdminKind::IstioctlEndpoints),
         ("admin/endpointShardz.json", AdminKind::EndpointShardz),
+        ("admin/istioctl-endpoints-grep.txt", AdminKind::IstioctlEndpoints),
+        ("admin/istioctl-endpoints-old-grep.txt", AdminKind::IstioctlEndpoints),
+        ("admin/istioctl-eds-grep.txt", AdminKind::IstioctlEndpoints),
+        ("admin/istioctl-endpoints.yaml", AdminKind::ClustersYaml),
+        ("admin/istioctl-endpoints-jq.json", AdminKind::ClustersJson),
+        ("admin/clusters-grep.txt", AdminKind::ClustersText),
+        ("admin/clusters-pasted.txt", AdminKind::ClustersText),
     ] {
         let bytes = std::fs::read(samples().join(file)).unwrap();
         for head_len in [bytes.len(), 4096, 1000, 333] {
@@ -251,6 +377,7 @@ proptest! {
         let _ = clusters_json::parse(&input);
         let _ = istioctl::parse(&input);
         let _ = shardz::parse(&input);
+        let _ = clusters_yaml::parse(&input);
         let _ = admin::detect(input.as_bytes());
     }
 
@@ -266,6 +393,7 @@ proptest! {
         prop_assert!(dump.issues.iter().all(|issue| issue.line >= 1 && issue.excerpt.len() <= 120));
         let _ = istioctl::parse(&input);
         let _ = clusters_json::parse(&input);
+        let _ = clusters_yaml::parse(&input);
         let _ = shardz::parse(&input);
         let _ = admin::detect(input.as_bytes());
     }
@@ -297,6 +425,14 @@ fn dump_piece() -> impl Strategy<Value = String> {
                 .to_owned()
         ),
         Just("\"Shards\": {".to_owned()),
+        Just("The result of pod p:\n".to_owned()),
+        Just("...\n".to_owned()),
+        Just(
+            "- hostStatuses:\n  - address:\n      socketAddress:\n        address: 10.0.0.1\n"
+                .to_owned()
+        ),
+        Just("  portValue: 80\n".to_owned()),
+        Just("10.112.2.31:9080  HEALTHY  OK  ".to_owned()),
         Just("]}".to_owned()),
         "\\PC{0,12}",
     ]

@@ -449,8 +449,39 @@ fn custom_case() -> impl Strategy<Value = (CustomFormat, AccessLogRecord<'static
         })
         .prop_map(|(format, record)| {
             let record = without_literals(&record, &format.after);
+            let record = without_trailing_blanks(record, &format);
             (format, record)
         })
+}
+
+/// A line's trailing blanks are no part of its last value: when nothing follows the
+/// last operator, its value is given none (a value left empty becomes `v`).
+fn without_trailing_blanks(
+    mut record: AccessLogRecord<'static>,
+    format: &CustomFormat,
+) -> AccessLogRecord<'static> {
+    let (Some(label), Some("")) = (format.labels.last(), format.after.last().map(String::as_str))
+    else {
+        return record;
+    };
+    let trim = |text: &str| {
+        let text = text.trim_end_matches([' ', '\t']);
+        if text.is_empty() || text == "-" { "v".to_owned() } else { text.to_owned() }
+    };
+    match field_of(label) {
+        Some(field) => {
+            if let FieldValue::Text(text) = record.get(field) {
+                let text = trim(&text);
+                record.set(field, FieldValue::Text(Cow::Owned(text))).expect("same column");
+            }
+        }
+        None => {
+            for extra in record.extra.iter_mut().filter(|extra| extra.name.as_ref() == *label) {
+                extra.value = extra.value.take().map(|text| Cow::Owned(trim(&text)));
+            }
+        }
+    }
+    record
 }
 
 /// A random JSON format (`{"k0": "%OP%", …}`, maybe with a constant) and its labels.

@@ -92,6 +92,7 @@ golden!(istio_1_8, "access-logs/istio-1.8.log", "istio-1.8");
 golden!(istio_1_3, "access-logs/istio-1.3.log", "istio-1.3");
 golden!(istio_1_2, "access-logs/istio-1.2.log", "istio-1.2");
 golden!(istio_1_1, "access-logs/istio-1.1.log", "istio-1.1");
+golden!(istio_1_0, "access-logs/istio-1.0.log", "istio-1.0");
 golden!(envoy_default, "access-logs/envoy.log", "envoy");
 golden!(istio_json_1_5_string_values, "access-logs/istio-json-1.5.log", "istio-json");
 golden!(istio_json_1_12_typed_values, "access-logs/istio-json-1.12.log", "istio-json");
@@ -135,6 +136,7 @@ fn auto_reads_every_preset_sample_like_its_preset() {
         ("access-logs/istio-1.3.log", "istio-1.3"),
         ("access-logs/istio-1.2.log", "istio-1.2"),
         ("access-logs/istio-1.1.log", "istio-1.1"),
+        ("access-logs/istio-1.0.log", "istio-1.0"),
         ("access-logs/envoy.log", "envoy"),
         ("access-logs/istio-json-1.12.log", "istio-json"),
         ("access-logs/envoy-gateway.log", "envoy-gateway"),

@@ -46,7 +46,7 @@ pub struct IngestArgs {
     /// No progress bar even on a terminal.
     #[arg(long, short)]
     quiet: bool,
-    /// Read every input as this admin dump: `clusters-json`, `clusters`, `stats`,
+    /// Read every input as this admin dump: `clusters-json`, `clusters-yaml`, `clusters`, `stats`,
     /// `prometheus`, `istioctl-endpoints` or `endpointshardz`. Without it each input's
     /// content tells whether it is a dump or an access log.
     #[arg(long, value_parser = parse_kind)]

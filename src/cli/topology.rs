@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use meshlog_parsers::admin::{
-    AdminError, AdminIssue, AdminKind, clusters_json, clusters_text, detect, istioctl, shardz,
+    AdminError, AdminIssue, AdminKind, clusters_json, clusters_text, clusters_yaml, detect,
+    istioctl, shardz,
 };
 
 use crate::Error;
@@ -35,8 +36,10 @@ enum TopologyCommand {
 /// Arguments of `meshlog topology learn`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Inputs: a proxy's `/clusters?format=json` or `/clusters` (e.g. \
-`kubectl exec POD -c istio-proxy -- pilot-agent request GET 'clusters?format=json'`), \
-`istioctl proxy-config endpoints POD`, and istiod's `/debug/endpointShardz`. \
+`kubectl exec POD -c istio-proxy -- pilot-agent request GET 'clusters?format=json'`, or \
+`istioctl experimental envoy-stats POD --type clusters`), `istioctl proxy-config endpoints \
+POD` (a table, rows without their header as `grep` leaves them, `-o json` or `-o yaml`), \
+and istiod's `/debug/endpointShardz`. \
 Try: meshlog topology learn --local-cluster cluster1 clusters.json endpointShardz.json > mesh.toml")]
 pub struct LearnArgs {
     /// The Istio cluster ID of the proxies whose endpoint lists are given (their own
@@ -44,7 +47,7 @@ pub struct LearnArgs {
     #[arg(long, value_name = "NAME")]
     local_cluster: Option<String>,
     /// Read every file as this kind instead of detecting it: `clusters-json`,
-    /// `clusters`, `istioctl-endpoints` or `endpointshardz`.
+    /// `clusters-yaml`, `clusters`, `istioctl-endpoints` or `endpointshardz`.
     #[arg(long, value_name = "KIND")]
     kind: Option<AdminKind>,
     /// Dumps to read; `-` reads stdin.
@@ -97,6 +100,11 @@ fn add_file(learner: &mut Learner, path: &Path, kind: Option<AdminKind>) -> Resu
             let dump = clusters_json::parse(&text).map_err(bad)?;
             report_issues(&label, &dump.issues);
             learner.add_proxy_dump(&label, ProxySource::ClustersJson, &dump);
+        }
+        AdminKind::ClustersYaml => {
+            let dump = clusters_yaml::parse(&text).map_err(bad)?;
+            report_issues(&label, &dump.issues);
+            learner.add_proxy_dump(&label, ProxySource::ClustersYaml, &dump);
         }
         AdminKind::ClustersText => {
             let dump = clusters_text::parse(&text);

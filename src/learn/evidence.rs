@@ -97,6 +97,8 @@ pub struct Group {
     pub gateways: BTreeMap<SocketAddr, GatewaySeen>,
     /// Pods of an `istio-eastwestgateway` service (endpointShardz).
     pub eastwest_pods: BTreeSet<IpAddr>,
+    /// Service FQDNs it was seen serving (a proxy's outbound clusters, shard services).
+    pub services: BTreeSet<String>,
     /// Endpoint rows that contributed.
     pub endpoints: usize,
     pub dumps: BTreeSet<usize>,
@@ -129,6 +131,7 @@ impl Group {
             self.gateways.entry(address).or_default().absorb(seen);
         }
         self.eastwest_pods.extend(other.eastwest_pods);
+        self.services.extend(other.services);
         self.endpoints += other.endpoints;
         self.dumps.extend(other.dumps);
         self.doubts.extend(other.doubts);

@@ -1,8 +1,9 @@
 //! Merging the groups of every dump into clusters: by known name, shared pod IP and
-//! shared gateway address (never joining two different known names), then naming a
-//! gateway's cluster after the one endpointShardz cluster whose localities match.
+//! shared gateway address (never joining two different known names), then joining each
+//! gateway no dump names to the one named cluster its address, locality, network and
+//! services point to.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Doubt;
 use super::evidence::{Group, Role};
@@ -118,26 +119,21 @@ pub fn merge(groups: Vec<Group>) -> Merged {
     joiner.join_by(|group| group.pods.keys().map(|ip| format!("pod IP {ip}")).collect());
     joiner.join_by(|group| group.gateways.keys().map(|gw| format!("gateway {gw}")).collect());
     let (roots, warnings) = joiner.finish();
-    name_gateways_by_locality(Merged { clusters: collect(groups, &roots), warnings })
+    name_gateways(Merged { clusters: collect(groups, &roots), warnings })
 }
 
-/// Joins each unnamed gateway-only cluster to the one named cluster whose localities
-/// include all of its own and that is not the cluster of a proxy that saw the gateway.
-fn name_gateways_by_locality(mut merged: Merged) -> Merged {
+/// Joins each unnamed gateway-only cluster to the one named cluster the evidence points
+/// to (see [`gateway_match`]), so partial evidence (a grep'd istioctl fragment) lands
+/// in the clusters endpointShardz names instead of a cluster of its own.
+fn name_gateways(mut merged: Merged) -> Merged {
     let mut index = 0;
     while index < merged.clusters.len() {
-        let target = locality_match(&merged.clusters, index, &mut merged.warnings);
-        match target {
-            Some(target) => {
+        match gateway_match(&merged.clusters, index, &mut merged.warnings) {
+            Some((target, why)) => {
                 let mut gateway = merged.clusters.remove(index);
                 let target = if target > index { target - 1 } else { target };
-                let cluster = &mut merged.clusters[target];
-                gateway.doubts.push(Doubt::medium(format!(
-                    "gateway matched to {} by locality ({})",
-                    cluster.name.as_deref().unwrap_or("?"),
-                    localities(&gateway)
-                )));
-                cluster.absorb(gateway);
+                gateway.doubts.push(Doubt::medium(why));
+                merged.clusters[target].absorb(gateway);
             }
             None => index += 1,
         }
@@ -145,37 +141,115 @@ fn name_gateways_by_locality(mut merged: Merged) -> Merged {
     merged
 }
 
-/// The named cluster that an unnamed gateway-only cluster at `index` belongs to.
-fn locality_match(clusters: &[Group], index: usize, warnings: &mut Vec<String>) -> Option<usize> {
+/// The named cluster that the unnamed gateway-only cluster at `index` belongs to, and
+/// why: the one whose endpoints include a gateway address; else the one that fits
+/// every clue there is (not the cluster of a proxy that saw the gateway; its localities
+/// include the gateway's; it serves a service the gateway was seen for; it is in
+/// another network than the proxies that saw the gateway). Several fitting leave the
+/// gateway unnamed, with a warning.
+fn gateway_match(
+    clusters: &[Group],
+    index: usize,
+    warnings: &mut Vec<String>,
+) -> Option<(usize, String)> {
     let gateway = &clusters[index];
     let gateway_only = gateway.roles.iter().all(|role| *role == Role::RemoteGateway);
-    if gateway.name.is_some() || !gateway_only || gateway.localities.is_empty() {
+    if gateway.name.is_some() || !gateway_only {
         return None;
     }
-    let candidates: Vec<usize> = (0..clusters.len())
-        .filter(|&other| other != index)
-        .filter(|&other| is_candidate(gateway, &clusters[other]))
-        .collect();
-    if candidates.len() > 1 {
-        let names: Vec<&str> =
-            candidates.iter().filter_map(|&other| clusters[other].name.as_deref()).collect();
-        warnings.push(format!(
-            "the gateway in {} matches the localities of {}: left unnamed",
-            localities(gateway),
-            names.join(" and ")
-        ));
-        return None;
+    if let [only] = named(clusters, index, |cluster| holds_gateway_address(gateway, cluster))[..] {
+        return Some((only, format!("gateway matched to {} by address", name_of(&clusters[only]))));
     }
-    candidates.first().copied()
+    let seeing = seeing_networks(clusters, gateway);
+    let candidates = named(clusters, index, |cluster| fits(gateway, cluster, &seeing));
+    match candidates[..] {
+        [only] => Some((only, clue_text(gateway, &clusters[only], &seeing))),
+        [] => None,
+        _ => {
+            let names: Vec<&str> =
+                candidates.iter().map(|&other| name_of(&clusters[other])).collect();
+            warnings.push(format!(
+                "the gateway {} ({}) fits {}: left unnamed",
+                addresses(gateway),
+                localities(gateway),
+                names.join(" and ")
+            ));
+            None
+        }
+    }
 }
 
-fn is_candidate(gateway: &Group, cluster: &Group) -> bool {
-    cluster.name.is_some()
-        && gateway.localities.is_subset(&cluster.localities)
-        && cluster.local_in.is_disjoint(&gateway.dumps)
+/// The named clusters other than `index` that `keep` accepts.
+fn named(clusters: &[Group], index: usize, keep: impl Fn(&Group) -> bool) -> Vec<usize> {
+    let is_named = |other: &usize| *other != index && clusters[*other].name.is_some();
+    (0..clusters.len()).filter(is_named).filter(|&other| keep(&clusters[other])).collect()
+}
+
+/// A gateway address that is one of the cluster's endpoints (east-west gateway pods
+/// reached directly, or a pod IP).
+fn holds_gateway_address(gateway: &Group, cluster: &Group) -> bool {
+    gateway.gateways.keys().any(|address| {
+        cluster.eastwest_pods.contains(&address.ip()) || cluster.pods.contains_key(&address.ip())
+    })
+}
+
+/// The networks of the clusters whose proxies saw the gateway.
+fn seeing_networks<'g>(clusters: &'g [Group], gateway: &Group) -> BTreeSet<&'g String> {
+    let seeing = clusters.iter().filter(|cluster| !cluster.local_in.is_disjoint(&gateway.dumps));
+    seeing.flat_map(|cluster| cluster.networks.keys()).collect()
+}
+
+/// Whether `cluster` fits every clue about the gateway; a clue one side lacks is no
+/// clue.
+fn fits(gateway: &Group, cluster: &Group, seeing: &BTreeSet<&String>) -> bool {
+    let not_seeing = cluster.local_in.is_disjoint(&gateway.dumps);
+    let locality = gateway.localities.is_subset(&cluster.localities);
+    let service = gateway.services.is_empty()
+        || cluster.services.is_empty()
+        || !gateway.services.is_disjoint(&cluster.services);
+    let network = seeing.is_empty()
+        || cluster.networks.is_empty()
+        || cluster.networks.keys().any(|network| !seeing.contains(network));
+    not_seeing && locality && service && network
+}
+
+/// `gateway matched to cluster2 by locality (…), network and service: the one cluster
+/// that fits`, naming the clues that were there.
+fn clue_text(gateway: &Group, cluster: &Group, seeing: &BTreeSet<&String>) -> String {
+    let mut clues = Vec::new();
+    if !gateway.localities.is_empty() {
+        clues.push(format!("locality ({})", localities(gateway)));
+    }
+    if !seeing.is_empty() && !cluster.networks.is_empty() {
+        let networks: Vec<&str> = cluster.networks.keys().map(String::as_str).collect();
+        clues.push(format!("network ({})", networks.join(", ")));
+    }
+    if !gateway.services.is_disjoint(&cluster.services) {
+        clues.push("service".to_owned());
+    }
+    if clues.is_empty() {
+        clues.push("elimination".to_owned());
+    }
+    format!(
+        "gateway matched to {} by {}: the one other cluster that fits",
+        name_of(cluster),
+        clues.join(", ")
+    )
+}
+
+fn name_of(group: &Group) -> &str {
+    group.name.as_deref().unwrap_or("?")
+}
+
+fn addresses(group: &Group) -> String {
+    let addresses: Vec<String> = group.gateways.keys().map(ToString::to_string).collect();
+    addresses.join(", ")
 }
 
 fn localities(group: &Group) -> String {
+    if group.localities.is_empty() {
+        return "no locality".to_owned();
+    }
     let names: Vec<String> = group.localities.iter().map(ToString::to_string).collect();
     names.join(", ")
 }
@@ -298,6 +372,73 @@ mod tests {
         let cluster2 = &merged.clusters[1];
         assert_eq!(cluster2.gateways.len(), 1);
         assert!(cluster2.doubts[0].why.contains("by locality"), "{:?}", cluster2.doubts);
+    }
+
+    /// A shard cluster in `network` serving `services`.
+    fn shard(name: &str, network: &str, pods: &[&str], services: &[&str]) -> Group {
+        let mut group = group(Some(name), Role::Shard, 1, pods);
+        group.networks.insert(network.into(), pods.len());
+        group.services = services.iter().map(|service| service.to_string()).collect();
+        group
+    }
+
+    /// A gateway seen in dump 0 (an istioctl row: no locality) for `services`.
+    fn bare_gateway(address: &str, services: &[&str]) -> Group {
+        let mut group = group(None, Role::RemoteGateway, 0, &[]);
+        let seen =
+            GatewaySeen { endpoints: 1, dumps: group.dumps.clone(), ..GatewaySeen::default() };
+        group.gateways.insert(address.parse::<SocketAddr>().unwrap(), seen);
+        group.services = services.iter().map(|service| service.to_string()).collect();
+        group
+    }
+
+    const REVIEWS: &str = "reviews.default.svc.cluster.local";
+    const RATINGS: &str = "ratings.default.svc.cluster.local";
+
+    #[test]
+    fn a_gateway_without_locality_joins_the_one_cluster_of_another_network_serving_it() {
+        let merged = merge(vec![
+            group(None, Role::Local, 0, &["10.112.2.31"]),
+            bare_gateway("34.168.157.2:15443", &[REVIEWS]),
+            shard("cluster1", "network1", &["10.112.2.31"], &[REVIEWS]),
+            shard("cluster2", "network2", &["10.96.3.25"], &[REVIEWS]),
+            shard("cluster3", "network1", &["10.80.3.25"], &[REVIEWS]),
+            shard("cluster4", "network4", &["10.70.3.25"], &[RATINGS]),
+        ]);
+        let names = names(&merged);
+        assert_eq!(names.len(), 4, "{names:?}");
+        let cluster2 = merged.clusters.iter().find(|c| c.name.as_deref() == Some("cluster2"));
+        let cluster2 = cluster2.unwrap();
+        assert_eq!(cluster2.gateways.len(), 1);
+        let why = &cluster2.doubts[0].why;
+        assert!(why.contains("by network (network2), service"), "{why}");
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+    }
+
+    #[test]
+    fn a_gateway_at_an_eastwest_pod_address_joins_that_cluster() {
+        let mut cluster2 = shard("cluster2", "network2", &["10.96.3.25"], &[REVIEWS]);
+        cluster2.eastwest_pods.insert("10.96.0.9".parse().unwrap());
+        let merged = merge(vec![
+            bare_gateway("10.96.0.9:15443", &[REVIEWS]),
+            cluster2,
+            shard("cluster3", "network3", &["10.80.3.25"], &[REVIEWS]),
+        ]);
+        assert_eq!(merged.clusters.len(), 2);
+        assert!(merged.clusters[0].doubts[0].why.contains("cluster2 by address"));
+    }
+
+    #[test]
+    fn a_gateway_that_fits_two_clusters_stays_unnamed_with_a_warning() {
+        let merged = merge(vec![
+            group(None, Role::Local, 0, &["10.112.2.31"]),
+            bare_gateway("34.168.157.2:15443", &[REVIEWS]),
+            shard("cluster1", "network1", &["10.112.2.31"], &[REVIEWS]),
+            shard("cluster2", "network2", &["10.96.3.25"], &[REVIEWS]),
+            shard("cluster3", "network3", &["10.80.3.25"], &[REVIEWS]),
+        ]);
+        assert_eq!(merged.clusters.len(), 4);
+        assert!(merged.warnings[0].contains("cluster2 and cluster3"), "{:?}", merged.warnings);
     }
 
     #[test]

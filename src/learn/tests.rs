@@ -289,8 +289,49 @@ fn shardz_confirms_pods_an_istioctl_table_could_only_take_as_local() {
     });
     let cluster1 = cluster(&learned, "cluster1");
     assert_eq!(cluster1.confidence, Confidence::High, "{:?}", cluster1.doubts);
-    // The gateway has no locality to match cluster2's by: it stays a cluster of its own.
-    let remote = cluster(&learned, "remote");
-    assert_eq!(remote.confidence, Confidence::Low);
     load(&learned);
+}
+
+/// `istioctl proxy-config endpoints POD | grep reviews` (local pods and the remote
+/// gateway, no header, no priority, no locality) plus istiod's endpointShardz: the
+/// gateway has no locality to go by, but it is in the one other cluster, of another
+/// network, serving reviews. It used to become a third cluster called `remote`.
+#[test]
+fn a_grepped_istioctl_fragment_plus_shardz_gives_exactly_the_two_clusters() {
+    let mut fragment = proxy_istioctl();
+    fragment.hosts.retain(|host| host.envoy_cluster == REVIEWS);
+    for local in [None, Some("cluster1")] {
+        let learned = learn(local, |learner| {
+            learner.add_proxy_dump("grep.txt", ProxySource::Istioctl, &fragment);
+            learner.add_shardz("endpointShardz.json", &shardz());
+        });
+        let names: Vec<&str> =
+            learned.clusters.iter().map(|cluster| cluster.name.as_str()).collect();
+        assert_eq!(names, ["cluster1", "cluster2"], "{}", learned.to_toml());
+        let cluster2 = cluster(&learned, "cluster2");
+        assert_eq!(cluster2.gateways.len(), 1);
+        assert_eq!(cluster2.gateways[0].address.to_string(), GATEWAY);
+        assert!(
+            cluster2.doubts.iter().any(|doubt| doubt.why.contains("gateway matched to cluster2")),
+            "{:?}",
+            cluster2.doubts
+        );
+        assert!(learned.warnings.is_empty(), "{:?}", learned.warnings);
+        let topology = load(&learned);
+        assert_eq!(
+            topology.gateway_cluster("34.168.157.2".parse().unwrap(), Some(15443)),
+            topology.id("cluster2")
+        );
+    }
+}
+
+#[test]
+fn a_gateway_nothing_identifies_is_still_called_remote() {
+    let mut fragment = proxy_istioctl();
+    fragment.hosts.retain(|host| host.address == GATEWAY);
+    let learned = learn(None, |learner| {
+        learner.add_proxy_dump("grep.txt", ProxySource::Istioctl, &fragment);
+    });
+    let names: Vec<&str> = learned.clusters.iter().map(|cluster| cluster.name.as_str()).collect();
+    assert_eq!(names, ["remote"]);
 }

@@ -6,7 +6,7 @@
 
 use meshlog_parsers::admin::{
     AdminError, AdminIssue, AdminKind, ClustersDump, ShardzDump, StatsDump, clusters_json,
-    clusters_text, istioctl, prometheus, shardz, stats_text,
+    clusters_text, clusters_yaml, istioctl, prometheus, shardz, stats_text,
 };
 
 /// What a dump's parser made of it.
@@ -64,6 +64,7 @@ fn parse_content(kind: AdminKind, text: &str) -> DumpContent {
         AdminKind::StatsPrometheus => DumpContent::Stats(prometheus::parse(text)),
         AdminKind::ClustersText => DumpContent::Clusters(clusters_text::parse(text)),
         AdminKind::ClustersJson => clusters(clusters_json::parse(text)),
+        AdminKind::ClustersYaml => clusters(clusters_yaml::parse(text)),
         AdminKind::IstioctlEndpoints => clusters(istioctl::parse(text)),
         AdminKind::EndpointShardz => {
             shardz::parse(text).map_or_else(DumpContent::Unreadable, DumpContent::Shardz)

@@ -101,7 +101,9 @@ fn formats_lists_every_preset_with_its_string() {
     let output = meshlog(&["formats"]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for preset in ["istio", "istio-1.1", "istio-1.2", "istio-1.3", "istio-1.8", "istio-1.9"] {
+    for preset in
+        ["istio", "istio-1.0", "istio-1.1", "istio-1.2", "istio-1.3", "istio-1.8", "istio-1.9"]
+    {
         assert!(text.lines().any(|line| line == preset), "{preset} missing");
     }
     assert!(text.contains("%UPSTREAM_CLUSTER_RAW%"));

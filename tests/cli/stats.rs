@@ -84,6 +84,55 @@ fn every_dump_kind_is_recognised_beside_access_logs_and_tagged_like_requests() {
     assert!(rows[0]["n"].as_i64().unwrap() > 0 && first[0]["n"].as_i64().unwrap() >= 1);
 }
 
+/// What operators paste, each read by its content alone (no `--kind`): istioctl rows
+/// without their header (all three tables), `-o yaml`, jq'd `-o json`, and envoy-stats
+/// `/clusters` text grep'd or pasted with its banner, a shell command and elisions.
+#[test]
+fn pasted_captures_are_read_by_content_into_endpoint_stats() {
+    let data = scratch("stats-captures");
+    let inputs = [
+        "admin/istioctl-endpoints-grep.txt",
+        "admin/istioctl-endpoints-old-grep.txt",
+        "admin/istioctl-eds-grep.txt",
+        "admin/istioctl-endpoints.yaml",
+        "admin/istioctl-endpoints-jq.json",
+        "admin/clusters-grep.txt",
+        "admin/clusters-pasted.txt",
+    ]
+    .map(sample);
+    let summary = ingest_ok(&data, &inputs.iter().map(|p| path(p)).collect::<Vec<_>>());
+    assert!(summary.contains("admin snapshots: 7"), "{summary}");
+    let kinds = query_json(
+        &data,
+        "SELECT dump_kind, count(*) AS n FROM endpoint_stats GROUP BY 1 ORDER BY 1",
+    );
+    assert_eq!(
+        serde_json::json!(kinds),
+        serde_json::json!([
+            {"dump_kind": "clusters", "n": 8}, {"dump_kind": "clusters-json", "n": 6},
+            {"dump_kind": "clusters-yaml", "n": 11}, {"dump_kind": "istioctl-endpoints", "n": 22},
+        ])
+    );
+    let gateway = query_json(
+        &data,
+        "SELECT DISTINCT priority, region, locality, dst_cluster, via_gateway FROM endpoint_stats \
+         WHERE host = '34.168.157.2:15443' AND dump_kind = 'clusters-yaml'",
+    );
+    assert_eq!(
+        serde_json::json!(gateway),
+        serde_json::json!([{"priority": 1, "region": "us-west1", "locality": "cross_cluster",
+            "dst_cluster": "cluster2", "via_gateway": true}])
+    );
+    let rejects = query_json(&data, "SELECT source, line, reason, raw FROM rejects");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(rejects[0]["source"].as_str().unwrap().ends_with("clusters-pasted.txt"));
+    assert_eq!(
+        (rejects[0]["line"].as_i64(), rejects[0]["reason"].as_str()),
+        (Some(1), Some("unknown_line"))
+    );
+    assert!(rejects[0]["raw"].as_str().unwrap().starts_with("$ istioctl experimental envoy-stats"));
+}
+
 /// A `/clusters` text dump of one host with the given counters.
 fn clusters_text(rq_total: u64, rq_error: u64, healthy: bool) -> String {
     let cluster = "outbound|80||frontend.mycompany.mesh";

@@ -152,6 +152,40 @@ fn endpoint_shardz_from_stdin_names_both_clusters_and_notes_the_missing_gateway(
     assert!(toml.contains("no east-west gateway address known"), "{toml}");
 }
 
+/// `istioctl proxy-config endpoints POD | grep reviews` (pod rows and `ip:15443` rows,
+/// no header) plus istiod's endpointShardz: exactly the two clusters of the mesh, the
+/// gateway in cluster2, and no third cluster called `remote`.
+#[test]
+fn a_grepped_istioctl_fragment_plus_endpoint_shardz_gives_exactly_the_two_clusters() {
+    for fragment in ["istioctl-endpoints-grep.txt", "istioctl-endpoints-old-grep.txt"] {
+        let (toml, summary) = learn_ok(&[&admin(fragment), &admin("endpointShardz.json")]);
+        assert_eq!(names(&toml), ["cluster1", "cluster2"], "{fragment}: {toml}");
+        let cluster2 = cluster(&toml, "cluster2");
+        assert_eq!(strings(&cluster2, "eastwest_gateways"), ["34.168.157.2:15443"], "{fragment}");
+        assert_eq!(strings(&cluster2, "pod_cidrs"), ["10.96.0.0/16"], "{fragment}");
+        assert!(toml.contains("gateway matched to cluster2"), "{fragment}: {toml}");
+        assert!(summary.contains("(istioctl endpoints)"), "{fragment}: {summary}");
+        assert!(!summary.contains("warning"), "{fragment}: {summary}");
+    }
+}
+
+#[test]
+fn every_pasted_capture_shape_is_taken_as_it_is() {
+    for (name, kind) in [
+        ("istioctl-endpoints-grep.txt", "istioctl endpoints"),
+        ("istioctl-eds-grep.txt", "istioctl endpoints"),
+        ("istioctl-endpoints.yaml", "istioctl -o yaml"),
+        ("istioctl-endpoints-jq.json", "/clusters?format=json"),
+        ("clusters-grep.txt", "/clusters"),
+        ("clusters-pasted.txt", "/clusters"),
+    ] {
+        let (toml, summary) = learn_ok(&["--local-cluster", "cluster1", &admin(name)]);
+        assert!(summary.contains(&format!("({kind})")), "{name}: {summary}");
+        assert!(toml.contains("\"34.168.157.2:15443\""), "{name}: {toml}");
+        assert_eq!(strings(&cluster(&toml, "cluster1"), "pod_cidrs"), ["10.112.0.0/16"], "{name}");
+    }
+}
+
 #[test]
 fn kind_overrides_detection() {
     let wrong = learn(&["--kind", "clusters-json", &admin("istioctl-endpoints.txt")]);
@@ -159,6 +193,10 @@ fn kind_overrides_detection() {
     assert!(stderr(&wrong).contains("cannot read as clusters-json"), "{}", stderr(&wrong));
     let right = learn(&["--kind", "istioctl-endpoints", &admin("istioctl-endpoints.txt")]);
     assert!(right.status.success(), "{}", stderr(&right));
+    let rows = learn(&["--kind", "istioctl-endpoints", &admin("istioctl-endpoints-grep.txt")]);
+    assert!(rows.status.success(), "header-less rows with --kind: {}", stderr(&rows));
+    let yaml = learn(&["--kind", "clusters-yaml", &admin("istioctl-endpoints.yaml")]);
+    assert!(yaml.status.success(), "{}", stderr(&yaml));
 }
 
 #[test]

@@ -11,6 +11,10 @@
 //!   empty list), or a bare `[...]` of cluster statuses as istioctl prints them with
 //!   camelCase names (`hostStatuses`, `healthStatus`, `socketAddress`, `portValue`…).
 //!   Every key is read in either spelling.
+//! * Several of these one after the other, and cluster statuses on their own
+//!   (`istioctl … -o json | jq '.[]'` prints `{"name": …, "hostStatuses": …}` objects
+//!   back to back); before each, the banner `The result of pod <name>:` that
+//!   `istioctl experimental envoy-stats --type clusters -o json` prints.
 //! * Cluster-level fields become [`ClusterSetting`]s keyed like the text form, in the
 //!   order the dump has them: `observability_name`, `eds_service_name`,
 //!   `added_via_api` (only when printed: protobuf JSON leaves out `false`),
@@ -20,15 +24,17 @@
 //!   → `outlier::…`. Other cluster fields are skipped. A trailing `;` on the name is
 //!   dropped.
 //!
-//! Input that is not JSON, or JSON of another shape, is an [`AdminError`]. A cluster or
+//! The same reading serves istioctl's `-o yaml` (`clusters_yaml`), through
+//! [`read_clusters`]. Input that is not JSON, or JSON of another shape, is an
+//! [`AdminError`]. A cluster or
 //! host entry, or a value, that does not read is an [`AdminIssue`] (line 0: the
 //! streaming reader keeps no positions; the message names the cluster and entry) and the
 //! rest is still read.
 
-use serde::Deserializer as _;
+use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{AdminError, AdminIssue, ClusterSetting, ClustersDump, HostStatus};
+use super::{AdminError, AdminIssue, ClusterSetting, ClustersDump, HostStatus, split_at_banners};
 
 mod host;
 mod stream;
@@ -74,15 +80,37 @@ const LIMITS: [(Key, &str); 4] = [
 
 /// Reads a `/clusters?format=json` dump or istioctl's `-o json` list.
 pub fn parse(input: &str) -> Result<ClustersDump, AdminError> {
-    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let mut dump = ClustersDump::default();
-    let mut deserializer = serde_json::Deserializer::from_str(input);
-    let read = (&mut deserializer).deserialize_any(TopLevel { dump: &mut dump });
-    read.and_then(|()| deserializer.end()).map_err(|error| {
-        let what = if error.is_data() { "not a /clusters?format=json dump" } else { "not JSON" };
-        AdminError { message: format!("{what}: {error}") }
-    })?;
+    for document in split_at_banners(input) {
+        read_json_values(document, &mut dump).map_err(|error| {
+            let what =
+                if error.is_data() { "not a /clusters?format=json dump" } else { "not JSON" };
+            AdminError { message: format!("{what}: {error}") }
+        })?;
+    }
     Ok(dump)
+}
+
+/// Reads the JSON values of `document`, one after the other, into `dump`.
+fn read_json_values(document: &str, dump: &mut ClustersDump) -> Result<(), serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(document);
+    for index in 0.. {
+        read_clusters(&mut deserializer, index, dump)?;
+        if deserializer.end().is_ok() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one top-level value (cluster statuses in any of the shapes above, the
+/// `index`th of its document) from any serde deserializer into `dump`.
+pub(super) fn read_clusters<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    index: usize,
+    dump: &mut ClustersDump,
+) -> Result<(), D::Error> {
+    deserializer.deserialize_any(TopLevel { dump, index })
 }
 
 /// What was wrong with part of a cluster, until the cluster's name is known.
@@ -117,9 +145,11 @@ struct Collected {
     problems: Vec<Problem>,
 }
 
-/// The whole dump: an object with `cluster_statuses`, or istioctl's list.
+/// A top-level value: an object with `cluster_statuses`, istioctl's list, or one
+/// cluster status (the `index`th value of its document).
 struct TopLevel<'d> {
     dump: &'d mut ClustersDump,
+    index: usize,
 }
 
 impl<'de> Visitor<'de> for TopLevel<'_> {
@@ -138,11 +168,13 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         Ok(())
     }
 
+    /// `{"cluster_statuses": …}`, or the fields of one cluster status.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut cluster = ClusterStatus::default();
         let (mut has_statuses, mut has_other_keys) = (false, false);
         while let Some(JsonKey(key)) = map.next_key()? {
             if !CLUSTER_STATUSES.matches(&key) {
-                map.next_value::<IgnoredAny>()?;
+                cluster.field(&key, &mut map)?;
                 has_other_keys = true;
                 continue;
             }
@@ -153,9 +185,13 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
             }
             has_statuses = true;
         }
-        if has_other_keys && !has_statuses {
-            return Err(de::Error::custom("no `cluster_statuses` key"));
+        if has_statuses || !has_other_keys {
+            return Ok(());
         }
+        if !cluster.is_read() {
+            return Err(de::Error::custom("no `cluster_statuses` key, and no cluster status"));
+        }
+        cluster.finish(self.index, self.dump);
         Ok(())
     }
 }
@@ -217,6 +253,12 @@ impl<'de> Sink<'de> for ClusterStatus {
 }
 
 impl ClusterStatus {
+    /// Whether any field of a cluster status was read (other objects have none).
+    fn is_read(&self) -> bool {
+        let collected = &self.collected;
+        self.name.is_some() || !collected.hosts.is_empty() || !collected.settings.is_empty()
+    }
+
     fn add_setting(&mut self, key: &str, value: Option<Scalar<'_>>) {
         let Some(value) = value.filter(|value| *value != Scalar::Null) else {
             return;
@@ -444,6 +486,49 @@ mod tests {
         assert_eq!(parse("\u{feff} {\n}\n").unwrap(), ClustersDump::default());
     }
 
+    /// `istioctl pc ep POD -o json | jq '.[] | select(.name | contains("reviews"))'`:
+    /// cluster statuses back to back, in jq's 2-space layout.
+    #[test]
+    fn cluster_statuses_one_after_the_other() {
+        let dump = parse(
+            "{\n  \"name\": \"outbound|9080||reviews.default.svc.cluster.local\",\n  \"addedViaApi\": true,\n  \"hostStatuses\": [\n    {\"address\": {\"socketAddress\": {\"address\": \"10.112.2.31\", \"portValue\": 9080}}}\n  ]\n}\n\
+             {\n  \"name\": \"outbound|9080|v1|reviews.default.svc.cluster.local\",\n  \"hostStatuses\": [\n    {\"address\": {\"socketAddress\": {\"address\": \"34.168.157.2\", \"portValue\": 15443}}}\n  ]\n}\n",
+        )
+        .unwrap();
+        assert_eq!(dump.issues, []);
+        let hosts: Vec<(&str, &str)> = dump
+            .hosts
+            .iter()
+            .map(|host| (host.envoy_cluster.as_str(), host.address.as_str()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("outbound|9080||reviews.default.svc.cluster.local", "10.112.2.31:9080"),
+                ("outbound|9080|v1|reviews.default.svc.cluster.local", "34.168.157.2:15443"),
+            ]
+        );
+    }
+
+    /// `istioctl experimental envoy-stats POD --type clusters -o json`, for two pods.
+    #[test]
+    fn envoy_stats_banners_before_each_dump() {
+        let one = |address: &str| {
+            format!(
+                "{{\n    \"cluster_statuses\": [\n        {{\"name\": \"x\", \"host_statuses\": [{{\"address\": {{\"socket_address\": {{\"address\": \"{address}\", \"port_value\": 80}}}}}}]}}\n    ]\n}}\n"
+            )
+        };
+        let input = format!(
+            "\nThe result of pod a-1:\n\n{}\nThe result of pod a-2:\n\n{}",
+            one("10.0.0.1"),
+            one("10.0.0.2")
+        );
+        let dump = parse(&input).unwrap();
+        assert_eq!(dump.issues, []);
+        assert_eq!(dump.hosts.len(), 2);
+        assert_eq!(dump.hosts[1].address, "10.0.0.2:80");
+    }
+
     #[test]
     fn wrong_whole_inputs_are_errors() {
         for input in [
@@ -455,6 +540,8 @@ mod tests {
             r#""text""#,
             r#"{"cluster_statuses": [}"#,
             r#"{"cluster_statuses": []} trailing"#,
+            "The result of pod a:\n",
+            "{\"name\": \"x\"} 42",
         ] {
             assert!(parse(input).is_err(), "{input}");
         }

@@ -23,11 +23,18 @@
 //! non-finite value are `None`; empty `hostname`, `region`, `zone` and `sub_zone` are
 //! `None`. A line that does not fit, or a value that does not read, becomes an
 //! [`AdminIssue`] with its line number and the rest of the dump is still read.
+//!
+//! Fragments read as well as whole dumps (`istioctl experimental envoy-stats POD --type
+//! clusters | grep reviews`, or lines pasted into docs and issues): blank lines,
+//! elisions (`...`, `…`, `[...]`, grep's `--`) and envoy-stats' banner `The result of
+//! pod <name>:` hold nothing and are skipped.
 
 use std::collections::HashMap;
 
 use super::host_address::{from_envoy_text, is_pipe_path, is_plain_socket, parse_port};
-use super::{AdminIssue, ClusterSetting, ClustersDump, HostStatus};
+use super::{
+    AdminIssue, ClusterSetting, ClustersDump, HostStatus, is_elision, is_envoy_stats_banner,
+};
 
 /// Cluster-level keys whose value is the whole rest of the line.
 const SINGLE_KEYS: [&str; 3] = ["observability_name", "added_via_api", "eds_service_name"];
@@ -81,7 +88,7 @@ struct Reader {
 
 impl Reader {
     fn read_line(&mut self, number: usize, line: &str) {
-        if line.bytes().all(|byte| byte.is_ascii_whitespace()) {
+        if is_elision(line) || is_envoy_stats_banner(line) {
             return;
         }
         match split_line(line) {
@@ -552,6 +559,21 @@ mod tests {
         assert_eq!(dump.issues, []);
         assert_eq!(dump.settings[0].value, "true");
         assert_eq!(dump.hosts[0].rq_total, Some(1));
+    }
+
+    /// `istioctl x envoy-stats POD --type clusters | grep reviews` and the same lines
+    /// pasted into an issue with elisions.
+    #[test]
+    fn fragments_with_banners_and_elisions_read_without_issues() {
+        let dump = parse(&format!(
+            "\nThe result of pod productpage-v1-7d9f8b6c4-x2k9l:\n\n\
+             {REVIEWS}::10.112.2.31:9080::health_flags::healthy\n...\n\
+             {REVIEWS}::34.168.157.2:15443::health_flags::healthy\n…\n[...]\n--\n   \n\
+             {REVIEWS}::34.168.157.2:15443::priority::1\n"
+        ));
+        assert_eq!(dump.issues, []);
+        assert_eq!(dump.hosts.len(), 2);
+        assert_eq!(dump.hosts[1].priority, Some(1));
     }
 
     #[test]

@@ -2,27 +2,38 @@
 //! access log, say). This file owns [`AdminKind`], its names, and the rules below. It
 //! reads only the head it is given, which may be cut anywhere (mid-line, mid-character).
 //!
-//! After a UTF-8 BOM and leading blank lines:
+//! After a UTF-8 BOM, leading blank lines and the banner `istioctl experimental
+//! envoy-stats` prints (`The result of pod <name>:`):
 //!
 //! * `{` is JSON, told apart by its first key: `cluster_statuses`/`clusterStatuses` is
-//!   [`AdminKind::ClustersJson`]; a service FQDN key (no spaces) with a `"Shards":` key
-//!   in the head is [`AdminKind::EndpointShardz`]; anything else (a JSON access log's
-//!   `start_time`, `response_code`…) is `None`.
+//!   [`AdminKind::ClustersJson`], and so is `name` with a `hostStatuses`/`host_statuses`
+//!   key in the head (cluster statuses one by one, as `jq '.[]'` prints istioctl's
+//!   list); a service FQDN key (no spaces) with a `"Shards":` key in the head is
+//!   [`AdminKind::EndpointShardz`]; anything else (a JSON access log's `start_time`,
+//!   `response_code`…) is `None`.
 //! * `[` followed by `{` is istioctl's `-o json` list of cluster statuses when the head
 //!   holds a `hostStatuses`/`host_statuses`/`addedViaApi` key; an Istio text access log
-//!   also starts with `[` (its timestamp) and goes on to the line rules.
+//!   also starts with `[` (its timestamp) and goes on to the rules below.
+//! * YAML (`- ` or `cluster_statuses:`/`clusterStatuses:` first, and a
+//!   `hostStatuses:`/`host_statuses:` key in the head) is [`AdminKind::ClustersYaml`]:
+//!   istioctl's `-o yaml`.
 //! * Otherwise each complete line votes (the last, cut line only when it is the only
 //!   one): an istioctl header (`ENDPOINT`/`NAME` … `STATUS` … `CLUSTER`) decides
-//!   [`AdminKind::IstioctlEndpoints`] at once; `<cluster>::<x>::<y>` votes
+//!   [`AdminKind::IstioctlEndpoints`] at once, and a header-less istioctl row (endpoint,
+//!   EDS status, …, cluster) votes for it; `<cluster>::<x>::<y>` votes
 //!   [`AdminKind::ClustersText`]; `name: value` votes [`AdminKind::StatsText`];
 //!   `# TYPE`/`# HELP` and `name{labels} number` / `name number` (Prometheus metric
-//!   names) vote [`AdminKind::StatsPrometheus`]; other `#` lines and blank lines abstain;
-//!   any other line votes against. The kind with the most votes wins if it has more
-//!   than the lines against it; else `None`.
+//!   names) vote [`AdminKind::StatsPrometheus`]; other `#` lines, blank lines,
+//!   elisions (`...`, `…`, grep's `--`), envoy-stats banners and pasted shell commands
+//!   (`$ istioctl …`) abstain; any other line
+//!   votes against. The kind with the most votes wins if it has more than the lines
+//!   against it; else `None`.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+
+use super::{is_elision, is_envoy_stats_banner, istioctl};
 
 /// The admin dumps meshlog reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +46,9 @@ pub enum AdminKind {
     ClustersText,
     /// Envoy `/clusters?format=json`, or istioctl's `proxy-config endpoints -o json`.
     ClustersJson,
+    /// istioctl's `proxy-config endpoints -o yaml` (or `envoy-stats --type clusters
+    /// -o yaml`): the same cluster statuses in YAML.
+    ClustersYaml,
     /// `istioctl proxy-config endpoints` table.
     IstioctlEndpoints,
     /// istiod `/debug/endpointShardz`.
@@ -43,11 +57,12 @@ pub enum AdminKind {
 
 impl AdminKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AdminKind; 6] = [
+    pub const ALL: [AdminKind; 7] = [
         AdminKind::StatsText,
         AdminKind::StatsPrometheus,
         AdminKind::ClustersText,
         AdminKind::ClustersJson,
+        AdminKind::ClustersYaml,
         AdminKind::IstioctlEndpoints,
         AdminKind::EndpointShardz,
     ];
@@ -59,6 +74,7 @@ impl AdminKind {
             AdminKind::StatsPrometheus => "prometheus",
             AdminKind::ClustersText => "clusters",
             AdminKind::ClustersJson => "clusters-json",
+            AdminKind::ClustersYaml => "clusters-yaml",
             AdminKind::IstioctlEndpoints => "istioctl-endpoints",
             AdminKind::EndpointShardz => "endpointshardz",
         }
@@ -108,13 +124,33 @@ pub fn detect(head: &[u8]) -> Option<AdminKind> {
     match text.as_bytes().first()? {
         b'{' => json_object_kind(text),
         b'[' if starts_json_list(text) => json_list_kind(text),
+        _ if is_clusters_yaml(text) => Some(AdminKind::ClustersYaml),
         _ => text_kind(text),
     }
 }
 
-/// Drops a BOM and leading whitespace (blank lines).
+/// Drops a BOM, leading whitespace (blank lines) and envoy-stats banners.
 fn skip_preamble(text: &str) -> &str {
-    text.trim_start_matches('\u{feff}').trim_start()
+    let mut text = text.trim_start_matches('\u{feff}').trim_start();
+    while let Some((first, rest)) = text.split_once('\n')
+        && is_envoy_stats_banner(first)
+    {
+        text = rest.trim_start();
+    }
+    text
+}
+
+/// istioctl's `-o yaml`: a list (or `cluster_statuses:`) whose head has a host list key.
+fn is_clusters_yaml(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    let starts_yaml = first.starts_with("- ")
+        || first.starts_with("cluster_statuses:")
+        || first.starts_with("clusterStatuses:");
+    starts_yaml
+        && complete_lines(text).any(|line| {
+            let key = line.trim_start().trim_start_matches("- ");
+            key.starts_with("hostStatuses:") || key.starts_with("host_statuses:")
+        })
 }
 
 /// `[` then (after whitespace) `{` or `]`.
@@ -127,6 +163,10 @@ fn json_object_kind(text: &str) -> Option<AdminKind> {
     let rest = text.get(1..)?.trim_start();
     let key = json_string_start(rest)?;
     if key == "cluster_statuses" || key == "clusterStatuses" {
+        return Some(AdminKind::ClustersJson);
+    }
+    if key == "name" && (has_json_key(text, "hostStatuses") || has_json_key(text, "host_statuses"))
+    {
         return Some(AdminKind::ClustersJson);
     }
     let looks_like_service = !key.is_empty() && !key.contains(char::is_whitespace);
@@ -199,7 +239,8 @@ enum Vote {
 
 fn classify(line: &str) -> Vote {
     let line = line.trim_end();
-    if line.trim_start().is_empty() {
+    let is_shell_command = line.starts_with("$ ");
+    if is_elision(line) || is_envoy_stats_banner(line) || is_shell_command {
         return Vote::Abstain;
     }
     if let Some(comment) = line.strip_prefix('#') {
@@ -209,6 +250,9 @@ fn classify(line: &str) -> Vote {
     }
     if is_istioctl_header(line) {
         return Vote::Decides(AdminKind::IstioctlEndpoints);
+    }
+    if istioctl::is_row(line) {
+        return Vote::For(AdminKind::IstioctlEndpoints);
     }
     if is_clusters_line(line) {
         return Vote::For(AdminKind::ClustersText);
@@ -317,6 +361,38 @@ mod tests {
         }
     }
 
+    /// `istioctl proxy-config endpoints POD | grep reviews`: rows of every table
+    /// without their header, and docs' pastes of them with elisions.
+    #[test]
+    fn header_less_istioctl_rows() {
+        for rows in [
+            "10.112.2.31:9080     HEALTHY     OK     outbound|9080||reviews.default.svc.cluster.local\n34.168.157.2:15443     HEALTHY     FAILED     outbound|9080||reviews.default.svc.cluster.local\n",
+            "172.17.0.24:9080      HEALTHY       outbound|9080||reviews.default.svc.cluster.local\n",
+            "10.112.2.31:9080     HEALTHY     us-east1/us-east1-c     outbound|9080||reviews.default.svc.cluster.local\n...\n",
+        ] {
+            assert_eq!(detect(rows.as_bytes()), Some(AdminKind::IstioctlEndpoints), "{rows}");
+        }
+    }
+
+    /// `istioctl x envoy-stats POD --type clusters`, whole or through grep, and
+    /// `/clusters` lines pasted with elisions.
+    #[test]
+    fn clusters_text_fragments_with_banners_and_elisions() {
+        let whole = format!("\nThe result of pod productpage-v1-7d9f8b6c4-x2k9l:\n\n{CLUSTERS}");
+        assert_eq!(detect(whole.as_bytes()), Some(AdminKind::ClustersText));
+        let pasted = "outbound|9080||reviews.default.svc.cluster.local::10.36.1.9:9080::health_flags::healthy\n...\n…\n--\ninbound|9080||reviews.default.svc.cluster.local::127.0.0.1:9080::health_flags::healthy\n";
+        assert_eq!(detect(pasted.as_bytes()), Some(AdminKind::ClustersText));
+    }
+
+    #[test]
+    fn istioctl_yaml() {
+        let list = "- addedViaApi: true\n  circuitBreakers:\n    thresholds:\n    - maxConnections: 4294967295\n  hostStatuses:\n  - address:\n      socketAddress:\n        address: 10.112.2.31\n";
+        assert_eq!(detect(list.as_bytes()), Some(AdminKind::ClustersYaml));
+        let stats = "\nThe result of pod a:\n\ncluster_statuses:\n- host_statuses:\n  - address:\n";
+        assert_eq!(detect(stats.as_bytes()), Some(AdminKind::ClustersYaml));
+        assert_eq!(detect(b"- name: x\n  kind: Deployment\n"), None);
+    }
+
     #[test]
     fn json_dumps() {
         assert_eq!(
@@ -327,6 +403,11 @@ mod tests {
         assert_eq!(detect(b"[\n    {\n        \"name\": \"x\",\n        \"addedViaApi\": true,\n        \"hostStatuses\": ["), Some(AdminKind::ClustersJson));
         let shardz = b"{\n \"details.default.svc.cluster.local\": {\n  \"default\": {\n   \"Shards\": {\n    \"Kubernetes/cluster1\": [";
         assert_eq!(detect(shardz), Some(AdminKind::EndpointShardz));
+        let jq = b"{\n  \"name\": \"outbound|9080||reviews.default.svc.cluster.local\",\n  \"addedViaApi\": true,\n  \"hostStatuses\": [";
+        assert_eq!(detect(jq), Some(AdminKind::ClustersJson));
+        let banner = b"\nThe result of pod a:\n\n{\n    \"cluster_statuses\": [";
+        assert_eq!(detect(banner), Some(AdminKind::ClustersJson));
+        assert_eq!(detect(b"{\"name\": \"x\", \"level\": \"info\"}\n"), None);
     }
 
     #[test]

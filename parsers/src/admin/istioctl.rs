@@ -24,44 +24,66 @@
 //!
 //! A row is split on whitespace when it has as many cells as the header has columns
 //! (cluster names and addresses hold no spaces), else at the header's column positions
-//! (an empty LOCALITY cell). Input without any such header is an [`AdminError`]; a row
-//! that does not read, and any line before the first header, is an [`AdminIssue`]. A
-//! header later in the input (several pods' tables concatenated) starts a new table.
+//! (an empty LOCALITY cell). A header later in the input (several pods' tables
+//! concatenated) starts a new table.
+//!
+//! Operators paste rows without their header (`istioctl proxy-config endpoints POD |
+//! grep reviews`): before any header, a row is read by its shape, which tells the three
+//! tables apart: an endpoint cell (`ip:port`, `unix://…`, a pipe path, `envoy://…`,
+//! maybe after `endpoint/`), an EDS status, then the cluster, with between them `OK` or
+//! `FAILED` (OUTLIER CHECK), a locality (`eds`), or nothing (the old table, or `eds`
+//! with an empty LOCALITY). Blank lines and elisions (`...`, `…`, grep's `--`) are
+//! skipped. Input with neither a header nor such a row is an [`AdminError`]; any other
+//! line, and a row that does not read, is an [`AdminIssue`] with its line and reason.
 
 use super::health_flags::{HealthFlag, HealthFlags};
-use super::host_address::from_istioctl;
-use super::{AdminError, AdminIssue, ClustersDump, HostStatus};
+use super::host_address::{from_istioctl, is_pipe_path, parse_port};
+use super::{AdminError, AdminIssue, ClustersDump, HostStatus, is_elision};
 
-/// Reads an istioctl endpoints table.
+/// Reads an istioctl endpoints table, with or without its header.
 pub fn parse(input: &str) -> Result<ClustersDump, AdminError> {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let mut dump = ClustersDump::default();
     let mut table: Option<Table> = None;
+    let mut found = false;
     for (index, line) in input.lines().enumerate() {
-        if line.trim().is_empty() {
+        if is_elision(line) {
             continue;
         }
         if let Some(header) = Table::from_header(line) {
-            table = Some(header);
+            (table, found) = (Some(header), true);
             continue;
         }
-        match &table {
-            Some(table) => read_row(table, index + 1, line, &mut dump),
-            None => dump.issues.push(AdminIssue::new(
-                index + 1,
-                "unknown_line",
-                "line before the table header",
-                line,
-            )),
-        }
+        let shaped;
+        let row_table = match &table {
+            Some(table) => table,
+            None => match Table::from_row(line) {
+                Some(inferred) => {
+                    (shaped, found) = (inferred, true);
+                    &shaped
+                }
+                None => {
+                    let message = "neither an istioctl endpoints header nor an endpoint row";
+                    dump.issues.push(AdminIssue::new(index + 1, "unknown_line", message, line));
+                    continue;
+                }
+            },
+        };
+        read_row(row_table, index + 1, line, &mut dump);
     }
-    match table {
-        Some(_) => Ok(dump),
-        None => Err(AdminError {
-            message: "no istioctl endpoints header (ENDPOINT  STATUS  [OUTLIER CHECK]  CLUSTER)"
+    if !found {
+        return Err(AdminError {
+            message: "no istioctl endpoints header (ENDPOINT  STATUS  [OUTLIER CHECK]  CLUSTER) \
+                      and no endpoint row (ip:port  STATUS  …  CLUSTER)"
                 .to_owned(),
-        }),
+        });
     }
+    Ok(dump)
+}
+
+/// Whether `line` is an endpoint row of one of istioctl's tables, read by its shape.
+pub(super) fn is_row(line: &str) -> bool {
+    Table::from_row(line).is_some()
 }
 
 /// A column of an endpoints table.
@@ -103,6 +125,27 @@ impl Table {
             .then_some(Table { columns })
     }
 
+    /// The table a header-less row belongs to, told by its shape (see the module doc),
+    /// or `None` when the line is no endpoint row.
+    fn from_row(line: &str) -> Option<Table> {
+        let words: Vec<(&str, usize)> = words_with_offsets(line).collect();
+        let [(endpoint, _), (status, _), middle @ .., _cluster] = words.as_slice() else {
+            return None;
+        };
+        if !is_endpoint_cell(endpoint) || !HealthFlags::default().set_eds_status(status) {
+            return None;
+        }
+        let middle = match middle {
+            [] => None,
+            [("OK" | "FAILED", _)] => Some(Column::OutlierCheck),
+            [_] => Some(Column::Locality),
+            _ => return None,
+        };
+        let columns = [Some(Column::Endpoint), Some(Column::Status), middle, Some(Column::Cluster)];
+        let columns = columns.into_iter().flatten().zip(words.iter().map(|(_, at)| *at));
+        Some(Table { columns: columns.collect() })
+    }
+
     /// The row's cells, one per column.
     fn cells<'a>(&self, row: &'a str) -> Option<Vec<&'a str>> {
         let words: Vec<&str> = row.split_whitespace().collect();
@@ -126,6 +169,18 @@ impl Table {
         }
         Some(cells)
     }
+}
+
+/// An ENDPOINT/NAME cell as istioctl prints it: `ip:port` (IPv6 without brackets, or
+/// with them), `unix://…`, a bare pipe path, `envoy://…`, maybe after `endpoint/`;
+/// `eds` joins several addresses with `,`.
+fn is_endpoint_cell(cell: &str) -> bool {
+    let cell = cell.strip_prefix("endpoint/").unwrap_or(cell);
+    let last = cell.rsplit(',').next().unwrap_or(cell);
+    let has_port = last
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && parse_port(port).is_some());
+    has_port || is_pipe_path(cell) || cell.starts_with("unix://") || cell.starts_with("envoy://")
 }
 
 /// Whether cutting `row` at `offset` leaves every word whole.
@@ -383,18 +438,112 @@ unix://./etc/istio/proxy/XDS                            HEALTHY       OK        
     }
 
     #[test]
-    fn missing_header_is_an_error() {
+    fn input_with_neither_header_nor_row_is_an_error() {
         assert!(parse("").is_err());
-        assert!(parse("10.112.2.31:9080  HEALTHY  OK  c\n").is_err());
+        assert!(parse("...\n\n").is_err());
         assert!(parse("NAME  DOMAINS  MATCH  VIRTUAL SERVICE\n80  *  /*  x\n").is_err());
         assert!(parse("ENDPOINT  CLUSTER\n").is_err());
+        assert!(parse("10.112.2.31:9080  SICK  OK  c\n").is_err());
     }
 
     #[test]
-    fn lines_before_the_header_and_bad_rows_are_issues() {
+    fn lines_that_are_no_row_and_bad_rows_are_issues() {
         let dump = parse("warning: something\n\nENDPOINT STATUS OUTLIER CHECK CLUSTER\n1.1.1.1:80 HEALTHY\nx   \n").unwrap();
         let reasons: Vec<_> = dump.issues.iter().map(|issue| (issue.line, issue.reason)).collect();
         assert_eq!(reasons, [(1, "unknown_line"), (4, "bad_row"), (5, "bad_row")]);
+    }
+
+    /// `istioctl proxy-config endpoints POD | grep reviews`: the rows of every table,
+    /// without a header.
+    #[test]
+    fn header_less_rows_of_every_table_are_read_by_their_shape() {
+        let reviews = "outbound|9080||reviews.default.svc.cluster.local";
+        let current = grep(CURRENT, "reviews");
+        let old = "172.17.0.24:9080      HEALTHY       outbound|9080||reviews.default.svc.cluster.local\n\
+                   34.168.157.2:15443    UNHEALTHY     outbound|9080||reviews.default.svc.cluster.local\n";
+        let eds = "10.112.2.31:9080         HEALTHY     us-east1/us-east1-c     outbound|9080||reviews.default.svc.cluster.local\n\
+                   34.168.157.2:15443       HEALTHY     us-west1                outbound|9080||reviews.default.svc.cluster.local\n\
+                   endpoint/127.0.0.1:15020 HEALTHY                             agent\n";
+        let dump = parse(&current).unwrap();
+        assert_eq!(dump.issues, []);
+        assert_eq!(
+            summary(&dump),
+            [
+                ("10.112.2.31:9080", "healthy", reviews),
+                ("10.112.2.40:9080", "/failed_outlier_check", reviews),
+                ("34.168.157.2:15443", "/failed_outlier_check/failed_eds_health", reviews),
+            ]
+        );
+        let dump = parse(old).unwrap();
+        assert_eq!(
+            (dump.issues.len(), dump.hosts[1].health_flags.as_deref()),
+            (0, Some("/failed_eds_health"))
+        );
+        let dump = parse(eds).unwrap();
+        assert_eq!(dump.issues, []);
+        assert_eq!(dump.hosts[0].zone.as_deref(), Some("us-east1-c"));
+        assert_eq!(
+            (dump.hosts[1].region.as_deref(), dump.hosts[1].zone.as_deref()),
+            (Some("us-west1"), None)
+        );
+        assert_eq!(
+            (dump.hosts[2].address.as_str(), dump.hosts[2].envoy_cluster.as_str()),
+            ("127.0.0.1:15020", "agent")
+        );
+    }
+
+    #[test]
+    fn header_less_ipv6_and_pipe_rows() {
+        let dump = parse(
+            "fd00:10:96::3:9080     HEALTHY     OK     outbound|9080||reviews.default.svc.cluster.local\n\
+             unix://./etc/istio/proxy/XDS     HEALTHY     OK     xds-grpc\n\
+             ./var/run/secrets/workload-spiffe-uds/socket     HEALTHY     sds-grpc\n",
+        )
+        .unwrap();
+        assert_eq!(dump.issues, []);
+        let addresses: Vec<&str> = dump.hosts.iter().map(|host| host.address.as_str()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "[fd00:10:96::3]:9080",
+                "unix://./etc/istio/proxy/XDS",
+                "unix://./var/run/secrets/workload-spiffe-uds/socket"
+            ]
+        );
+    }
+
+    #[test]
+    fn elisions_are_skipped_and_other_lines_are_issues_with_their_reason() {
+        let input = format!(
+            "{}...\n…\n--\n$ istioctl pc ep productpage | grep reviews\n10.1.1.1:80 HEALTHY OK too many cells\n",
+            grep(CURRENT, "10.112.2.31")
+        );
+        let dump = parse(&input).unwrap();
+        assert_eq!(dump.hosts.len(), 1);
+        let reasons: Vec<_> = dump.issues.iter().map(|issue| (issue.line, issue.reason)).collect();
+        assert_eq!(reasons, [(5, "unknown_line"), (6, "unknown_line")]);
+    }
+
+    #[test]
+    fn row_shapes() {
+        assert!(is_row("10.112.2.31:9080  HEALTHY  OK  outbound|9080||r"));
+        assert!(is_row("10.112.2.31:9080  DRAINING  r"));
+        assert!(is_row("endpoint/10.0.0.1:80,[fd00::1]:80  HEALTHY  us-east1  r"));
+        assert!(!is_row("ENDPOINT  STATUS  OUTLIER CHECK  CLUSTER"));
+        assert!(!is_row("10.112.2.31:9080  HEALTHY"));
+        assert!(!is_row("reviews  HEALTHY  OK  r"));
+        assert!(!is_row("10.112.2.31:9080  ok  OK  r"));
+        assert!(!is_row("x::10.112.2.31:9080::health_flags::healthy"));
+        assert!(!is_row(r#"[2022-11-09T00:00:50.336Z] "GET / HTTP/1.1" 200 - via_upstream"#));
+    }
+
+    /// The lines of `table` holding `pattern`, as `grep` prints them.
+    fn grep(table: &str, pattern: &str) -> String {
+        table
+            .lines()
+            .filter(|line| line.contains(pattern))
+            .map(|line| format!("{line}\n"))
+            .collect()
     }
 
     #[test]

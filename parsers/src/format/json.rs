@@ -458,6 +458,12 @@ mod tests {
     }
 
     #[test]
+    fn trailing_blanks_after_the_object_are_accepted() {
+        let line = "{\"code\":503,\"took\":\"81ms\"} \t ";
+        assert_eq!(parse(FORMAT, line).unwrap().0.response_code, Some(503));
+    }
+
+    #[test]
     fn keys_map_to_operator_columns_and_templates_read_their_text() {
         let line = r#"{"ts":"2022-11-09T00:00:50.336Z","code":503,"took":"81ms","kind":"access"}"#;
         let (record, doubt) = parse(FORMAT, line).unwrap();

@@ -14,6 +14,10 @@
 //! Nearly every line reads at the first try: the fast path takes every value's
 //! first possible end, the matcher's own first try, without its bookkeeping, and
 //! hands the line to the matcher only when that try fails.
+//!
+//! Blanks (spaces, tabs) after the last field are no part of it: they are cut off a
+//! line before it is read, and off a format when it is compiled, so `… %ROUTE_NAME% `
+//! reads lines with or without them.
 
 mod doubt;
 mod fast;
@@ -125,10 +129,13 @@ pub struct TextFormat {
 }
 
 impl TextFormat {
-    /// Compiles a text format string; one trailing newline is ignored.
+    /// Compiles a text format string; one trailing newline and the blanks before it
+    /// are ignored.
     pub fn compile(format: &str) -> Result<TextFormat, FormatError> {
         let format = format.strip_suffix('\n').unwrap_or(format);
         let format = format.strip_suffix('\r').unwrap_or(format);
+        // Lines are read without their trailing blanks, so the format is too.
+        let format = format.trim_end_matches([' ', '\t']);
         let tokens = tokenize(format)?;
         let operators = tokens.iter().filter(|token| matches!(token, Token::Operator(_))).count();
         if operators == 0 {
@@ -182,6 +189,12 @@ impl TextFormat {
         line: &'a [u8],
         record: &mut AccessLogRecord<'a>,
     ) -> Result<bool, ParseError> {
+        // A free-text or token value would take trailing blanks in: cut them first
+        // (one look at the last byte for the common line).
+        let line = match line.last() {
+            Some(b' ' | b'\t') => without_trailing_blanks(line),
+            _ => line,
+        };
         // Checked with SIMD: half the instructions of std's check on log lines.
         let text = simdutf8::basic::from_utf8(line).ok();
         let fast = text.and_then(|text| fast::read(self, text, record));
@@ -219,6 +232,13 @@ impl TextFormat {
         let mut matcher = Matcher::new(self, line, Mode::CountReadings);
         matcher.segment(0, self.lead.bytes().len()) || matcher.exhausted
     }
+}
+
+/// `line` without the spaces and tabs after its last field: Envoy never ends a line
+/// with them, but copies, pastes and some shippers do.
+fn without_trailing_blanks(line: &[u8]) -> &[u8] {
+    let end = line.iter().rposition(|byte| !matches!(byte, b' ' | b'\t')).map_or(0, |at| at + 1);
+    &line[..end]
 }
 
 fn build(format: &str, tokens: &[Token]) -> Result<TextFormat, FormatError> {
@@ -389,6 +409,47 @@ mod tests {
         assert_eq!((error.code(), error.offset), ("trailing_data", 16));
         let error = parse("%DURATION% %RESPONSE_CODE%", "5 2x").unwrap_err();
         assert_eq!(error.code(), "invalid_value");
+    }
+
+    #[test]
+    fn trailing_blanks_after_the_last_field_are_accepted() {
+        for (format, line) in [
+            ("%DURATION% %RESPONSE_CODE%", "5 200 \t "),
+            ("%DURATION% %UPSTREAM_CLUSTER%", "5 outbound|80||a  "),
+            ("%DURATION% \"%UPSTREAM_HOST%\"", "5 \"10.0.0.1:80\"\t"),
+            ("%DURATION% [%RESPONSE_CODE%]", "5 [200] "),
+            ("%DURATION% %REQ(USER-AGENT)%", "5 curl/8 "),
+        ] {
+            let record = parse(format, line).unwrap_or_else(|error| panic!("{format}: {error}"));
+            assert_eq!(record.duration_ms, Some(5), "{format}");
+        }
+        assert_eq!(
+            parse("%DURATION% %REQ(USER-AGENT)%", "5 curl/8  ").unwrap().user_agent.as_deref(),
+            Some("curl/8"),
+            "trailing blanks are no part of the last value"
+        );
+        let error = parse("%DURATION% %RESPONSE_CODE%", "5 200 x ").unwrap_err();
+        assert_eq!((error.code(), error.offset), ("trailing_data", 5));
+    }
+
+    #[test]
+    fn a_format_ending_in_blanks_reads_lines_with_or_without_them() {
+        for line in ["5 200", "5 200 ", "5 200  \t"] {
+            let record = parse("%DURATION% %RESPONSE_CODE% \n", line).unwrap();
+            assert_eq!(record.response_code, Some(200), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn trailing_blanks_after_a_preset_line_are_accepted() {
+        let line = r#"[2022-11-09T00:00:50.336Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 11107 81 80 "10.142.0.66" "curl/8.4.0" "36912637" "34.75.183.246" "10.112.0.68:8080" outbound|80||frontend.mycompany.mesh 10.112.0.50:41008 10.112.0.50:8080 10.142.0.66:16973 - default"#;
+        let clean = parse(crate::presets::ISTIO_1_23, line).unwrap();
+        for blanks in [" ", "\t", "  \t "] {
+            let padded = format!("{line}{blanks}");
+            assert_eq!(parse(crate::presets::ISTIO_1_23, &padded).unwrap(), clean, "{blanks:?}");
+        }
+        let envoy = r#"[2019-01-30T10:13:08.118Z] "GET /service/1 HTTP/1.1" 200 - 0 89 4 3 "-" "curl/7.64.0" "3bcbe8ad" "localhost:8000" "172.18.0.4:80" "#;
+        assert!(parse(crate::presets::ENVOY, envoy).is_ok());
     }
 
     #[test]

@@ -24,6 +24,8 @@ struct Sighting {
     priority: Option<u32>,
     locality: Locality,
     is_gateway: bool,
+    /// The service FQDN of the Envoy cluster it was seen in.
+    service: Option<String>,
 }
 
 impl Group {
@@ -33,6 +35,7 @@ impl Group {
         if sighting.locality.is_known() {
             self.localities.insert(sighting.locality.clone());
         }
+        self.services.extend(sighting.service.clone());
     }
 }
 
@@ -83,7 +86,8 @@ fn sight(host: &HostStatus) -> Result<Sighting, &'static str> {
         return Err(PUBLIC_IP);
     }
     let locality = Locality::new(host.region.as_deref(), host.zone.as_deref());
-    Ok(Sighting { ip, port, priority: host.priority, locality, is_gateway })
+    let service = cluster.service.map(str::to_owned);
+    Ok(Sighting { ip, port, priority: host.priority, locality, is_gateway, service })
 }
 /// Addresses pods get: RFC 1918, CGNAT (100.64.0.0/10, used by some CNIs), IPv6 ULA.
 fn is_pod_range(ip: IpAddr) -> bool {
@@ -233,6 +237,7 @@ fn gateway_groups(index: usize, source: ProxySource, gateways: &[Sighting]) -> V
             .entry(sets.find(position))
             .or_insert_with(|| Group::new(Role::RemoteGateway, index));
         let seen = gateway_seen(index, source, sightings);
+        group.services.extend(sightings.iter().filter_map(|sighting| sighting.service.clone()));
         group.endpoints += seen.endpoints;
         group.localities.extend(seen.localities.iter().cloned());
         group.gateways.insert(*address, seen);

@@ -59,6 +59,9 @@ fn shard_group(index: usize, cluster: &str) -> Group {
 fn add_shard_endpoint(group: &mut Group, endpoint: &ShardEndpoint, ip: IpAddr) {
     *group.pods.entry(ip).or_default() += 1;
     group.endpoints += 1;
+    if !endpoint.service.is_empty() {
+        group.services.insert(endpoint.service.clone());
+    }
     let locality = Locality::new(endpoint.region.as_deref(), endpoint.zone.as_deref());
     if locality.is_known() {
         group.localities.insert(locality);
