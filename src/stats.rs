@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use meshlog_parsers::{ClusterName, Direction};
 use meshlog_parsers::admin::{HostStatus, ShardEndpoint, StatKind, StatSample};
+use meshlog_parsers::{ClusterName, Direction};
 
 use crate::enrich::{Enricher, Locality, Topology};
 use crate::process::rejects::{RejectRow, RejectsBuilder};
@@ -145,8 +145,7 @@ impl StatsProcessor {
     fn host(&mut self, dump: &Dump, host: &HostStatus, snapshot: &mut SnapshotHosts) {
         let cluster = ClusterName::parse(&host.envoy_cluster);
         let tags = self.enricher().enrich_host(Some(&host.address), Some(cluster));
-        if let Some(service) = cluster.service.filter(|_| cluster.direction != Direction::Inbound)
-        {
+        if let Some(service) = cluster.service.filter(|_| cluster.direction != Direction::Inbound) {
             let local = tags.locality == Locality::Local && host.priority.unwrap_or(0) == 0;
             let unhealthy = host.is_healthy() == Some(false);
             snapshot.add(cluster.name, service, &host.address, local, unhealthy);

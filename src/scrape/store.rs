@@ -16,13 +16,13 @@ use arrow::record_batch::RecordBatch;
 use meshlog_parsers::admin::AdminKind;
 
 use super::ScrapeError;
+use crate::analytics::failover::FailoverDetector;
 use crate::analytics::failover::FailoverSettings;
 use crate::enrich::Topology;
-use crate::analytics::failover::FailoverDetector;
 use crate::process::failovers::{corroborate_all, detector_snapshot, load_detector};
-use crate::stats::evidence::LocalEndpointsFailed;
 use crate::stats::counters::CounterState;
 use crate::stats::dump::Dump;
+use crate::stats::evidence::LocalEndpointsFailed;
 use crate::stats::{StatsCounts, StatsProcessor};
 use crate::storage::StorageError;
 use crate::storage::committer::{CommitStats, Committer, PendingCommit, Recovery, StatsCommit};
@@ -204,8 +204,13 @@ impl SnapshotStore {
         let mut detector = self.detector.clone();
         corroborate_all(&mut detector, &rows.evidence);
         let (detector_state, failovers) = detector_snapshot(&detector)?;
-        let pending =
-            PendingCommit::snapshots(rows.stats, rows.rejects, Vec::new(), detector_state, failovers);
+        let pending = PendingCommit::snapshots(
+            rows.stats,
+            rows.rejects,
+            Vec::new(),
+            detector_state,
+            failovers,
+        );
         let stored = self.committer.commit(pending)?;
         self.counters = rows.counters;
         self.detector = detector;

@@ -60,7 +60,14 @@ pub struct SnapshotHosts {
 impl SnapshotHosts {
     /// Notes a host of `envoy_cluster` (of `service`); `local` when it is a priority-0
     /// host of the source cluster itself.
-    pub fn add(&mut self, envoy_cluster: &str, service: &str, host: &str, local: bool, unhealthy: bool) {
+    pub fn add(
+        &mut self,
+        envoy_cluster: &str,
+        service: &str,
+        host: &str,
+        local: bool,
+        unhealthy: bool,
+    ) {
         let entry = match self.clusters.get_mut(envoy_cluster) {
             Some(entry) => entry,
             None => self
@@ -120,7 +127,11 @@ mod tests {
         assert!(snapshot(&both).evidence("c1", Some("gw"), 20, &mut listed).is_empty());
         let one_gone = [("10.0.0.1:80", true, false), ("35.0.0.1:15443", false, false)];
         let found = snapshot(&one_gone).evidence("c1", Some("gw"), 30, &mut listed);
-        let expected = LocalEndpointsFailed { source_cluster: "c1".into(), service: "frontend".into(), ts_micros: 30 };
+        let expected = LocalEndpointsFailed {
+            source_cluster: "c1".into(),
+            service: "frontend".into(),
+            ts_micros: 30,
+        };
         assert_eq!(found, vec![expected]);
         let failing = [("10.0.0.1:80", true, true)];
         assert_eq!(snapshot(&failing).evidence("c1", Some("gw"), 40, &mut listed).len(), 1);
