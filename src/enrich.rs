@@ -36,6 +36,13 @@ impl Locality {
             Locality::Unknown => "unknown",
         }
     }
+
+    /// The locality a `locality` column value names.
+    pub fn from_column(value: &str) -> Option<Locality> {
+        const ALL: [Locality; 4] =
+            [Locality::Local, Locality::CrossCluster, Locality::External, Locality::Unknown];
+        ALL.into_iter().find(|locality| locality.as_str() == value)
+    }
 }
 
 /// What enrichment adds to a record.

@@ -1,14 +1,16 @@
 //! Ingest: sources → lines → the processor → committed Parquet. [`lines`] frames
 //! bytes into lines with bounded memory, [`source`] opens and resumes inputs,
-//! [`source_reader`] reads one of them, [`pipeline`] drives a run and interleaves
+//! [`source_reader`] reads one of them, [`run`] drives a run through the [`crate::pipeline`] and interleaves
 //! inputs by time, [`progress`] draws the bar.
 
 pub mod dumps;
 pub mod lines;
-pub mod pipeline;
 pub mod progress;
+pub mod run;
 pub mod source;
 pub mod source_reader;
+
+pub use run::{IngestOptions, IngestReport, ingest};
 
 use std::path::PathBuf;
 
@@ -33,12 +35,8 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("cannot encode or decode the saved counter state")]
-    State(#[source] serde_json::Error),
-    #[error(
-        "cannot continue from the saved failover detector state (_meshlog/failover-state-*.json)"
-    )]
-    DetectorState(#[from] crate::analytics::failover::StateError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
     #[error("the committer thread stopped; see the error it reported")]
     CommitterStopped,
     #[error("the committer thread panicked")]

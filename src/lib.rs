@@ -6,22 +6,26 @@
 //! file / stdin ─ ingest::source (identity, resume offset) ─ ingest::lines::LineReader
 //!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
 //!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)
-//!       + Arrow builders ─▶ RecordBatch
-//!   ─ bounded channel ─▶ process::observations → analytics::failover::FailoverDetector,
-//!       then storage::staging (sorted Parquet per hour and detector state,
-//!       under _meshlog/tmp) ─ bounded channel ─▶ storage::committer::Publisher (fsync,
-//!       rename, commit log with source positions) ─▶ requests/ rejects/ failovers/
-//! admin dump (file, stdin, or scrape::Scraper over HTTP) ─ meshlog_parsers::admin
-//!   ─ stats::StatsProcessor (enrich, counter deltas) ─▶ committer ─▶ endpoint_stats/ cluster_stats/
+//!       + Arrow builders ─▶ SourceBatch (rows, checkpoints) ─┐
+//! admin dump (file, stdin) / scrape::Scraper over HTTP        │
+//!   ─ meshlog_parsers::admin ─▶ SourceBatch (snapshots) ──────┤ bounded queue
+//!                                                             ▼
+//! pipeline::Pipeline (the data directory's one writer), committer thread:
+//!   stages: process::observations → analytics::failover::FailoverDetector;
+//!           stats::commit (counter deltas, evidence for the detector)
+//!   ─ storage::staging (sorted Parquet per hour, the states that changed, under
+//!     _meshlog/tmp) ─ publishing thread: storage::committer::Publisher (fsync, rename,
+//!     commit log with checkpoints), then the source's acknowledgement
+//!   ─▶ requests/ rejects/ endpoint_stats/ cluster_stats/ failovers/
 //! data_dir ─ query::QueryEngine (DataFusion, time-pruned partitions, read-only) ─▶ table/csv/json
 //! ```
 //!
-//! Where to start: [`cli`] owns the commands; [`ingest::pipeline`] drives an ingest
-//! (reading on one thread, encoding on another, publishing on a third);
-//! [`storage::schema`] fixes the tables. Parsing lives in the pure, synchronous
-//! `meshlog-parsers` crate (`parsers/`), which has no I/O of its own; [`simulate`]
-//! generates realistic logs with known truth for the demo and the tests; [`learn`]
-//! infers the topology from endpoint dumps.
+//! Where to start: [`cli`] owns the commands; [`pipeline`] owns a data directory
+//! while writing (sources hand it batches; [`ingest::run`] reads files into it on
+//! the calling thread); [`storage::schema`] fixes the tables. Parsing lives in the
+//! pure, synchronous `meshlog-parsers` crate (`parsers/`), which has no I/O of its
+//! own; [`simulate`] generates realistic logs with known truth for the demo and the
+//! tests; [`learn`] infers the topology from endpoint dumps.
 
 pub mod analytics;
 pub mod cli;
@@ -31,6 +35,7 @@ pub mod error;
 mod fast_hash;
 pub mod ingest;
 pub mod learn;
+pub mod pipeline;
 pub mod process;
 pub mod query;
 pub mod scrape;

@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! schedule (due? back-off) ─ fetch::Fetcher (reqwest, timeout) ─▶ body + arrival time
-//!   ─ store::stats_commit (Dump::parse, one StatsProcessor per source cluster) ─▶ rows
-//!   ─ store::SnapshotStore (Committer: one commit per round, counter state) ─▶ data_dir
+//!   ─ store::into_groups (Dump::parse, grouped by source cluster)
+//!   ─ pipeline (one commit per round: rows against the counter state) ─▶ data_dir
 //! ```
 //!
 //! A failed GET (connect error, timeout, non-2xx) is one line on stderr and an
@@ -21,7 +21,6 @@ pub mod store;
 
 pub use report::ScrapeReport;
 pub use scraper::Scraper;
-pub use store::SnapshotStore;
 
 use crate::storage::StorageError;
 
@@ -30,20 +29,14 @@ use crate::storage::StorageError;
 pub enum ScrapeError {
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("cannot decode the {what} state saved in the data directory")]
-    State {
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("cannot continue from the saved failover detector state")]
-    DetectorState(#[from] crate::analytics::failover::StateError),
     #[error("cannot set up the HTTP client")]
     Client(#[source] reqwest::Error),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error("a scrape task failed")]
     Task(#[source] tokio::task::JoinError),
-    #[error("the snapshot store was lost when a commit task failed")]
-    StoreLost,
+    #[error("the pipeline stopped; see the error it reported")]
+    PipelineStopped,
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
 }

@@ -6,6 +6,7 @@
 //! ([`counters`]), and keeps every part of a dump its parser could not read as a
 //! reject with its line and reason.
 
+pub mod commit;
 pub mod counters;
 pub mod dump;
 pub mod evidence;
@@ -21,7 +22,7 @@ use meshlog_parsers::{ClusterName, Direction};
 use crate::enrich::{Enricher, Locality, Topology};
 use crate::process::rejects::{RejectRow, RejectsBuilder};
 use crate::storage::StorageError;
-use crate::storage::committer::StatsCommit;
+use commit::StatsCommit;
 use counters::{CounterState, key};
 use dump::{Dump, DumpContent};
 use evidence::{LocalEndpointsFailed, SnapshotHosts};
@@ -40,6 +41,21 @@ pub struct StatsCounts {
     /// Hosts or statistics whose counters went down since the previous snapshot.
     pub resets: u64,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl StatsCounts {
+    /// Adds another processor's counts.
+    pub fn add(&mut self, part: StatsCounts) {
+        for (kind, count) in part.dumps_by_kind {
+            *self.dumps_by_kind.entry(kind).or_default() += count;
+        }
+        for (reason, count) in part.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += count;
+        }
+        self.endpoint_rows += part.endpoint_rows;
+        self.stat_rows += part.stat_rows;
+        self.resets += part.resets;
+    }
 }
 
 /// Turns snapshots of one reporting cluster's proxies into rows.

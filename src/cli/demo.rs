@@ -11,7 +11,7 @@ use crate::Error;
 use crate::analytics::failover::Episode;
 use crate::cli::simulate::write_dir;
 use crate::config::{ConfigFile, Overrides, Settings};
-use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
+use crate::ingest::{IngestOptions, IngestReport, ingest};
 use crate::query::{BoundQuery, OutputFormat, QueryEngine, SavedQuery, output};
 use crate::simulate::{CLUSTER_NAMES, Scenario, Truth, TruthEpisode};
 

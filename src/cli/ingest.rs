@@ -10,8 +10,8 @@ use meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
 use crate::Error;
 use crate::config::{Overrides, Settings};
 use crate::ingest::dumps::{DumpOptions, SnapshotReport};
-use crate::ingest::pipeline::{IngestOptions, IngestReport, ingest};
 use crate::ingest::source::inputs_or_stdin;
+use crate::ingest::{IngestOptions, IngestReport, ingest};
 use meshlog_parsers::admin::AdminKind;
 
 /// Arguments of `meshlog ingest`.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use crate::Error;
 use crate::config::scrape::{ScrapeTarget, scrape_targets};
 use crate::config::{ConfigFile, Overrides, Settings, parse_duration_s};
-use crate::scrape::{ScrapeError, ScrapeReport, Scraper, SnapshotStore};
+use crate::pipeline::{Pipeline, PipelineError, PipelineInput, PipelineOptions};
+use crate::scrape::{ScrapeError, ScrapeReport, Scraper};
 use crate::storage::committer::Recovery;
 
 /// Arguments of `meshlog scrape`.
@@ -52,32 +53,41 @@ pub fn run(args: &ScrapeArgs) -> Result<(), Error> {
         );
         return Err(Error::Usage(message));
     }
-    let (store, recovery) = SnapshotStore::open(
-        &settings.data_dir,
-        settings.topology.clone(),
-        settings.failover.clone(),
-    )?;
+    let options = PipelineOptions {
+        data_dir: settings.data_dir.clone(),
+        topology: settings.topology.clone(),
+        failover: settings.failover.clone(),
+        queue_depth: 1,
+    };
+    let (mut pipeline, input) = Pipeline::open(&options).map_err(ScrapeError::from)?;
+    let recovery = pipeline.take_recovery();
+    let committing = std::thread::spawn(move || pipeline.run());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ScrapeError::Runtime)?;
-    let report = runtime.block_on(scrape(args, targets.clone(), store))?;
-    print_summary(&report, &targets, &recovery, started, &settings.data_dir);
+    let scraped = runtime.block_on(scrape(args, targets.clone(), input));
+    // The pipeline ends once the scraper has let go of its input.
+    let committed =
+        committing.join().map_err(|_| ScrapeError::Pipeline(PipelineError::Panicked))?;
+    // A pipeline that failed stops the scraper too: its error is the one to report.
+    committed.map_err(ScrapeError::from)?;
+    print_summary(&scraped?, &targets, &recovery, started, &settings.data_dir);
     Ok(())
 }
 
 async fn scrape(
     args: &ScrapeArgs,
     targets: Vec<ScrapeTarget>,
-    store: SnapshotStore,
+    input: PipelineInput,
 ) -> Result<ScrapeReport, ScrapeError> {
-    let mut scraper = Scraper::new(targets, store)?;
+    let mut scraper = Scraper::new(targets, input)?;
     if args.once {
         scraper.run_round().await?;
     } else {
         scraper.run(stop_signal(args.duration)).await?;
     }
-    Ok(scraper.finish().0)
+    Ok(scraper.finish())
 }
 
 /// Completes on Ctrl-C, on SIGTERM (how Kubernetes stops a pod) or after `duration`.

@@ -1,7 +1,7 @@
 //! Admin dumps among the inputs of `meshlog ingest`: each input's head is sniffed
 //! (`/clusters`, `/stats`, istioctl, `endpointShardz`…; `--kind` overrides), dumps are
-//! read whole and stored in one commit before the access logs, and everything else is
-//! left to the access-log pipeline. A dump file is identified by device, inode and a
+//! read whole and handed to the pipeline as one batch before the access logs, and
+//! everything else is left to the access-log readers. A dump file is identified by device, inode and a
 //! hash of its whole content and time, so re-ingesting an unchanged snapshot stores
 //! nothing, while a file rewritten with a new snapshot is read again.
 
@@ -13,14 +13,10 @@ use std::path::{Path, PathBuf};
 use meshlog_parsers::admin::{AdminKind, detect};
 
 use super::IngestError;
-use super::pipeline::IngestOptions;
-use crate::analytics::failover::FailoverDetector;
-use crate::process::failovers::{corroborate_all, detector_snapshot};
-use crate::stats::counters::CounterState;
+use crate::stats::StatsCounts;
 use crate::stats::dump::{Dump, proxy_from_file_name};
-use crate::stats::{StatsCounts, StatsProcessor};
-use crate::storage::commit_log::{CommitLog, FileIdentity, SourcePosition, fnv1a};
-use crate::storage::committer::{CommitStats, Committer, PendingCommit};
+use crate::storage::commit_log::{CommitLog, FileIdentity, FilePosition, fnv1a};
+use crate::storage::committer::CommitStats;
 
 /// Bytes of an input's head looked at to tell a dump from an access log.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -40,7 +36,7 @@ pub struct DumpOptions {
 pub struct DumpInput {
     pub dump: Dump,
     /// `None` for stdin.
-    pub position: Option<SourcePosition>,
+    pub position: Option<FilePosition>,
 }
 
 /// The inputs split into dumps and access logs.
@@ -125,7 +121,7 @@ fn read_file(path: &Path, options: &DumpOptions, log: &CommitLog) -> io::Result<
     let text = String::from_utf8_lossy(&bytes);
     let name = path.display().to_string();
     let proxy = options.proxy.clone().or_else(|| proxy_from_file_name(path));
-    let position = SourcePosition {
+    let position = FilePosition {
         path: name.clone(),
         identity,
         offset: bytes.len() as u64,
@@ -147,34 +143,4 @@ pub struct SnapshotReport {
     pub stored: CommitStats,
     /// Dump files already stored, unchanged since.
     pub unchanged: Vec<String>,
-}
-
-/// Stores `dumps` (in time order) in one commit, with the failover detector's state
-/// after what they say of local endpoints.
-pub fn store_dumps(
-    committer: &mut Committer,
-    options: &IngestOptions,
-    detector: &mut FailoverDetector,
-    dumps: Vec<DumpInput>,
-) -> Result<SnapshotReport, IngestError> {
-    if dumps.is_empty() {
-        return Ok(SnapshotReport::default());
-    }
-    let counters = match committer.counter_state()? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(IngestError::State)?,
-        None => CounterState::default(),
-    };
-    let mut processor =
-        StatsProcessor::new(options.topology.clone(), options.source_cluster.clone(), counters);
-    let mut sources = Vec::new();
-    for input in dumps {
-        processor.add(&input.dump);
-        sources.extend(input.position);
-    }
-    corroborate_all(detector, &processor.take_evidence());
-    let (stats, rejects, counts) = processor.finish()?;
-    let (detector_state, failovers) = detector_snapshot(detector)?;
-    let pending = PendingCommit::snapshots(stats, rejects, sources, detector_state, failovers);
-    let stored = committer.commit(pending)?;
-    Ok(SnapshotReport { counts, stored, unchanged: Vec::new() })
 }

@@ -17,7 +17,7 @@ use super::IngestError;
 use super::lines::{Line, LineReader};
 use super::source::OpenedSource;
 use crate::process::{LineOrigin, Processor};
-use crate::storage::commit_log::{FileIdentity, SourcePosition};
+use crate::storage::commit_log::{FileIdentity, FilePosition};
 
 /// A source and its reading state.
 pub struct SourceReader {
@@ -126,9 +126,9 @@ impl SourceReader {
     }
 
     /// Where this source stands, for a commit; `None` for stdin.
-    pub fn position(&self) -> Option<SourcePosition> {
+    pub fn position(&self) -> Option<FilePosition> {
         let identity = self.identity?;
-        Some(SourcePosition {
+        Some(FilePosition {
             path: self.name.clone(),
             identity,
             offset: self.done_offset,

@@ -13,6 +13,7 @@ use crate::analytics::failover::{
 };
 use crate::stats::evidence::LocalEndpointsFailed;
 use crate::storage::StorageError;
+use crate::storage::committer::{PendingCommit, StateKind};
 use crate::storage::schema;
 
 fn count(number: u64) -> i64 {
@@ -49,15 +50,18 @@ pub fn corroborate_all(detector: &mut FailoverDetector, evidence: &[LocalEndpoin
     }
 }
 
-/// What each commit carries of the failover detector: its state, encoded, to resume
-/// from, and every episode known so far as the `failovers` table's rows.
-pub fn detector_snapshot(
+/// Saves what a commit carries of the failover detector: its state, encoded, to
+/// resume from, and every episode known so far as the `failovers` table's rows.
+pub fn save_detector(
+    pending: &mut PendingCommit,
     detector: &FailoverDetector,
-) -> Result<(Vec<u8>, RecordBatch), StorageError> {
+) -> Result<(), StorageError> {
     let state = detector
         .state_json()
         .map_err(|source| StorageError::State { what: "failover detector", source })?;
-    Ok((state, failovers_batch(&detector.episodes())?))
+    pending.save_state(StateKind::Detector, state);
+    pending.failovers = Some(failovers_batch(&detector.episodes())?);
+    Ok(())
 }
 
 /// One row per episode, in the order given.
@@ -94,23 +98,22 @@ pub fn failovers_batch(episodes: &[Episode]) -> Result<RecordBatch, StorageError
         baseline.append_value(episode.baseline_cross_cluster_share);
     }
     let [mut requests, mut cross] = counts;
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(source_cluster.finish()),
-        Arc::new(service.finish()),
-        Arc::new(upstream_cluster.finish()),
-        Arc::new(target_cluster.finish()),
-        Arc::new(started_at.finish()),
-        Arc::new(ended_at.finish()),
-        Arc::new(duration_s.finish()),
-        Arc::new(requests.finish()),
-        Arc::new(cross.finish()),
-        Arc::new(peak.finish()),
-        Arc::new(errors_before.finish()),
-        Arc::new(errors_before_flags.finish()),
-        Arc::new(errors_before_code.finish()),
-        Arc::new(confirmed_at.finish()),
-        Arc::new(baseline.finish()),
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("source_cluster", Arc::new(source_cluster.finish())),
+        ("service", Arc::new(service.finish())),
+        ("upstream_cluster", Arc::new(upstream_cluster.finish())),
+        ("target_cluster", Arc::new(target_cluster.finish())),
+        ("started_at", Arc::new(started_at.finish())),
+        ("ended_at", Arc::new(ended_at.finish())),
+        ("duration_s", Arc::new(duration_s.finish())),
+        ("requests", Arc::new(requests.finish())),
+        ("cross_cluster_requests", Arc::new(cross.finish())),
+        ("peak_cross_cluster_share", Arc::new(peak.finish())),
+        ("errors_before", Arc::new(errors_before.finish())),
+        ("errors_before_flags", Arc::new(errors_before_flags.finish())),
+        ("errors_before_code", Arc::new(errors_before_code.finish())),
+        ("confirmed_at", Arc::new(confirmed_at.finish())),
+        ("baseline_cross_cluster_share", Arc::new(baseline.finish())),
     ];
-    RecordBatch::try_new(schema::failovers(), columns)
-        .map_err(|source| StorageError::Arrow { table: "failovers", source })
+    schema::batch_by_name("failovers", &schema::failovers(), columns)
 }

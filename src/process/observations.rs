@@ -134,9 +134,9 @@ fn not_inbound(direction: Option<&str>) -> bool {
 }
 
 fn served(locality: Option<&str>) -> Served {
-    match locality {
-        Some(name) if name == Locality::Local.as_str() => Served::Local,
-        Some(name) if name == Locality::CrossCluster.as_str() => Served::CrossCluster,
+    match locality.and_then(Locality::from_column) {
+        Some(Locality::Local) => Served::Local,
+        Some(Locality::CrossCluster) => Served::CrossCluster,
         _ => Served::Elsewhere,
     }
 }

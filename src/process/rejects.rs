@@ -86,19 +86,18 @@ impl RejectsBuilder {
 
     /// Builds the batch of the rows appended so far and starts a new one.
     pub fn finish(&mut self) -> Result<RecordBatch, StorageError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.ts_ingested.finish()),
-            Arc::new(self.source_cluster.finish()),
-            Arc::new(self.source.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.line.finish()),
-            Arc::new(self.lines.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.error.finish()),
-            Arc::new(self.raw.finish()),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("ts_ingested", Arc::new(self.ts_ingested.finish())),
+            ("source_cluster", Arc::new(self.source_cluster.finish())),
+            ("source", Arc::new(self.source.finish())),
+            ("offset", Arc::new(self.offset.finish())),
+            ("line", Arc::new(self.line.finish())),
+            ("lines", Arc::new(self.lines.finish())),
+            ("reason", Arc::new(self.reason.finish())),
+            ("error", Arc::new(self.error.finish())),
+            ("raw", Arc::new(self.raw.finish())),
         ];
         self.rows = 0;
-        RecordBatch::try_new(schema::rejects(), columns)
-            .map_err(|source| StorageError::Arrow { table: "rejects", source })
+        schema::batch_by_name("rejects", &schema::rejects(), columns)
     }
 }

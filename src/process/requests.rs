@@ -161,41 +161,47 @@ impl RequestsBuilder {
     pub fn finish(&mut self) -> Result<RecordBatch, StorageError> {
         let rows = self.rows;
         let ts = self.ts.finish().with_timezone("UTC");
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(ts),
-            self.source_cluster.finish(),
-            self.proxy.finish(),
-            self.method.finish(),
-            self.path.finish(),
-            self.protocol.finish(),
-            self.response_code.finish_array(),
-            self.response_flags.finish(),
-            self.response_code_details.finish(),
+        let [bytes_received, bytes_sent, duration_ms, upstream_service_time_ms] =
+            self.numbers.each_mut().map(NumberColumn::finish_array);
+        let [requested_server_name, route_name, failure_reason, termination_details] =
+            self.tail.each_mut().map(DictColumn::finish);
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("ts", Arc::new(ts)),
+            ("source_cluster", self.source_cluster.finish()),
+            ("proxy", self.proxy.finish()),
+            ("method", self.method.finish()),
+            ("path", self.path.finish()),
+            ("protocol", self.protocol.finish()),
+            ("response_code", self.response_code.finish_array()),
+            ("response_flags", self.response_flags.finish()),
+            ("response_code_details", self.response_code_details.finish()),
+            ("bytes_received", bytes_received),
+            ("bytes_sent", bytes_sent),
+            ("duration_ms", duration_ms),
+            ("upstream_service_time_ms", upstream_service_time_ms),
+            ("x_forwarded_for", self.x_forwarded_for.finish()),
+            ("user_agent", self.user_agent.finish()),
+            ("request_id", self.request_id.finish()),
+            ("authority", self.authority.finish()),
+            ("upstream_host", self.upstream_host.finish()),
+            ("upstream_cluster", self.upstream_cluster.finish()),
+            ("service", self.service.finish()),
+            ("service_port", self.service_port.finish_array()),
+            ("subset", self.subset.finish()),
+            ("direction", self.direction.finish()),
+            ("upstream_local_address", self.upstream_local_address.finish()),
+            ("downstream_local_address", self.downstream_local_address.finish()),
+            ("downstream_remote_address", self.downstream_remote_address.finish()),
+            ("requested_server_name", requested_server_name),
+            ("route_name", route_name),
+            ("upstream_transport_failure_reason", failure_reason),
+            ("connection_termination_details", termination_details),
+            ("locality", self.locality.finish()),
+            ("dst_cluster", self.dst_cluster.finish()),
+            ("via_gateway", Arc::new(self.via_gateway.finish())),
         ];
-        columns.extend(self.numbers.iter_mut().map(NumberColumn::finish_array));
-        columns.extend([
-            self.x_forwarded_for.finish(),
-            self.user_agent.finish(),
-            self.request_id.finish(),
-            self.authority.finish(),
-            self.upstream_host.finish(),
-            self.upstream_cluster.finish(),
-            self.service.finish(),
-            self.service_port.finish_array(),
-            self.subset.finish(),
-            self.direction.finish(),
-            self.upstream_local_address.finish(),
-            self.downstream_local_address.finish(),
-            self.downstream_remote_address.finish(),
-        ]);
-        columns.extend(self.tail.iter_mut().map(DictColumn::finish));
-        columns.push(self.locality.finish());
-        columns.push(self.dst_cluster.finish());
-        columns.push(Arc::new(self.via_gateway.finish()));
         self.via_gateway = BooleanBuilder::with_capacity(rows);
         self.rows = 0;
-        let schema = schema::with_column_types(&schema::requests(), &columns);
-        RecordBatch::try_new(schema, columns)
-            .map_err(|source| StorageError::Arrow { table: "requests", source })
+        schema::batch_by_name("requests", &schema::requests(), columns)
     }
 }

@@ -1,7 +1,7 @@
 //! What a scrape did, for the summary at the end of a run: rounds, commits, snapshots
 //! and failures per target, rows stored.
 
-use super::store::{RoundStored, add_counts};
+use super::store::RoundStored;
 use crate::config::scrape::ScrapeTarget;
 use crate::stats::StatsCounts;
 use crate::storage::committer::CommitStats;
@@ -57,11 +57,8 @@ impl ScrapeReport {
         if stored.files > 0 || round.stored.counts.dumps_by_kind.values().sum::<u64>() > 0 {
             self.commits += 1;
         }
-        add_counts(&mut self.counts, round.stored.counts.clone());
-        self.stored.files += stored.files;
-        self.stored.rows += stored.rows;
-        self.stored.rejects += stored.rejects;
-        self.stored.stats_rows += stored.stats_rows;
+        self.counts.add(round.stored.counts.clone());
+        self.stored.add(stored);
     }
 
     /// Failed polls over all targets.

@@ -15,8 +15,9 @@ use super::ScrapeError;
 use super::fetch::{FetchError, Fetched, Fetcher};
 use super::report::{RoundReport, ScrapeReport};
 use super::schedule::Schedule;
-use super::store::{RawSnapshot, RoundStored, SnapshotStore};
+use super::store::{RawSnapshot, RoundStored, into_groups};
 use crate::config::scrape::{AdminEndpoint, ScrapeTarget};
+use crate::pipeline::{BatchContent, Origin, PipelineInput, SourceBatch};
 
 /// Targets due this soon join the round under way rather than make their own commit
 /// a moment later.
@@ -35,18 +36,18 @@ pub struct Scraper {
     targets: Vec<ScrapeTarget>,
     schedules: Vec<Schedule>,
     fetcher: Fetcher,
-    /// `None` only while a commit runs on a blocking thread, or after it panicked.
-    store: Option<SnapshotStore>,
+    /// The pipeline that stores each round.
+    input: PipelineInput,
     report: ScrapeReport,
 }
 
 impl Scraper {
     /// A scraper with every target due now.
-    pub fn new(targets: Vec<ScrapeTarget>, store: SnapshotStore) -> Result<Scraper, ScrapeError> {
+    pub fn new(targets: Vec<ScrapeTarget>, input: PipelineInput) -> Result<Scraper, ScrapeError> {
         let now = Instant::now();
         let schedules = targets.iter().map(|target| Schedule::new(target.interval, now)).collect();
         let report = ScrapeReport::new(&targets);
-        Ok(Scraper { targets, schedules, fetcher: Fetcher::new()?, store: Some(store), report })
+        Ok(Scraper { targets, schedules, fetcher: Fetcher::new()?, input, report })
     }
 
     /// What has been done so far.
@@ -54,9 +55,9 @@ impl Scraper {
         &self.report
     }
 
-    /// The report and the store, once done.
-    pub fn finish(self) -> (ScrapeReport, Option<SnapshotStore>) {
-        (self.report, self.store)
+    /// The report, once done (this lets go of the pipeline's input).
+    pub fn finish(self) -> ScrapeReport {
+        self.report
     }
 
     /// Rounds until `until` completes; a round under way when it does is finished.
@@ -177,20 +178,22 @@ impl Scraper {
         );
     }
 
-    /// Parses and commits on a blocking thread: Parquet encoding and fsync are no work
-    /// for the async runtime.
+    /// Parses the round on a blocking thread (no work for the async runtime), hands
+    /// it to the pipeline and waits until it is durable.
     async fn store(&mut self, snapshots: Vec<RawSnapshot>) -> Result<RoundStored, ScrapeError> {
         if snapshots.is_empty() {
             return Ok(RoundStored::default());
         }
-        let mut store = self.store.take().ok_or(ScrapeError::StoreLost)?;
-        let (store, result) = tokio::task::spawn_blocking(move || {
-            let result = store.store(snapshots);
-            (store, result)
-        })
-        .await
-        .map_err(ScrapeError::Task)?;
-        self.store = Some(store);
-        result
+        let groups = tokio::task::spawn_blocking(move || into_groups(snapshots))
+            .await
+            .map_err(ScrapeError::Task)?;
+        let origin =
+            Origin { source: "scrape".into(), source_cluster: None, format: "admin".into() };
+        let (ack, acknowledged) = tokio::sync::oneshot::channel();
+        let content = BatchContent::Snapshots(groups);
+        let batch = SourceBatch { origin, content, checkpoints: Vec::new(), ack: Some(ack) };
+        self.input.send(batch).await.map_err(|_| ScrapeError::PipelineStopped)?;
+        let done = acknowledged.await.map_err(|_| ScrapeError::PipelineStopped)?;
+        Ok(RoundStored { counts: done.snapshots, stored: done.stored })
     }
 }

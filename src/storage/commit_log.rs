@@ -13,9 +13,27 @@ use serde::{Deserialize, Serialize};
 
 use super::StorageError;
 
-/// How far one source (a file) has been read and stored.
+/// Where a source stands once a commit is stored: the next run resumes from it.
+/// Push sources (HTTP) have none: their clients hold what is not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourcePosition {
+#[serde(untagged)]
+pub enum Checkpoint {
+    /// A file read up to an offset.
+    File(FilePosition),
+}
+
+impl Checkpoint {
+    /// The file position, if this is a file's checkpoint.
+    pub fn file(&self) -> Option<&FilePosition> {
+        match self {
+            Checkpoint::File(position) => Some(position),
+        }
+    }
+}
+
+/// How far one file has been read and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
     /// The path as given when it was ingested.
     pub path: String,
     /// The file's identity: device, inode, and a hash of its first bytes.
@@ -45,7 +63,12 @@ pub struct CommitRecord {
     pub committed_at: String,
     /// Table files, relative to the data directory.
     pub files: Vec<PathBuf>,
-    pub sources: Vec<SourcePosition>,
+    /// Where each source stands (named `sources` in the log since the first version).
+    pub sources: Vec<Checkpoint>,
+    /// The state files this commit saved, relative to the data directory (absent in
+    /// logs written before states were listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<PathBuf>,
     pub rows: u64,
     pub rejects: u64,
 }
@@ -83,11 +106,11 @@ impl CommitLog {
 
     /// The last committed position of the file with this device and inode. The
     /// caller checks the fingerprint: an inode can be reused by a new file.
-    pub fn last_position(&self, device: u64, inode: u64) -> Option<&SourcePosition> {
+    pub fn last_position(&self, device: u64, inode: u64) -> Option<&FilePosition> {
         self.records
             .iter()
             .rev()
-            .flat_map(|record| record.sources.iter())
+            .flat_map(|record| record.sources.iter().filter_map(Checkpoint::file))
             .find(|position| position.identity.device == device && position.identity.inode == inode)
     }
 
@@ -148,12 +171,13 @@ mod tests {
             seq,
             committed_at: "2026-11-22T00:00:00Z".into(),
             files: vec![PathBuf::from("requests/date=2026-11-01/hour=10/a.parquet")],
-            sources: vec![SourcePosition {
+            sources: vec![Checkpoint::File(FilePosition {
                 path: "a.log".into(),
                 identity: FileIdentity { device: 1, inode: 2, fingerprint: 3, fingerprint_len: 4 },
                 offset,
                 lines: offset / 10,
-            }],
+            })],
+            states: Vec::new(),
             rows: 5,
             rejects: 0,
         }
@@ -176,6 +200,18 @@ mod tests {
         assert!(reloaded.last_position(1, 3).is_none());
         assert!(fs::read(&path).unwrap().ends_with(b"}\n"));
         fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_record_written_before_checkpoints_and_states_reads_the_same() {
+        let line = br#"{"seq":7,"committed_at":"2026-11-22T00:00:00Z","files":["requests/date=2026-11-01/hour=10/a.parquet"],"sources":[{"path":"a.log","identity":{"device":1,"inode":2,"fingerprint":3,"fingerprint_len":4},"offset":250,"lines":25}],"rows":5,"rejects":0}
+"#;
+        let (records, valid_len) = parse_records(line);
+        assert_eq!(valid_len, line.len());
+        let expected = CommitRecord { seq: 7, ..record(7, 250) };
+        assert_eq!(records, [CommitRecord { sources: expected.sources.clone(), ..expected }]);
+        let written = serde_json::to_vec(&records[0]).unwrap();
+        assert_eq!(written, line[..line.len() - 1], "no `states` key when there are none");
     }
 
     #[test]

@@ -24,8 +24,9 @@ use super::parquet_file::{
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
-use super::staging::{COUNTER_STATE, DETECTOR_STATE};
-pub use super::staging::{CommitStats, PendingCommit, StagedCommit, Stager, StatsCommit};
+pub use super::staging::{
+    AppendedTable, CommitStats, PendingCommit, StagedCommit, Stager, StateKind,
+};
 
 /// What recovery found when the directory was opened.
 #[derive(Debug, Default)]
@@ -75,14 +76,9 @@ impl Committer {
         &self.publisher.log
     }
 
-    /// The failover detector state saved by the last commit, if any.
-    pub fn detector_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        self.publisher.latest_state(DETECTOR_STATE)
-    }
-
-    /// The counter state saved by the last commit that had admin snapshots, if any.
-    pub fn counter_state(&self) -> Result<Option<Vec<u8>>, StorageError> {
-        self.publisher.latest_state(COUNTER_STATE)
+    /// The state of `kind` saved by the last commit that saved one, if any.
+    pub fn state(&self, kind: StateKind) -> Result<Option<Vec<u8>>, StorageError> {
+        self.publisher.latest_state(kind)
     }
 
     /// Makes a batch durable and visible.
@@ -108,17 +104,18 @@ impl Publisher {
         let seq = record.seq;
         record.committed_at = chrono::Utc::now().to_rfc3339();
         self.log.append(record)?;
-        self.write_failovers(&staged.failovers)?;
-        self.remove_old_states(DETECTOR_STATE, seq)?;
-        if staged.saves_counters {
-            self.remove_old_states(COUNTER_STATE, seq)?;
+        if let Some(failovers) = &staged.failovers {
+            self.write_failovers(failovers)?;
+        }
+        for kind in staged.saved_states {
+            self.remove_old_states(kind, seq)?;
         }
         Ok(staged.stats)
     }
 
     /// The newest state file of `kind` that a commit made count: one written by a run
     /// that died before its commit record is ignored.
-    fn latest_state(&self, kind: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    fn latest_state(&self, kind: StateKind) -> Result<Option<Vec<u8>>, StorageError> {
         let Some(last) = self.log.records().last() else { return Ok(None) };
         let newest = self
             .state_files(kind)?
@@ -130,8 +127,8 @@ impl Publisher {
     }
 
     /// Every state file of `kind` and the commit it belongs to.
-    fn state_files(&self, kind: &str) -> Result<Vec<(u64, PathBuf)>, StorageError> {
-        let prefix = format!("{kind}-");
+    fn state_files(&self, kind: StateKind) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+        let prefix = format!("{}-", kind.file_prefix());
         let mut files = Vec::new();
         for path in list_dir(&self.layout.meta_dir())? {
             let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
@@ -159,7 +156,7 @@ impl Publisher {
     }
 
     /// Removes the state files of `kind` but the one of commit `seq`.
-    fn remove_old_states(&self, kind: &str, seq: u64) -> Result<(), StorageError> {
+    fn remove_old_states(&self, kind: StateKind, seq: u64) -> Result<(), StorageError> {
         for (file_seq, path) in self.state_files(kind)? {
             if file_seq != seq {
                 fs::remove_file(&path)
@@ -177,7 +174,7 @@ impl Publisher {
         let mut recovery = Recovery::default();
         // A state file of a commit whose record was never appended: the next commit
         // takes its number, and one without that kind of state would not replace it.
-        for kind in [DETECTOR_STATE, COUNTER_STATE] {
+        for kind in StateKind::ALL {
             for (seq, path) in self.state_files(kind)? {
                 if seq >= self.log.next_seq() {
                     fs::remove_file(&path)
@@ -285,14 +282,11 @@ mod tests {
     }
 
     fn pending(rejects: RecordBatch, detector_state: &[u8]) -> PendingCommit {
-        PendingCommit {
-            requests: RecordBatch::new_empty(crate::storage::schema::requests()),
-            rejects,
-            sources: Vec::new(),
-            detector_state: detector_state.to_vec(),
-            failovers: failovers_batch(&[]).unwrap(),
-            stats: None,
-        }
+        let mut pending = PendingCommit::default();
+        pending.add_rows(AppendedTable::Rejects, rejects);
+        pending.save_state(StateKind::Detector, detector_state.to_vec());
+        pending.failovers = Some(failovers_batch(&[]).unwrap());
+        pending
     }
 
     fn rejects_files(root: &Path) -> Vec<PathBuf> {
@@ -310,14 +304,14 @@ mod tests {
         assert!(rejects_files(&root).is_empty(), "staged files are not in the table");
         assert_eq!(publisher.publish(first).unwrap().rejects, 1);
         assert_eq!(rejects_files(&root).len(), 1);
-        assert_eq!(publisher.latest_state(DETECTOR_STATE).unwrap().unwrap(), b"1");
+        assert_eq!(publisher.latest_state(StateKind::Detector).unwrap().unwrap(), b"1");
         // A crash before the second commit is published loses it whole, and only it.
         drop((stager, publisher, second));
         let (reopened, recovery) = Committer::open(&root).unwrap();
         assert!(recovery.orphans_removed.is_empty());
         assert_eq!(fs::read_dir(root.join(crate::storage::layout::TMP_DIR)).unwrap().count(), 0);
         assert_eq!(reopened.log().records().len(), 1);
-        assert_eq!(reopened.detector_state().unwrap().unwrap(), b"1");
+        assert_eq!(reopened.state(StateKind::Detector).unwrap().unwrap(), b"1");
         assert_eq!(rejects_files(&root).len(), 1);
         drop(reopened);
         fs::remove_dir_all(&root).unwrap();
@@ -331,15 +325,37 @@ mod tests {
         committer.commit(pending(one_reject(), b"1")).unwrap();
         drop(committer);
         // A run that died after publishing commit 2's counter state, before its record.
-        let uncommitted = root.join(crate::storage::staging::state_file(COUNTER_STATE, 2));
+        let uncommitted = root.join(crate::storage::staging::state_file(StateKind::Counters, 2));
         fs::write(&uncommitted, b"uncommitted").unwrap();
         let (mut committer, recovery) = Committer::open(&root).unwrap();
         assert_eq!(recovery.orphans_removed, [uncommitted]);
         // The next commit takes number 2 and has no counter state of its own.
         committer.commit(pending(one_reject(), b"2")).unwrap();
-        assert_eq!(committer.counter_state().unwrap(), None);
-        assert_eq!(committer.detector_state().unwrap().unwrap(), b"2");
+        assert_eq!(committer.state(StateKind::Counters).unwrap(), None);
+        assert_eq!(committer.state(StateKind::Detector).unwrap().unwrap(), b"2");
         drop(committer);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_commit_saves_only_the_states_it_carries() {
+        let root = std::env::temp_dir().join(format!("meshlog-states-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (mut committer, _) = Committer::open(&root).unwrap();
+        committer.commit(pending(one_reject(), b"detector 1")).unwrap();
+        let mut counters_only = PendingCommit::default();
+        counters_only.add_rows(AppendedTable::Rejects, one_reject());
+        counters_only.save_state(StateKind::Counters, b"counters 2".to_vec());
+        committer.commit(counters_only).unwrap();
+        drop(committer);
+        let (reopened, _) = Committer::open(&root).unwrap();
+        assert_eq!(reopened.state(StateKind::Detector).unwrap().unwrap(), b"detector 1");
+        assert_eq!(reopened.state(StateKind::Counters).unwrap().unwrap(), b"counters 2");
+        let states: Vec<_> = reopened.log().records().iter().map(|r| r.states.clone()).collect();
+        let detector = crate::storage::staging::state_file(StateKind::Detector, 1);
+        let counters = crate::storage::staging::state_file(StateKind::Counters, 2);
+        assert_eq!(states, [vec![detector], vec![counters]]);
+        drop(reopened);
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -347,7 +363,8 @@ mod tests {
     fn commit_with(committer: &mut Committer, episodes: &[Episode]) {
         let no_rejects = RecordBatch::new_empty(crate::storage::schema::rejects());
         let failovers = failovers_batch(episodes).unwrap();
-        committer.commit(PendingCommit { failovers, ..pending(no_rejects, b"{}") }).unwrap();
+        let pending = PendingCommit { failovers: Some(failovers), ..pending(no_rejects, b"{}") };
+        committer.commit(pending).unwrap();
     }
 
     /// The inode of the `failovers` file: a rewrite (a rename into place) changes it.

@@ -8,6 +8,10 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+
+use super::StorageError;
 
 /// The directory (under the data dir) of the `requests` table, partitioned by
 /// `date=YYYY-MM-DD/hour=HH` of the request's `ts`.
@@ -220,6 +224,37 @@ pub fn cluster_stats() -> SchemaRef {
         ))
     });
     SCHEMA.clone()
+}
+
+/// A table's batch from columns given by name, put in the table's order and each
+/// field typed as its column (a string column may be a dictionary in memory). A
+/// builder names what it built, so a column missing, unknown or named twice is an
+/// error here, never a table whose columns are shifted by one.
+pub fn batch_by_name(
+    table: &'static str,
+    schema: &SchemaRef,
+    mut named: Vec<(&str, ArrayRef)>,
+) -> Result<RecordBatch, StorageError> {
+    let mismatch =
+        |message: String| StorageError::Arrow { table, source: ArrowError::SchemaError(message) };
+    if named.len() != schema.fields().len() {
+        let names: Vec<&str> = named.iter().map(|(name, _)| *name).collect();
+        return Err(mismatch(format!(
+            "{} columns built, {} declared: {names:?}",
+            names.len(),
+            schema.fields().len()
+        )));
+    }
+    let mut columns = Vec::with_capacity(named.len());
+    for field in schema.fields() {
+        let position = named.iter().position(|(name, _)| name == field.name());
+        let Some(position) = position else {
+            return Err(mismatch(format!("no column built for {:?}", field.name())));
+        };
+        columns.push(named.swap_remove(position).1);
+    }
+    let typed = with_column_types(schema, &columns);
+    RecordBatch::try_new(typed, columns).map_err(|source| StorageError::Arrow { table, source })
 }
 
 /// `table`'s schema with each field's type taken from `columns`: a batch in memory

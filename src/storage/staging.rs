@@ -13,50 +13,96 @@ use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::{CommitRecord, SourcePosition};
+use super::commit_log::{Checkpoint, CommitRecord};
 use super::layout::{Layout, hour_of, partition_of};
 use super::parquet_file::{StagedFile, TableFile, relative, stage, stage_bytes, with_dictionaries};
 use super::schema::{CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, REJECTS_DIR, REQUESTS_DIR};
 use super::time_order::{sort_by_time, time_column};
 
-/// The rows and positions of one commit.
-pub struct PendingCommit {
-    /// `requests` rows in any order; the stager sorts them.
-    pub requests: RecordBatch,
-    pub rejects: RecordBatch,
-    /// Where each source stands once these rows are stored.
-    pub sources: Vec<SourcePosition>,
-    /// The failover detector's state after these rows, to resume from.
-    pub detector_state: Vec<u8>,
-    /// Every failover episode known after these rows.
-    pub failovers: RecordBatch,
-    /// Rows of admin snapshots (`/clusters`, `/stats`…), if this commit has any.
-    pub stats: Option<StatsCommit>,
+/// A table a commit adds rows to, in hourly partitions of its time column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendedTable {
+    Requests,
+    Rejects,
+    EndpointStats,
+    ClusterStats,
 }
 
-impl PendingCommit {
-    /// A commit of admin snapshots alone (dump files or a scrape round): no requests,
-    /// and the failover detector's state and episodes carried over as they are.
-    pub fn snapshots(
-        stats: StatsCommit,
-        rejects: RecordBatch,
-        sources: Vec<SourcePosition>,
-        detector_state: Vec<u8>,
-        failovers: RecordBatch,
-    ) -> PendingCommit {
-        let requests = RecordBatch::new_empty(super::schema::requests());
-        PendingCommit { requests, rejects, sources, detector_state, failovers, stats: Some(stats) }
+impl AppendedTable {
+    /// Its directory under the data directory.
+    pub fn dir(self) -> &'static str {
+        match self {
+            AppendedTable::Requests => REQUESTS_DIR,
+            AppendedTable::Rejects => REJECTS_DIR,
+            AppendedTable::EndpointStats => ENDPOINT_STATS_DIR,
+            AppendedTable::ClusterStats => CLUSTER_STATS_DIR,
+        }
+    }
+
+    /// Whether the stager sorts its rows by time (rejects stay in reading order).
+    fn sorted(self) -> bool {
+        self != AppendedTable::Rejects
     }
 }
 
-/// The rows of admin snapshots in a commit, and the counter state after them.
-pub struct StatsCommit {
-    /// `endpoint_stats` rows in any order; the stager sorts them.
-    pub endpoint_stats: RecordBatch,
-    /// `cluster_stats` rows in any order; the stager sorts them.
-    pub cluster_stats: RecordBatch,
-    /// The last counters seen per proxy, host and statistic (for deltas), to resume from.
-    pub counter_state: Vec<u8>,
+/// The state a stage saves with a commit, to resume from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    /// The failover detector's state.
+    Detector,
+    /// The last counters of admin snapshots per proxy, host and statistic (for deltas).
+    Counters,
+}
+
+impl StateKind {
+    pub const ALL: [StateKind; 2] = [StateKind::Detector, StateKind::Counters];
+
+    /// The prefix of its files' names in `_meshlog/`.
+    pub fn file_prefix(self) -> &'static str {
+        match self {
+            StateKind::Detector => "failover-state",
+            StateKind::Counters => "counter-state",
+        }
+    }
+}
+
+/// What one commit stores: rows added to tables, the states of the stages that
+/// changed, the tables it replaces whole (derived from a state), and where each
+/// source stands once these are stored. Each stage adds what it has; a commit of
+/// admin snapshots carries no detector state, one of access logs no counters.
+#[derive(Default)]
+pub struct PendingCommit {
+    pub rows: Vec<(AppendedTable, RecordBatch)>,
+    pub states: Vec<(StateKind, Vec<u8>)>,
+    /// Every failover episode known after this commit, when the detector changed.
+    pub failovers: Option<RecordBatch>,
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl PendingCommit {
+    /// Adds `batch` to `table` (an empty batch adds nothing).
+    pub fn add_rows(&mut self, table: AppendedTable, batch: RecordBatch) {
+        self.rows.push((table, batch));
+    }
+
+    /// Saves a stage's state with this commit.
+    pub fn save_state(&mut self, kind: StateKind, bytes: Vec<u8>) {
+        self.states.push((kind, bytes));
+    }
+
+    /// Rows of `table` in this commit.
+    fn rows_of(&self, table: AppendedTable) -> u64 {
+        let rows = self.rows.iter().filter(|(of, _)| *of == table);
+        rows.map(|(_, batch)| batch.num_rows() as u64).sum()
+    }
+
+    /// Whether the commit stores nothing and moves no source.
+    pub fn is_empty(&self) -> bool {
+        self.rows.iter().all(|(_, batch)| batch.num_rows() == 0)
+            && self.states.is_empty()
+            && self.failovers.is_none()
+            && self.checkpoints.is_empty()
+    }
 }
 
 /// What a commit wrote.
@@ -69,27 +115,32 @@ pub struct CommitStats {
     pub stats_rows: u64,
 }
 
+impl CommitStats {
+    /// Adds what another commit wrote.
+    pub fn add(&mut self, other: CommitStats) {
+        self.files += other.files;
+        self.rows += other.rows;
+        self.rejects += other.rejects;
+        self.stats_rows += other.stats_rows;
+    }
+}
+
 /// A commit whose files are written under `_meshlog/tmp/`, ready to publish.
 pub struct StagedCommit {
     /// The table files, then the state files.
     pub files: Vec<StagedFile>,
     /// The record that makes the table files count; `committed_at` is set on publishing.
     pub record: CommitRecord,
-    /// Every failover episode known after this commit.
-    pub failovers: RecordBatch,
-    /// Whether the commit saves a new counter state (it has admin snapshots).
-    pub saves_counters: bool,
+    /// Every failover episode known after this commit, when the detector changed.
+    pub failovers: Option<RecordBatch>,
+    /// The kinds of state this commit saves.
+    pub saved_states: Vec<StateKind>,
     pub stats: CommitStats,
 }
 
-/// The failover detector's state after a commit.
-pub const DETECTOR_STATE: &str = "failover-state";
-/// The last counters of admin snapshots after a commit.
-pub const COUNTER_STATE: &str = "counter-state";
-
 /// A state file's path, relative to the data directory.
-pub fn state_file(kind: &str, seq: u64) -> PathBuf {
-    Path::new(super::layout::META_DIR).join(format!("{kind}-{seq:010}.json"))
+pub fn state_file(kind: StateKind, seq: u64) -> PathBuf {
+    Path::new(super::layout::META_DIR).join(format!("{}-{seq:010}.json", kind.file_prefix()))
 }
 
 /// Stages commits one after another, numbering them.
@@ -120,37 +171,38 @@ impl Stager {
     /// Sorts and encodes a batch's files into `_meshlog/tmp/`.
     pub fn stage(&mut self, pending: PendingCommit) -> Result<StagedCommit, StorageError> {
         let seq = self.next_seq;
-        let mut files = self.write_sorted(REQUESTS_DIR, seq, &pending.requests)?;
-        files.extend(self.write_partitioned(REJECTS_DIR, seq, &pending.rejects)?);
-        let mut stats_rows = 0;
-        if let Some(stats) = &pending.stats {
-            files.extend(self.write_sorted(ENDPOINT_STATS_DIR, seq, &stats.endpoint_stats)?);
-            files.extend(self.write_sorted(CLUSTER_STATS_DIR, seq, &stats.cluster_stats)?);
-            stats_rows = (stats.endpoint_stats.num_rows() + stats.cluster_stats.num_rows()) as u64;
+        let mut files = Vec::new();
+        for (table, rows) in &pending.rows {
+            files.extend(match table.sorted() {
+                true => self.write_sorted(table.dir(), seq, rows)?,
+                false => self.write_partitioned(table.dir(), seq, rows)?,
+            });
         }
         let stats = CommitStats {
             files: files.len() as u64,
-            rows: pending.requests.num_rows() as u64,
-            rejects: pending.rejects.num_rows() as u64,
-            stats_rows,
+            rows: pending.rows_of(AppendedTable::Requests),
+            rejects: pending.rows_of(AppendedTable::Rejects),
+            stats_rows: pending.rows_of(AppendedTable::EndpointStats)
+                + pending.rows_of(AppendedTable::ClusterStats),
         };
-        let record = CommitRecord {
+        let mut record = CommitRecord {
             seq,
             committed_at: String::new(),
             files: files.iter().map(|file| file.relative_path.clone()).collect(),
-            sources: pending.sources,
+            sources: pending.checkpoints,
+            states: Vec::new(),
             rows: stats.rows,
             rejects: stats.rejects,
         };
-        let detector_state = state_file(DETECTOR_STATE, seq);
-        files.push(stage_bytes(&self.layout, &detector_state, &pending.detector_state)?);
-        if let Some(stats) = &pending.stats {
-            let counter_state = state_file(COUNTER_STATE, seq);
-            files.push(stage_bytes(&self.layout, &counter_state, &stats.counter_state)?);
+        let mut saved_states = Vec::new();
+        for (kind, bytes) in &pending.states {
+            let path = state_file(*kind, seq);
+            files.push(stage_bytes(&self.layout, &path, bytes)?);
+            record.states.push(path);
+            saved_states.push(*kind);
         }
         self.next_seq += 1;
-        let saves_counters = pending.stats.is_some();
-        Ok(StagedCommit { files, record, failovers: pending.failovers, saves_counters, stats })
+        Ok(StagedCommit { files, record, failovers: pending.failovers, saved_states, stats })
     }
 
     /// Writes `rows` of `table` sorted by time, one file per hour.

@@ -1,0 +1,84 @@
+//! What a source hands to the pipeline: a [`SourceBatch`] says where it came from,
+//! what it holds (access-log rows already parsed and tagged by the source, or admin
+//! snapshots), the checkpoints it reaches once stored, and whom to tell when it is
+//! durable. [`PipelineInput`] is the sending end of the pipeline's bounded queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::record_batch::RecordBatch;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::stats::StatsCounts;
+use crate::stats::commit::SnapshotGroup;
+use crate::storage::commit_log::Checkpoint;
+use crate::storage::committer::CommitStats;
+
+/// Where a batch came from, for reports and logs.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The source's name: a path, `stdin`, `scrape`…
+    pub source: String,
+    /// The reporting cluster its lines or snapshots are from, when one source has one.
+    pub source_cluster: Option<Arc<str>>,
+    /// The format its lines were read as (`auto`, `istio`…), or the snapshot kinds.
+    pub format: String,
+}
+
+/// What a batch holds.
+pub enum BatchContent {
+    /// Access-log rows and the lines rejected on the way.
+    Requests { requests: RecordBatch, rejects: RecordBatch },
+    /// Admin snapshots (`/clusters`, `/stats`…), one group per reporting cluster.
+    Snapshots(Vec<SnapshotGroup>),
+}
+
+/// One batch from one source.
+pub struct SourceBatch {
+    pub origin: Origin,
+    pub content: BatchContent,
+    /// Where the sources stand once this batch is stored (none for push sources).
+    pub checkpoints: Vec<Checkpoint>,
+    /// Told once the batch is durable, or dropped if the pipeline fails first.
+    pub ack: Option<oneshot::Sender<Acknowledged>>,
+}
+
+/// What a source is told once its batch is durable.
+#[derive(Debug, Default)]
+pub struct Acknowledged {
+    /// What the commit that holds the batch stored (it may hold other batches too).
+    pub stored: CommitStats,
+    /// What the batch's snapshots gave, when it had any.
+    pub snapshots: StatsCounts,
+}
+
+/// The sending end of the pipeline's bounded queue; cheap to clone, one per source.
+#[derive(Clone)]
+pub struct PipelineInput {
+    pub(super) sender: mpsc::Sender<SourceBatch>,
+    pub(super) sources_ended: Arc<AtomicBool>,
+}
+
+/// The pipeline stopped (it failed; its own error says why).
+#[derive(Debug, thiserror::Error)]
+#[error("the pipeline stopped; see the error it reported")]
+pub struct PipelineStopped;
+
+impl PipelineInput {
+    /// Queues `batch` from a thread outside any async runtime, waiting while the
+    /// queue is full.
+    pub fn send_blocking(&self, batch: SourceBatch) -> Result<(), PipelineStopped> {
+        self.sender.blocking_send(batch).map_err(|_| PipelineStopped)
+    }
+
+    /// Queues `batch` from async code, waiting while the queue is full.
+    pub async fn send(&self, batch: SourceBatch) -> Result<(), PipelineStopped> {
+        self.sender.send(batch).await.map_err(|_| PipelineStopped)
+    }
+
+    /// Says that no source will send more than what is queued: the pipeline then
+    /// shares the last batches' column work between all cores.
+    pub fn sources_ended(&self) {
+        self.sources_ended.store(true, Ordering::Release);
+    }
+}
