@@ -7,6 +7,7 @@
 mod duration;
 pub mod scrape;
 pub mod settings;
+pub mod topology;
 
 use std::path::{Path, PathBuf};
 

@@ -165,7 +165,7 @@ pod_cidrs = ["10.128.0.0/16", "fd00:3::/64"]
 eastwest_gateways = ["34.23.45.6"]
 "#;
         let file = ConfigFile::parse(Path::new("mesh.toml"), text.into()).unwrap();
-        Topology::from_config(&file).unwrap()
+        crate::config::topology::from_config(&file).unwrap()
     }
 
     fn tag(host: Option<&str>, cluster: Option<&str>) -> (Locality, Option<String>, bool) {

@@ -256,7 +256,7 @@ mod tests {
 
     fn targets(text: &str) -> Result<Vec<ScrapeTarget>, ConfigError> {
         let file = ConfigFile::parse(Path::new("mesh.toml"), text.into())?;
-        let topology = Topology::from_config(&file)?;
+        let topology = crate::config::topology::from_config(&file)?;
         let default_source = file.config.source_cluster.as_deref().map(Arc::from);
         scrape_targets(&file, default_source.as_ref(), &topology)
     }

@@ -56,7 +56,7 @@ impl Settings {
             overrides.source_cluster.clone().or_else(|| config.source_cluster.clone());
         Ok(Settings {
             data_dir,
-            topology: Arc::new(Topology::from_config(file)?),
+            topology: Arc::new(crate::config::topology::from_config(file)?),
             source_cluster: source_cluster.as_deref().map(Arc::from),
             failover: failover_settings(file, &config.failover)?,
         })

@@ -90,7 +90,7 @@ fn load(learned: &Learned) -> Topology {
     let text = learned.to_toml();
     let file = ConfigFile::parse(Path::new("learned.toml"), text.clone())
         .unwrap_or_else(|error| panic!("{error}\n{text}"));
-    Topology::from_config(&file).unwrap_or_else(|error| panic!("{error}\n{text}"))
+    crate::config::topology::from_config(&file).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 fn cluster<'l>(learned: &'l Learned, name: &str) -> &'l LearnedCluster {

@@ -21,7 +21,7 @@ const SOURCE: &str = "cluster1";
 
 fn topology() -> Topology {
     let file = ConfigFile::parse(Path::new("mesh.toml"), topology_toml()).unwrap();
-    Topology::from_config(&file).unwrap()
+    crate::config::topology::from_config(&file).unwrap()
 }
 
 /// cluster1's lines of a 12-minute simulated mesh (long enough for its episodes).

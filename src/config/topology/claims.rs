@@ -20,8 +20,8 @@ use std::ops::Range;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::{ClusterId, Topology};
 use crate::config::{ConfigError, ConfigFile, ConfigWarning};
+use crate::enrich::{ClusterId, Topology};
 
 const CIDRS_KEY: &str = "clusters.pod_cidrs";
 const GATEWAYS_KEY: &str = "clusters.eastwest_gateways";
