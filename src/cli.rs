@@ -5,6 +5,7 @@ mod ingest;
 pub mod logging;
 mod parse;
 mod query;
+mod repair;
 mod scrape;
 mod simulate;
 mod topology;
@@ -48,6 +49,9 @@ enum Command {
     /// Poll the Envoy admin endpoints of the config's [[scrape]] entries
     /// (/clusters?format=json, /stats/prometheus) into endpoint_stats and cluster_stats.
     Scrape(scrape::ScrapeArgs),
+    /// Rebuild a damaged commit log (`_meshlog/commits.jsonl`) from the data
+    /// directory's files, keeping the damaged one beside it.
+    Repair(repair::RepairArgs),
 }
 
 /// Runs the command the user asked for.
@@ -61,5 +65,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo(args) => demo::run(&args),
         Command::Topology(args) => topology::run(&args),
         Command::Scrape(args) => scrape::run(&args),
+        Command::Repair(args) => repair::run(&args),
     }
 }

@@ -38,6 +38,8 @@ pub enum Error {
     Query(#[from] crate::query::QueryError),
     #[error(transparent)]
     Scrape(#[from] crate::scrape::ScrapeError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 impl Error {
@@ -49,7 +51,7 @@ impl Error {
             Error::Format { .. } | Error::Config(_) | Error::Usage(_) => 2,
             Error::Ingest(crate::ingest::IngestError::Format { .. }) => 2,
             Error::Query(error) => error.exit_code(),
-            Error::Scrape(_) => 1,
+            Error::Scrape(_) | Error::Storage(_) => 1,
             Error::Read { .. } | Error::Write(_) | Error::Create { .. } | Error::Ingest(_) => 1,
         }
     }

@@ -79,9 +79,9 @@ impl Pipeline {
     /// Opens and locks the data directory, recovers it, loads every stage's state,
     /// and returns the input end of its queue.
     pub fn open(options: &PipelineOptions) -> Result<(Pipeline, PipelineInput), PipelineError> {
-        let (committer, recovery) = Committer::open(&options.data_dir)?;
+        let (mut committer, recovery) = Committer::open(&options.data_dir)?;
         let (stages, settings_changed) =
-            Stages::load(&committer, options.topology.clone(), &options.failover)?;
+            Stages::load(&mut committer, options.topology.clone(), &options.failover)?;
         let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
         let sources_ended = Arc::new(AtomicBool::new(false));
         let input = PipelineInput { sender, sources_ended: sources_ended.clone() };

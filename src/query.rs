@@ -120,6 +120,9 @@ pub enum QueryError {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// The data directory's commit log is damaged, or a file it lists is gone.
+    #[error(transparent)]
+    Damaged(crate::storage::StorageError),
     /// The result could not be rendered (CSV, JSON or table encoding).
     #[error("cannot format the result as {format}")]
     Format {
@@ -156,6 +159,7 @@ impl QueryError {
             | QueryError::NotADataDir { .. }
             | QueryError::Config(_) => 2,
             QueryError::Execute { .. }
+            | QueryError::Damaged(_)
             | QueryError::Table { .. }
             | QueryError::SavedHeader { .. }
             | QueryError::Format { .. }

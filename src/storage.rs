@@ -10,6 +10,7 @@ pub mod dict_column;
 pub mod layout;
 pub mod parallel;
 pub mod parquet_file;
+pub mod repair;
 mod rle_hybrid;
 pub mod row_groups;
 pub mod schema;
@@ -48,6 +49,29 @@ pub enum StorageError {
     },
     #[error("data directory {path} is in use by another meshlog ingest")]
     Locked { path: PathBuf },
+    #[error(
+        "{path}:{line}: {problem}; nothing was changed. The commit log says which files \
+         hold committed rows: run `meshlog repair --data-dir {data_dir}` to rebuild it from \
+         the files' own metadata (the damaged log is kept beside it)"
+    )]
+    DamagedLog { path: PathBuf, line: usize, problem: String, data_dir: PathBuf },
+    #[error(
+        "{path} is missing, though commit {seq} saved it; nothing was changed. Restore it \
+         from a backup, or move the data directory aside and ingest again"
+    )]
+    MissingState { path: PathBuf, seq: u64 },
+    #[error(
+        "the commit log ends at commit {last_seq}, but {found} belongs to a later commit: \
+         the log lost its last record(s); nothing was changed. Run `meshlog repair \
+         --data-dir {data_dir}` to rebuild it from the files' own metadata"
+    )]
+    LostRecords { last_seq: u64, found: PathBuf, data_dir: PathBuf },
+    #[error(
+        "{count} committed file(s) are missing from {data_dir}, such as {first}; the \
+         rows they held cannot be read. Restore them, or run `meshlog repair --data-dir \
+         {data_dir}` to drop them from the commit log"
+    )]
+    MissingFiles { data_dir: PathBuf, count: usize, first: PathBuf },
 }
 
 impl StorageError {

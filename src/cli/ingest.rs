@@ -134,9 +134,8 @@ pub fn print_summary(report: &IngestReport, settings: &Settings) {
     for (source, offset) in &report.resumed {
         eprintln!("  resumed {source} at byte {offset} (read before)");
     }
-    if !report.recovery.orphans_removed.is_empty() {
-        let removed = report.recovery.orphans_removed.len();
-        eprintln!("  removed {removed} uncommitted files left by an interrupted run");
+    if let Some(summary) = report.recovery.summary() {
+        eprintln!("  {summary}");
     }
 }
 

@@ -167,9 +167,8 @@ fn print_summary(
     for (reason, count) in &counts.rejected_by_reason {
         eprintln!("  snapshot parts rejected {count}: {reason}");
     }
-    if !recovery.orphans_removed.is_empty() {
-        let removed = recovery.orphans_removed.len();
-        eprintln!("  removed {removed} uncommitted files left by an interrupted run");
+    if let Some(summary) = recovery.summary() {
+        eprintln!("  {summary}");
     }
     eprintln!("  see `meshlog query --saved endpoint_health`");
 }

@@ -10,7 +10,7 @@ use super::PipelineError;
 use super::batch::BatchContent;
 use crate::analytics::failover::{Episode, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
-use crate::process::failovers::{corroborate_all, load_detector, save_detector};
+use crate::process::failovers::{corroborate_all, failovers_batch, load_detector, save_detector};
 use crate::process::observations::observe_requests;
 use crate::stats::StatsCounts;
 use crate::stats::commit::{decode_counters, snapshot_rows};
@@ -39,9 +39,11 @@ pub struct DetectorCounts {
 }
 
 impl Stages {
-    /// The stages as the last commits of `committer`'s directory left them.
+    /// The stages as the last commits of `committer`'s directory left them; the
+    /// `failovers` table is rewritten from the detector's state (a crash may have
+    /// come between the commit and the table's rewrite).
     pub fn load(
-        committer: &Committer,
+        committer: &mut Committer,
         topology: Arc<Topology>,
         failover: &FailoverSettings,
     ) -> Result<(Stages, Vec<String>), PipelineError> {
@@ -51,6 +53,9 @@ impl Stages {
             Some(bytes) => decode_counters(&bytes)?,
             None => CounterState::default(),
         };
+        if saved.is_some() {
+            committer.restore_failovers(&failovers_batch(&loaded.detector.episodes())?)?;
+        }
         let stages = Stages { topology, detector: loaded.detector, counters };
         Ok((stages, loaded.settings_changed))
     }

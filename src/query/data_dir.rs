@@ -4,12 +4,15 @@
 //! typo, the wrong working directory) is refused with the path named, rather than
 //! answered with empty tables. The directory is read by its canonical path: the
 //! object store under the tables takes only absolute paths without `..`, so
-//! `--data-dir ../d` works only once resolved.
+//! `--data-dir ../d` works only once resolved. A file the commit log lists that is
+//! not there is an error naming it, never a table silently missing its rows.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::QueryError;
+use crate::storage::StorageError;
+use crate::storage::commit_log::{COMMIT_LOG, CommitLog};
 use crate::storage::layout::META_DIR;
 use crate::storage::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
@@ -33,7 +36,25 @@ pub fn resolve(path: &Path) -> Result<PathBuf, QueryError> {
         let why = format!("it holds none of {expected}");
         return Err(not_a_data_dir(path, why, None));
     }
+    check_committed_files(&canonical)?;
     Ok(canonical)
+}
+
+/// Every file the commit log lists is there (a torn last record is ignored: a
+/// writer may be appending it).
+fn check_committed_files(data_dir: &Path) -> Result<(), QueryError> {
+    let log = data_dir.join(META_DIR).join(COMMIT_LOG);
+    let records = CommitLog::read(&log).map_err(QueryError::Damaged)?;
+    let mut missing = records
+        .iter()
+        .flat_map(|record| record.files.iter())
+        .filter(|file| !data_dir.join(file).exists());
+    let Some(first) = missing.next() else { return Ok(()) };
+    Err(QueryError::Damaged(StorageError::MissingFiles {
+        data_dir: data_dir.into(),
+        count: 1 + missing.count(),
+        first: first.clone(),
+    }))
 }
 
 fn not_a_data_dir(path: &Path, why: String, source: Option<io::Error>) -> QueryError {

@@ -1,9 +1,11 @@
 //! The commit log: an append-only file of JSON records, one per commit, each
 //! listing the table files it made visible and how far into each source it read.
 //! A file in a table directory that no commit lists was left by a run that died
-//! before committing; recovery deletes it, and the source is read again from the
+//! before committing; recovery moves it aside, and the source is read again from the
 //! last committed position, so a line is neither lost nor stored twice. A torn
-//! last record (a crash while appending) is cut off on load.
+//! last record (a crash while appending: no newline at its end) is cut off on load;
+//! any other damage (a record that does not read, a commit number missing or out of
+//! order) stops loading with an error saying how to recover, and changes nothing.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -12,6 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::StorageError;
+
+/// The commit log's file name, in `_meshlog/`.
+pub const COMMIT_LOG: &str = "commits.jsonl";
 
 /// Where a source stands once a commit is stored: the next run resumes from it.
 /// Push sources (HTTP) have none: their clients hold what is not acknowledged.
@@ -73,6 +78,14 @@ pub struct CommitRecord {
     pub rejects: u64,
 }
 
+/// What each table file says of the commit it was written for (in its footer):
+/// enough for `meshlog repair` to rebuild that commit's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileCommit {
+    pub seq: u64,
+    pub sources: Vec<Checkpoint>,
+}
+
 /// The commit log of a data directory.
 pub struct CommitLog {
     path: PathBuf,
@@ -82,16 +95,19 @@ pub struct CommitLog {
 impl CommitLog {
     /// Loads the log at `path` (empty when missing), cutting off a torn last record.
     pub fn open(path: &Path) -> Result<CommitLog, StorageError> {
-        let text = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(StorageError::io("read", path, source)),
-        };
-        let (records, valid_len) = parse_records(&text);
-        if valid_len < text.len() {
-            truncate(path, valid_len)?;
+        let text = read_log(path)?;
+        let parsed = parse_records(&text).map_err(|damage| damage.error(path))?;
+        if parsed.valid_len < text.len() {
+            truncate(path, parsed.valid_len)?;
         }
-        Ok(CommitLog { path: path.into(), records })
+        Ok(CommitLog { path: path.into(), records: parsed.records })
+    }
+
+    /// Loads the log at `path` without changing it (a torn last record is ignored):
+    /// for readers beside a running writer.
+    pub fn read(path: &Path) -> Result<Vec<CommitRecord>, StorageError> {
+        let text = read_log(path)?;
+        Ok(parse_records(&text).map_err(|damage| damage.error(path))?.records)
     }
 
     /// Every commit, oldest first.
@@ -132,18 +148,62 @@ impl CommitLog {
     }
 }
 
-fn parse_records(text: &[u8]) -> (Vec<CommitRecord>, usize) {
-    let mut records = Vec::new();
-    let mut valid_len = 0;
-    for line in text.split_inclusive(|&byte| byte == b'\n') {
-        let complete = line.ends_with(b"\n");
-        match serde_json::from_slice::<CommitRecord>(line) {
-            Ok(record) if complete => records.push(record),
-            _ => break,
+fn read_log(path: &Path) -> Result<Vec<u8>, StorageError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(StorageError::io("read", path, source)),
+    }
+}
+
+/// The records of a log, and the length of the part that holds them (all of it but
+/// a torn last record).
+struct ParsedLog {
+    records: Vec<CommitRecord>,
+    valid_len: usize,
+}
+
+/// Where a log is damaged: its line (from 1) and what is wrong.
+#[derive(Debug)]
+struct Damage {
+    line: usize,
+    problem: String,
+}
+
+impl Damage {
+    fn error(self, path: &Path) -> StorageError {
+        let data_dir = path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        StorageError::DamagedLog {
+            path: path.into(),
+            line: self.line,
+            problem: self.problem,
+            data_dir: data_dir.into(),
         }
+    }
+}
+
+fn parse_records(text: &[u8]) -> Result<ParsedLog, Damage> {
+    let mut records: Vec<CommitRecord> = Vec::new();
+    let mut valid_len = 0;
+    for (index, line) in text.split_inclusive(|&byte| byte == b'\n').enumerate() {
+        let damage = |problem: String| Damage { line: index + 1, problem };
+        if !line.ends_with(b"\n") {
+            // Torn while appending: the commit never counted.
+            break;
+        }
+        let record = serde_json::from_slice::<CommitRecord>(line)
+            .map_err(|error| damage(format!("the commit record does not read ({error})")))?;
+        if let Some(last) = records.last().filter(|last| record.seq != last.seq + 1) {
+            let problem = format!(
+                "commit {} follows commit {}: a record is missing or out of order",
+                record.seq, last.seq
+            );
+            return Err(damage(problem));
+        }
+        records.push(record);
         valid_len += line.len();
     }
-    (records, valid_len)
+    Ok(ParsedLog { records, valid_len })
 }
 
 fn truncate(path: &Path, len: usize) -> Result<(), StorageError> {
@@ -206,7 +266,7 @@ mod tests {
     fn a_record_written_before_checkpoints_and_states_reads_the_same() {
         let line = br#"{"seq":7,"committed_at":"2026-11-22T00:00:00Z","files":["requests/date=2026-11-01/hour=10/a.parquet"],"sources":[{"path":"a.log","identity":{"device":1,"inode":2,"fingerprint":3,"fingerprint_len":4},"offset":250,"lines":25}],"rows":5,"rejects":0}
 "#;
-        let (records, valid_len) = parse_records(line);
+        let ParsedLog { records, valid_len } = parse_records(line).unwrap();
         assert_eq!(valid_len, line.len());
         let expected = CommitRecord { seq: 7, ..record(7, 250) };
         assert_eq!(records, [CommitRecord { sources: expected.sources.clone(), ..expected }]);

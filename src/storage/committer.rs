@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::CommitLog;
+use super::commit_log::{COMMIT_LOG, CommitLog};
 use super::layout::Layout;
 use super::parquet_file::{
     TableFile, create_dir_synced, publish_files, relative, write_atomically,
@@ -31,8 +31,24 @@ pub use super::staging::{
 /// What recovery found when the directory was opened.
 #[derive(Debug, Default)]
 pub struct Recovery {
-    /// Files of a run that died before committing them, now deleted.
-    pub orphans_removed: Vec<PathBuf>,
+    /// Table and state files no commit lists (a run that died before committing
+    /// them), relative to the data directory, now moved under `quarantine`.
+    pub quarantined: Vec<PathBuf>,
+    /// Where they went: `_meshlog/quarantine/<time>/`, keeping their paths.
+    pub quarantine: Option<PathBuf>,
+}
+
+impl Recovery {
+    /// One line for the end-of-run summary, when recovery moved anything.
+    pub fn summary(&self) -> Option<String> {
+        let dir = self.quarantine.as_ref()?;
+        Some(format!(
+            "moved {} files no commit lists (left by an interrupted run) to {}; \
+             their lines are read again from the last commit",
+            self.quarantined.len(),
+            dir.display()
+        ))
+    }
 }
 
 /// An open, locked data directory.
@@ -58,7 +74,7 @@ impl Committer {
         let layout = Layout::new(data_dir);
         create_dir_synced(&layout.tmp_dir())?;
         let lock = Arc::new(lock(&layout.meta_dir().join("lock"))?);
-        let log = CommitLog::open(&layout.meta_dir().join("commits.jsonl"))?;
+        let log = CommitLog::open(&layout.meta_dir().join(COMMIT_LOG))?;
         let stager = Stager::new(layout.clone(), log.next_seq(), lock.clone());
         let publisher = Publisher { layout, log, failovers_written: None, _lock: lock };
         let recovery = publisher.recover()?;
@@ -79,6 +95,12 @@ impl Committer {
     /// The state of `kind` saved by the last commit that saved one, if any.
     pub fn state(&self, kind: StateKind) -> Result<Option<Vec<u8>>, StorageError> {
         self.publisher.latest_state(kind)
+    }
+
+    /// Writes the `failovers` table from the detector state the last commit saved,
+    /// so that a crash between a commit and the table's rewrite leaves no stale table.
+    pub fn restore_failovers(&mut self, episodes: &RecordBatch) -> Result<(), StorageError> {
+        self.publisher.write_failovers(episodes)
     }
 
     /// Makes a batch durable and visible.
@@ -149,16 +171,27 @@ impl Publisher {
         let relative_path = relative(FAILOVERS_DIR, None, "failovers.parquet");
         write_atomically(
             &self.layout,
-            &TableFile { batch: episodes, relative_path, sorted_by: None, threads: 1 },
+            &TableFile {
+                batch: episodes,
+                relative_path,
+                sorted_by: None,
+                threads: 1,
+                commit: None,
+            },
         )?;
         self.failovers_written = Some(episodes.clone());
         Ok(())
     }
 
-    /// Removes the state files of `kind` but the one of commit `seq`.
+    /// Removes the state files of `kind` but the one of commit `seq` and the one
+    /// before it: should the log lose its last record, the state it then ends on is
+    /// still there, and the lost commit's lines are read again.
     fn remove_old_states(&self, kind: StateKind, seq: u64) -> Result<(), StorageError> {
-        for (file_seq, path) in self.state_files(kind)? {
-            if file_seq != seq {
+        let mut files = self.state_files(kind)?;
+        files.sort_by_key(|(file_seq, _)| std::cmp::Reverse(*file_seq));
+        let previous = files.iter().map(|(file_seq, _)| *file_seq).find(|file_seq| *file_seq < seq);
+        for (file_seq, path) in files {
+            if file_seq != seq && Some(file_seq) != previous {
                 fs::remove_file(&path)
                     .map_err(|source| StorageError::io("remove", &path, source))?;
             }
@@ -166,48 +199,118 @@ impl Publisher {
         Ok(())
     }
 
-    /// Deletes temporary files, and the table and state files that no commit lists.
+    /// Deletes temporary files; moves the table and state files that no commit
+    /// lists aside, never deleting them; and checks that every committed file and
+    /// the newest state of each kind are there, naming what is not.
     fn recover(&self) -> Result<Recovery, StorageError> {
         for entry in list_dir(&self.layout.tmp_dir())? {
             fs::remove_file(&entry).map_err(|source| StorageError::io("remove", &entry, source))?;
         }
-        let mut recovery = Recovery::default();
+        self.check_committed_files()?;
+        self.check_states()?;
+        let mut orphans = Vec::new();
         // A state file of a commit whose record was never appended: the next commit
         // takes its number, and one without that kind of state would not replace it.
         for kind in StateKind::ALL {
             for (seq, path) in self.state_files(kind)? {
                 if seq >= self.log.next_seq() {
-                    fs::remove_file(&path)
-                        .map_err(|source| StorageError::io("remove", &path, source))?;
-                    recovery.orphans_removed.push(path);
+                    orphans.push(path);
                 }
             }
         }
-        let committed: HashSet<&Path> = self
-            .log
-            .records()
-            .iter()
-            .flat_map(|record| record.files.iter().map(PathBuf::as_path))
-            .collect();
+        let committed = self.committed_files();
         for table in PARTITIONED_TABLES {
             for file in parquet_files(&self.layout.path(table))? {
                 let relative_path = file.strip_prefix(self.layout.root()).unwrap_or(&file);
                 if !committed.contains(relative_path) {
-                    fs::remove_file(&file)
-                        .map_err(|source| StorageError::io("remove", &file, source))?;
-                    recovery.orphans_removed.push(relative_path.to_path_buf());
+                    orphans.push(file);
                 }
             }
         }
-        Ok(recovery)
+        self.quarantine(orphans)
+    }
+
+    fn committed_files(&self) -> HashSet<&Path> {
+        let records = self.log.records().iter();
+        records.flat_map(|record| record.files.iter().map(PathBuf::as_path)).collect()
+    }
+
+    /// Every file a commit lists is there.
+    fn check_committed_files(&self) -> Result<(), StorageError> {
+        let mut missing = self
+            .log
+            .records()
+            .iter()
+            .flat_map(|record| record.files.iter())
+            .filter(|file| !self.layout.path(file).exists());
+        let Some(first) = missing.next() else { return Ok(()) };
+        Err(StorageError::MissingFiles {
+            data_dir: self.layout.root().into(),
+            count: 1 + missing.count(),
+            first: first.clone(),
+        })
+    }
+
+    /// The newest state of each kind that a commit says it saved is there.
+    fn check_states(&self) -> Result<(), StorageError> {
+        for kind in StateKind::ALL {
+            let prefix = format!("{}-", kind.file_prefix());
+            let newest = self.log.records().iter().rev().find_map(|record| {
+                let saved = record.states.iter().find(|path| {
+                    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
+                });
+                saved.map(|path| (record.seq, path))
+            });
+            let Some((seq, path)) = newest.filter(|(_, path)| !self.layout.path(path).exists())
+            else {
+                continue;
+            };
+            // Replaced by a later commit's state: the log lost that commit's record.
+            let later = self.state_files(kind)?.into_iter().find(|(later, _)| *later > seq);
+            if let Some((_, found)) = later {
+                let data_dir = self.layout.root().into();
+                return Err(StorageError::LostRecords { last_seq: seq, found, data_dir });
+            }
+            return Err(StorageError::MissingState { path: self.layout.path(path), seq });
+        }
+        Ok(())
+    }
+
+    /// Moves `files` under `_meshlog/quarantine/<time>/`, keeping their paths
+    /// relative to the data directory.
+    fn quarantine(&self, files: Vec<PathBuf>) -> Result<Recovery, StorageError> {
+        if files.is_empty() {
+            return Ok(Recovery::default());
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let dir = self.layout.meta_dir().join("quarantine").join(stamp);
+        let mut quarantined = Vec::new();
+        for file in files {
+            let relative_path =
+                file.strip_prefix(self.layout.root()).unwrap_or(&file).to_path_buf();
+            let target = dir.join(&relative_path);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(|source| StorageError::io("create", parent, source))?;
+            }
+            fs::rename(&file, &target)
+                .map_err(|source| StorageError::io("move aside", &file, source))?;
+            quarantined.push(relative_path);
+        }
+        tracing::warn!(
+            files = quarantined.len(),
+            to = %dir.display(),
+            "moved files no commit lists aside"
+        );
+        Ok(Recovery { quarantined, quarantine: Some(dir) })
     }
 }
 
 /// The tables whose files commits list (`failovers` is rewritten whole instead).
-const PARTITIONED_TABLES: [&str; 4] =
+pub(super) const PARTITIONED_TABLES: [&str; 4] =
     [REQUESTS_DIR, REJECTS_DIR, ENDPOINT_STATS_DIR, CLUSTER_STATS_DIR];
 
-fn lock(path: &Path) -> Result<File, StorageError> {
+pub(super) fn lock(path: &Path) -> Result<File, StorageError> {
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -223,7 +326,7 @@ fn lock(path: &Path) -> Result<File, StorageError> {
     }
 }
 
-fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+pub(super) fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -238,7 +341,7 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
 }
 
 /// Every `.parquet` file under `dir`, at any depth.
-fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+pub(super) fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     let mut files = Vec::new();
     for path in list_dir(dir)? {
         if path.is_dir() {
@@ -308,7 +411,7 @@ mod tests {
         // A crash before the second commit is published loses it whole, and only it.
         drop((stager, publisher, second));
         let (reopened, recovery) = Committer::open(&root).unwrap();
-        assert!(recovery.orphans_removed.is_empty());
+        assert!(recovery.quarantined.is_empty());
         assert_eq!(fs::read_dir(root.join(crate::storage::layout::TMP_DIR)).unwrap().count(), 0);
         assert_eq!(reopened.log().records().len(), 1);
         assert_eq!(reopened.state(StateKind::Detector).unwrap().unwrap(), b"1");
@@ -328,7 +431,17 @@ mod tests {
         let uncommitted = root.join(crate::storage::staging::state_file(StateKind::Counters, 2));
         fs::write(&uncommitted, b"uncommitted").unwrap();
         let (mut committer, recovery) = Committer::open(&root).unwrap();
-        assert_eq!(recovery.orphans_removed, [uncommitted]);
+        assert_eq!(
+            recovery.quarantined,
+            [crate::storage::staging::state_file(StateKind::Counters, 2)]
+        );
+        assert!(!uncommitted.exists(), "moved aside");
+        let moved = recovery
+            .quarantine
+            .as_ref()
+            .unwrap()
+            .join(crate::storage::staging::state_file(StateKind::Counters, 2));
+        assert_eq!(fs::read(moved).unwrap(), b"uncommitted");
         // The next commit takes number 2 and has no counter state of its own.
         committer.commit(pending(one_reject(), b"2")).unwrap();
         assert_eq!(committer.state(StateKind::Counters).unwrap(), None);

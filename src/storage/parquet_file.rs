@@ -17,7 +17,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::SortingColumn;
+use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -61,8 +61,13 @@ pub fn with_dictionaries(batch: &RecordBatch, threads: usize) -> Result<RecordBa
     RecordBatch::try_new(super::schema::with_column_types(&schema, &columns), columns)
 }
 
+/// The key, in a table file's footer, of the commit it was written for (JSON: its
+/// number and the checkpoints it reaches), from which `meshlog repair` rebuilds a
+/// damaged commit log.
+pub const COMMIT_KEY: &str = "meshlog.commit";
+
 /// The writer settings of every table file.
-fn properties(schema: &Schema, sorted_by: Option<usize>) -> WriterProperties {
+fn properties(schema: &Schema, sorted_by: Option<usize>, commit: Option<&str>) -> WriterProperties {
     let sorting = sorted_by.map(|column| {
         let column_idx = i32::try_from(column).unwrap_or(0);
         vec![SortingColumn { column_idx, descending: false, nulls_first: false }]
@@ -70,7 +75,10 @@ fn properties(schema: &Schema, sorted_by: Option<usize>) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_dictionary_enabled(true)
-        .set_sorting_columns(sorting);
+        .set_sorting_columns(sorting)
+        .set_key_value_metadata(
+            commit.map(|commit| vec![KeyValue::new(COMMIT_KEY.to_owned(), commit.to_owned())]),
+        );
     for column in HIGH_CARDINALITY {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
@@ -109,6 +117,8 @@ pub struct TableFile<'b> {
     pub sorted_by: Option<usize>,
     /// Threads to share the encoding of each row group's columns between.
     pub threads: usize,
+    /// The commit it is written for, as [`COMMIT_KEY`] holds it.
+    pub commit: Option<&'b str>,
 }
 
 /// A file written under `_meshlog/tmp/` and closed (a commit can stage a file per
@@ -165,7 +175,7 @@ fn write_parquet(path: &Path, file: &TableFile<'_>) -> Result<(), StorageError> 
     let buffered = BufWriter::with_capacity(1 << 20, handle);
     let parquet_error = |source| StorageError::Parquet { path: path.into(), source };
     let schema = super::schema::stored(&batch.schema());
-    let properties = properties(&schema, file.sorted_by);
+    let properties = properties(&schema, file.sorted_by, file.commit);
     let writer = ArrowWriter::try_new(buffered, schema, Some(properties)).map_err(parquet_error)?;
     let (mut writer, columns) = writer.into_serialized_writer().map_err(parquet_error)?;
     write_row_groups(&mut writer, &columns, batch, ROW_GROUP_ROWS, file.threads)
@@ -251,6 +261,7 @@ mod tests {
         write_atomically(
             &layout,
             &TableFile {
+                commit: None,
                 batch: &batch,
                 relative_path: relative_path.clone(),
                 sorted_by: Some(0),

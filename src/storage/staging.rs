@@ -13,7 +13,7 @@ use arrow::array::TimestampMicrosecondArray;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::{Checkpoint, CommitRecord};
+use super::commit_log::{Checkpoint, CommitRecord, FileCommit};
 use super::layout::{Layout, hour_of, partition_of};
 use super::parquet_file::{StagedFile, TableFile, relative, stage, stage_bytes, with_dictionaries};
 use super::schema::{CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, REJECTS_DIR, REQUESTS_DIR};
@@ -171,11 +171,15 @@ impl Stager {
     /// Sorts and encodes a batch's files into `_meshlog/tmp/`.
     pub fn stage(&mut self, pending: PendingCommit) -> Result<StagedCommit, StorageError> {
         let seq = self.next_seq;
+        let commit = FileCommit { seq, sources: pending.checkpoints.clone() };
+        let commit = serde_json::to_string(&commit)
+            .map_err(|source| StorageError::State { what: "commit", source })?;
         let mut files = Vec::new();
         for (table, rows) in &pending.rows {
+            let target = Target { table: table.dir(), seq, commit: &commit };
             files.extend(match table.sorted() {
-                true => self.write_sorted(table.dir(), seq, rows)?,
-                false => self.write_partitioned(table.dir(), seq, rows)?,
+                true => self.write_sorted(&target, rows)?,
+                false => self.write_partitioned(&target, rows)?,
             });
         }
         let stats = CommitStats {
@@ -205,42 +209,49 @@ impl Stager {
         Ok(StagedCommit { files, record, failovers: pending.failovers, saved_states, stats })
     }
 
-    /// Writes `rows` of `table` sorted by time, one file per hour.
+    /// Writes `rows` of a table sorted by time, one file per hour.
     fn write_sorted(
         &self,
-        table: &'static str,
-        seq: u64,
+        target: &Target<'_>,
         rows: &RecordBatch,
     ) -> Result<Vec<StagedFile>, StorageError> {
-        let arrow_error = |source| StorageError::Arrow { table, source };
+        let arrow_error = |source| StorageError::Arrow { table: target.table, source };
         let rows = with_dictionaries(rows, self.threads).map_err(arrow_error)?;
         let sorted = sort_by_time(&rows, self.threads).map_err(arrow_error)?;
-        self.write_partitioned(table, seq, &sorted)
+        self.write_partitioned(target, &sorted)
     }
 
     /// Writes one file per hour of the time column (column 0); rows must be sorted.
     fn write_partitioned(
         &self,
-        table: &str,
-        seq: u64,
+        target: &Target<'_>,
         rows: &RecordBatch,
     ) -> Result<Vec<StagedFile>, StorageError> {
         let mut files = Vec::new();
         for (start, len) in hour_runs(time_column(rows)) {
             let slice = rows.slice(start, len);
             let partition = partition_of(time_column(&slice).value(0));
-            let name = format!("{seq:010}-{}-{}.parquet", self.run_id, files.len());
-            let relative_path = relative(table, Some(&partition), &name);
+            let name = format!("{:010}-{}-{}.parquet", target.seq, self.run_id, files.len());
+            let relative_path = relative(target.table, Some(&partition), &name);
             let file = TableFile {
                 batch: &slice,
                 relative_path,
                 sorted_by: Some(0),
                 threads: self.threads,
+                commit: Some(target.commit),
             };
             files.push(stage(&self.layout, &file)?);
         }
         Ok(files)
     }
+}
+
+/// Where a table's files of one commit go, and the commit they say they belong to.
+struct Target<'a> {
+    table: &'static str,
+    seq: u64,
+    /// A [`FileCommit`] as JSON, for each file's footer.
+    commit: &'a str,
 }
 
 /// A name part that keeps two runs' files apart: the start time and process id.

@@ -7,6 +7,7 @@
 
 mod demo;
 mod envelopes;
+mod faults;
 mod ingest;
 mod parse;
 mod query;
