@@ -27,6 +27,16 @@
 //! own; [`simulate`] generates realistic logs with known truth for the demo and the
 //! tests; [`learn`] infers the topology from endpoint dumps.
 
+/// `eprintln!` for messages to the user, but a closed or broken stderr (`2>&-`, a
+/// pipe whose reader is gone) is ignored instead of a panic: by the time a summary
+/// is printed the data is committed, and the exit code must say so.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod analytics;
 pub mod cli;
 pub mod config;

@@ -101,13 +101,13 @@ fn parse_at(text: &str) -> Result<i64, String> {
 pub fn print_summary(report: &IngestReport, settings: &Settings) {
     let counts = &report.counts;
     let seconds = report.elapsed.as_secs_f64().max(1e-6);
-    eprintln!(
+    say!(
         "meshlog ingest: {} lines ({:.1} MB) in {seconds:.2} s: {:.0} lines/s",
         counts.lines,
         report.bytes as f64 / 1e6,
         counts.lines as f64 / seconds
     );
-    eprintln!(
+    say!(
         "  stored {} rows and {} rejects in {} files ({} commits) under {}",
         report.stored.rows,
         report.stored.rejects,
@@ -116,59 +116,69 @@ pub fn print_summary(report: &IngestReport, settings: &Settings) {
         settings.data_dir.display()
     );
     for (reason, count) in &counts.rejected_by_reason {
-        eprintln!("  rejected {count}: {reason}");
+        say!("  rejected {count}: {reason}");
     }
     if counts.joined > 0 {
-        eprintln!(
-            "  joined {} lines to the first piece of the split line they continue",
-            counts.joined
-        );
+        say!("  joined {} lines to the first piece of the split line they continue", counts.joined);
     }
     let localities: Vec<String> =
         counts.by_locality.iter().map(|(name, count)| format!("{name} {count}")).collect();
     if !localities.is_empty() {
-        eprintln!("  locality: {}", localities.join(", "));
+        say!("  locality: {}", localities.join(", "));
     }
     print_episodes(report);
     print_snapshots(&report.snapshots);
-    for (source, offset) in &report.resumed {
-        eprintln!("  resumed {source} at byte {offset} (read before)");
+    for resumed in &report.resumed {
+        match &resumed.as_file {
+            Some(earlier) => say!(
+                "  resumed {} at byte {}: its content was read before, as {earlier}",
+                resumed.name,
+                resumed.offset
+            ),
+            None => say!("  resumed {} at byte {} (read before)", resumed.name, resumed.offset),
+        }
+    }
+    for (source, bytes) in &report.held_partial {
+        say!(
+            "  left the last {bytes} bytes of {source} for the next run: a line without its \
+             newline yet (it may still be being written)"
+        );
     }
     if let Some(summary) = report.recovery.summary() {
-        eprintln!("  {summary}");
+        say!("  {summary}");
     }
 }
 
 fn print_episodes(report: &IngestReport) {
     let open = report.episodes.iter().filter(|episode| episode.ended_at_micros.is_none()).count();
-    eprintln!(
+    say!(
         "  failovers known: {} ({open} ongoing); see `meshlog query --saved failovers`",
         report.episodes.len()
     );
     let detector = &report.detector;
     if detector.late > 0 {
-        eprintln!(
+        say!(
             "  {} requests arrived later than failover.max_delay (or are stamped far in the past) \
 and were left out of failover windows",
             detector.late
         );
     }
     if detector.skewed > 0 {
-        eprintln!(
+        say!(
             "  {} requests were stored but left out of failover detection: their time was out of \
 step with the rest of their source cluster's lines (a skewed clock?)",
             detector.skewed
         );
     }
     if detector.held > 0 {
-        eprintln!(
+        say!(
             "  {} requests far ahead of their stream are held until later lines show whether \
 their time is right",
             detector.held
         );
     }
     if !detector.settings_changed.is_empty() {
-        eprintln!(
+        say!(
             "  [failover] settings changed since this data directory's last ingest, applied from \
 now on: {}",
             detector.settings_changed.join(", ")
@@ -181,7 +191,7 @@ fn print_snapshots(snapshots: &SnapshotReport) {
     if !counts.dumps_by_kind.is_empty() {
         let kinds: Vec<String> =
             counts.dumps_by_kind.iter().map(|(kind, count)| format!("{kind} {count}")).collect();
-        eprintln!(
+        say!(
             "  admin snapshots: {} ({}): {} endpoint_stats rows, {} cluster_stats rows",
             counts.dumps_by_kind.values().sum::<u64>(),
             kinds.join(", "),
@@ -190,15 +200,12 @@ fn print_snapshots(snapshots: &SnapshotReport) {
         );
     }
     if counts.resets > 0 {
-        eprintln!(
-            "  {} counters went down since the previous snapshot (proxy restarts)",
-            counts.resets
-        );
+        say!("  {} counters went down since the previous snapshot (proxy restarts)", counts.resets);
     }
     for (reason, count) in &counts.rejected_by_reason {
-        eprintln!("  snapshot parts rejected {count}: {reason}");
+        say!("  snapshot parts rejected {count}: {reason}");
     }
     if !snapshots.unchanged.is_empty() {
-        eprintln!("  {} snapshot files already stored and unchanged", snapshots.unchanged.len());
+        say!("  {} snapshot files already stored and unchanged", snapshots.unchanged.len());
     }
 }

@@ -178,12 +178,12 @@ fn print_summary(summary: &Summary) {
         1 => format!("; {} of them were the pieces of 1 split line", summary.pieces),
         joins => format!("; {} of them were the pieces of {joins} split lines", summary.pieces),
     };
-    eprintln!(
+    say!(
         "meshlog parse: {} lines, {parsed} parsed ({formats}), {rejected} rejected{joined}",
         summary.lines
     );
     for (reason, count) in &summary.by_reason {
-        eprintln!("  rejected {count}: {reason}");
+        say!("  rejected {count}: {reason}");
     }
 }
 

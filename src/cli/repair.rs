@@ -32,24 +32,24 @@ pub fn run(args: &RepairArgs) -> Result<(), Error> {
         return Err(Error::Usage(message));
     }
     let report = repair(&data_dir)?;
-    eprintln!(
+    say!(
         "meshlog repair: rebuilt the commit log of {}: {} commits, {} files",
         data_dir.display(),
         report.commits,
         report.files
     );
     if let Some(kept) = &report.kept_log {
-        eprintln!("  the damaged log is kept as {}", kept.display());
+        say!("  the damaged log is kept as {}", kept.display());
     }
     if !report.set_aside.is_empty() {
-        eprintln!(
+        say!(
             "  moved {} files of the last commit, cut short before its state was saved, \
              under _meshlog/quarantine/: their lines are read again",
             report.set_aside.len()
         );
     }
     if report.without_checkpoints > 0 {
-        eprintln!(
+        say!(
             "  {} commits were written by a meshlog that kept no checkpoints in its files: \
              their sources will be read again from the start (rows stored twice)",
             report.without_checkpoints

@@ -106,7 +106,7 @@ async fn stop_signal(duration: Option<Duration>) {
 async fn interrupted() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
-            eprintln!("meshlog scrape: cannot watch for Ctrl-C: {error}");
+            say!("meshlog scrape: cannot watch for Ctrl-C: {error}");
             std::future::pending::<()>().await;
         }
     };
@@ -116,7 +116,7 @@ async fn interrupted() {
                 terminate.recv().await;
             }
             Err(error) => {
-                eprintln!("meshlog scrape: cannot watch for SIGTERM: {error}");
+                say!("meshlog scrape: cannot watch for SIGTERM: {error}");
                 std::future::pending::<()>().await;
             }
         }
@@ -125,7 +125,7 @@ async fn interrupted() {
         () = ctrl_c => "interrupted",
         () = terminate => "terminated",
     };
-    eprintln!("meshlog scrape: {signal}; finishing the round under way");
+    say!("meshlog scrape: {signal}; finishing the round under way");
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -144,31 +144,37 @@ fn print_summary(
     data_dir: &std::path::Path,
 ) {
     let counts = &report.counts;
-    eprintln!(
+    say!(
         "meshlog scrape: {} rounds in {:.1} s, {} commits under {}",
         report.rounds,
         started.elapsed().as_secs_f64(),
         report.commits,
         data_dir.display()
     );
-    eprintln!(
+    say!(
         "  stored {} endpoint_stats rows, {} cluster_stats rows and {} rejects in {} files",
-        counts.endpoint_rows, counts.stat_rows, report.stored.rejects, report.stored.files
+        counts.endpoint_rows,
+        counts.stat_rows,
+        report.stored.rejects,
+        report.stored.files
     );
     for (target, tally) in targets.iter().zip(&report.targets) {
-        eprintln!(
+        say!(
             "  {} ({}): {} snapshots, {} failures",
-            tally.name, target.base_url, tally.snapshots, tally.failures
+            tally.name,
+            target.base_url,
+            tally.snapshots,
+            tally.failures
         );
     }
     if counts.resets > 0 {
-        eprintln!("  {} counters went down between snapshots (proxy restarts)", counts.resets);
+        say!("  {} counters went down between snapshots (proxy restarts)", counts.resets);
     }
     for (reason, count) in &counts.rejected_by_reason {
-        eprintln!("  snapshot parts rejected {count}: {reason}");
+        say!("  snapshot parts rejected {count}: {reason}");
     }
     if let Some(summary) = recovery.summary() {
-        eprintln!("  {summary}");
+        say!("  {summary}");
     }
-    eprintln!("  see `meshlog query --saved endpoint_health`");
+    say!("  see `meshlog query --saved endpoint_health`");
 }

@@ -146,8 +146,5 @@ fn report_issues(label: &str, issues: &[AdminIssue]) {
     let Some(first) = issues.first() else {
         return;
     };
-    eprintln!(
-        "{label}: {} part(s) could not be read and were skipped; first: {first}",
-        issues.len()
-    );
+    say!("{label}: {} part(s) could not be read and were skipped; first: {first}", issues.len());
 }

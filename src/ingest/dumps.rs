@@ -39,12 +39,19 @@ pub struct DumpInput {
     pub position: Option<FilePosition>,
 }
 
+/// An access-log input: a path to open, or a stream (a FIFO, `<(zcat …)`) already
+/// opened to look at its head, which cannot be opened a second time.
+pub enum LogInput {
+    Path(PathBuf),
+    Stream { name: String, reader: Box<dyn BufRead + Send> },
+}
+
 /// The inputs split into dumps and access logs.
 #[derive(Default)]
 pub struct SortedInputs {
     /// In time order.
     pub dumps: Vec<DumpInput>,
-    pub logs: Vec<PathBuf>,
+    pub logs: Vec<LogInput>,
     /// Dump files already stored, unchanged since.
     pub unchanged: Vec<String>,
 }
@@ -60,13 +67,18 @@ pub fn sort_inputs(
         let read_error = |source| IngestError::Read { path: path.clone(), source };
         let outcome = if path == Path::new("-") {
             read_stdin(options).map_err(read_error)?
-        } else {
+        } else if std::fs::metadata(path).map_err(read_error)?.is_file() {
             read_file(path, options, log).map_err(read_error)?
+        } else {
+            read_stream(path, options).map_err(read_error)?
         };
         match outcome {
             Input::Dump(input) => sorted.dumps.push(*input),
             Input::Unchanged => sorted.unchanged.push(path.display().to_string()),
-            Input::Log => sorted.logs.push(path.clone()),
+            Input::Log => sorted.logs.push(LogInput::Path(path.clone())),
+            Input::Stream(reader) => {
+                sorted.logs.push(LogInput::Stream { name: path.display().to_string(), reader })
+            }
         }
     }
     sorted.dumps.sort_by_key(|input| input.dump.ts);
@@ -77,6 +89,8 @@ enum Input {
     Dump(Box<DumpInput>),
     Unchanged,
     Log,
+    /// An access log read from a stream, its head already buffered.
+    Stream(Box<dyn BufRead + Send>),
 }
 
 fn kind_of(head: &[u8], options: &DumpOptions) -> Option<AdminKind> {
@@ -93,6 +107,22 @@ fn read_stdin(options: &DumpOptions) -> io::Result<Input> {
     let ts = options.at.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let text = String::from_utf8_lossy(&bytes);
     let dump = Dump::parse("stdin".into(), kind, options.proxy.clone(), ts, &text);
+    Ok(Input::Dump(Box::new(DumpInput { dump, position: None })))
+}
+
+/// A FIFO or other stream is opened once and peeked through its own buffer.
+fn read_stream(path: &Path, options: &DumpOptions) -> io::Result<Input> {
+    let mut reader = io::BufReader::with_capacity(SNIFF_BYTES, File::open(path)?);
+    let Some(kind) = kind_of(reader.fill_buf()?, options) else {
+        return Ok(Input::Stream(Box::new(reader)));
+    };
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    let ts = options.at.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+    let text = String::from_utf8_lossy(&bytes);
+    let name = path.display().to_string();
+    let proxy = options.proxy.clone().or_else(|| proxy_from_file_name(path));
+    let dump = Dump::parse(name, kind, proxy, ts, &text);
     Ok(Input::Dump(Box::new(DumpInput { dump, position: None })))
 }
 

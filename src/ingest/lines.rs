@@ -27,12 +27,46 @@ pub struct LineReader<R> {
     handed_out: usize,
     /// Byte offset of the next line in the input.
     offset: u64,
+    /// The last line handed out ended at the end of the input, without a newline.
+    unterminated: bool,
+    /// Leave such a line unread instead (a writer may be in the middle of it).
+    hold_unterminated: bool,
+    /// Bytes of the line left so.
+    held: Option<u64>,
 }
 
 impl<R: BufRead> LineReader<R> {
     /// A reader that accepts lines of up to `max_bytes` bytes.
     pub fn new(reader: R, max_bytes: usize) -> Self {
-        LineReader { reader, max_bytes, buffer: Vec::new(), handed_out: 0, offset: 0 }
+        LineReader {
+            reader,
+            max_bytes,
+            buffer: Vec::new(),
+            handed_out: 0,
+            offset: 0,
+            unterminated: false,
+            hold_unterminated: false,
+            held: None,
+        }
+    }
+
+    /// Leaves a last line without its newline unread: [`Self::next_line`] ends the
+    /// input before it, [`Self::offset`] stays at its start, and [`Self::held`] says
+    /// how long it was.
+    pub fn hold_unterminated(mut self, hold: bool) -> Self {
+        self.hold_unterminated = hold;
+        self
+    }
+
+    /// Bytes of the unterminated last line left unread, if one was.
+    pub fn held(&self) -> Option<u64> {
+        self.held
+    }
+
+    /// Whether the last line handed out ended at the end of the input without a
+    /// newline: a writer may be in the middle of it.
+    pub fn last_unterminated(&self) -> bool {
+        self.unterminated
     }
 
     /// Byte offset in the input where the next line starts.
@@ -43,6 +77,7 @@ impl<R: BufRead> LineReader<R> {
     /// The next line, or `None` at the end of the input.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.reader.consume(std::mem::take(&mut self.handed_out));
+        self.unterminated = false;
         if let Some(len) = self.whole_line_in_buffer()? {
             self.handed_out = len + 1;
             self.offset += len as u64 + 1;
@@ -52,6 +87,7 @@ impl<R: BufRead> LineReader<R> {
         self.buffer.clear();
         let mut len = 0usize;
         let mut ended = false;
+        let mut found_newline = false;
         loop {
             let available = self.reader.fill_buf()?;
             if available.is_empty() {
@@ -69,10 +105,17 @@ impl<R: BufRead> LineReader<R> {
             self.offset += chunk_len as u64;
             ended = true;
             if found {
+                found_newline = true;
                 break;
             }
         }
         if !ended {
+            return Ok(None);
+        }
+        self.unterminated = !found_newline;
+        if self.unterminated && self.hold_unterminated {
+            self.offset -= len as u64;
+            self.held = Some(len as u64);
             return Ok(None);
         }
         Ok(Some(self.finish_line(len)))
@@ -117,6 +160,20 @@ mod tests {
     #[test]
     fn splits_on_newlines_and_keeps_a_last_unterminated_line() {
         assert_eq!(lines(b"a\nbb\n\nccc", 10), ["a", "bb", "", "ccc"]);
+    }
+
+    #[test]
+    fn a_last_line_without_its_newline_is_marked() {
+        let mut reader = LineReader::new(&b"a\nhalf a li"[..], 100);
+        assert_eq!(reader.next_line().unwrap(), Some(Line::Complete(b"a")));
+        assert!(!reader.last_unterminated());
+        assert_eq!(reader.next_line().unwrap(), Some(Line::Complete(b"half a li")));
+        assert!(reader.last_unterminated());
+        assert_eq!(reader.next_line().unwrap(), None);
+        let mut holding = LineReader::new(&b"a\nhalf a li"[..], 100).hold_unterminated(true);
+        assert_eq!(holding.next_line().unwrap(), Some(Line::Complete(b"a")));
+        assert_eq!(holding.next_line().unwrap(), None);
+        assert_eq!((holding.offset(), holding.held()), (2, Some(9)));
     }
 
     #[test]

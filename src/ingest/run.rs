@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::IngestError;
-use super::dumps::{DumpInput, DumpOptions, SnapshotReport, sort_inputs};
+use super::dumps::{DumpInput, DumpOptions, LogInput, SnapshotReport, sort_inputs};
 use super::progress::Progress;
-use super::source::{OpenedSource, open_source};
+use super::source::{OpenedSource, open_source, stream};
 use super::source_reader::SourceReader;
 use crate::analytics::failover::{Episode, FailoverSettings};
 use crate::enrich::Topology;
@@ -53,13 +53,25 @@ pub struct IngestReport {
     pub bytes: u64,
     pub elapsed: Duration,
     pub recovery: Recovery,
-    /// Sources resumed from an earlier run: name and offset.
-    pub resumed: Vec<(String, u64)>,
+    /// Sources resumed from an earlier run.
+    pub resumed: Vec<Resumed>,
+    /// Sources whose unterminated last line was left for the next run: name and bytes.
+    pub held_partial: Vec<(String, u64)>,
     /// Every failover episode known after this run.
     pub episodes: Vec<Episode>,
     pub detector: DetectorCounts,
     /// The admin dumps among the inputs.
     pub snapshots: SnapshotReport,
+}
+
+/// A source resumed where an earlier run left it.
+#[derive(Debug)]
+pub struct Resumed {
+    pub name: String,
+    /// Where reading started.
+    pub offset: u64,
+    /// The file whose position it took, when another (it is a copy of it).
+    pub as_file: Option<String>,
 }
 
 /// Runs an ingest of `inputs` (`-` is stdin).
@@ -73,7 +85,7 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
     };
     let (mut pipeline, input) = Pipeline::open(&pipeline_options)?;
     let inputs = sort_inputs(inputs, &options.dumps, pipeline.log())?;
-    let sources = open_all(&inputs.logs, pipeline.log())?;
+    let sources = open_all(inputs.logs, pipeline.log())?;
     let recovery = pipeline.take_recovery();
     let processor = Processor::new(options.topology.clone(), options.source_cluster.clone());
     let mut report = std::thread::scope(|scope| {
@@ -125,12 +137,13 @@ fn send_dumps(
     input.send_blocking(batch).map_err(|_| IngestError::CommitterStopped)
 }
 
-fn open_all(inputs: &[PathBuf], log: &CommitLog) -> Result<Vec<OpenedSource>, IngestError> {
+fn open_all(inputs: Vec<LogInput>, log: &CommitLog) -> Result<Vec<OpenedSource>, IngestError> {
     inputs
-        .iter()
-        .map(|path| {
-            open_source(path, log)
-                .map_err(|source| IngestError::Read { path: path.clone(), source })
+        .into_iter()
+        .map(|input| match input {
+            LogInput::Path(path) => open_source(&path, log)
+                .map_err(|source| IngestError::Read { path: path.clone(), source }),
+            LogInput::Stream { name, reader } => Ok(stream(name, Box::new(reader))),
         })
         .collect()
 }
@@ -170,8 +183,12 @@ fn read_all(
         .sum();
     let resumed = sources
         .iter()
-        .filter(|source| source.start_offset > 0)
-        .map(|source| (source.name.clone(), source.start_offset))
+        .filter(|source| source.start_offset > 0 || source.resumed_as.is_some())
+        .map(|source| Resumed {
+            name: source.name.clone(),
+            offset: source.start_offset,
+            as_file: source.resumed_as.clone(),
+        })
         .collect();
     let report = IngestReport { resumed, ..IngestReport::default() };
     let mut readers = sources
@@ -179,7 +196,9 @@ fn read_all(
         .map(|source| SourceReader::new(source, &options.format, options.max_line_bytes))
         .collect::<Result<Vec<_>, _>>()?;
     let progress = Progress::new(options.progress, total_bytes);
-    let handed_over = readers.iter().filter_map(SourceReader::position).collect();
+    // A truncated file's new position counts as a change, to be committed.
+    let unmoved = readers.iter().filter(|reader| !reader.moved_back);
+    let handed_over = unmoved.filter_map(SourceReader::position).collect();
     let mut reader =
         Reader { options, processor, input, progress, report, handed_over, batches: 0 };
     reader.interleave(&mut readers)?;
@@ -187,6 +206,10 @@ fn read_all(
     reader.hand_over(&readers)?;
     reader.progress.finish();
     reader.report.bytes = readers.iter().map(SourceReader::bytes_read).sum();
+    reader.report.held_partial = readers
+        .iter()
+        .filter_map(|source| Some((source.name.clone(), source.held_partial?)))
+        .collect();
     reader.report.counts = reader.processor.counts();
     Ok(reader.report)
 }

@@ -35,6 +35,10 @@ pub struct SourceReader {
     /// Time of the latest row read, µs.
     pub last_ts: Option<i64>,
     pub finished: bool,
+    /// Bytes of an unterminated last line left for the next read.
+    pub held_partial: Option<u64>,
+    /// It starts before its committed position (truncated): that must be committed.
+    pub moved_back: bool,
 }
 
 impl SourceReader {
@@ -49,7 +53,8 @@ impl SourceReader {
             .with_max_line_bytes(max_line_bytes);
         let stream = LogStream::new(parser);
         Ok(SourceReader {
-            lines: LineReader::new(source.reader, stream.max_line_bytes()),
+            lines: LineReader::new(source.reader, stream.max_line_bytes())
+                .hold_unterminated(source.hold_partial_line),
             stream,
             name: source.name,
             identity: source.identity,
@@ -59,6 +64,8 @@ impl SourceReader {
             line: source.start_line,
             last_ts: None,
             finished: false,
+            held_partial: None,
+            moved_back: source.moved_back,
         })
     }
 
@@ -102,6 +109,7 @@ impl SourceReader {
             self.finish(processor);
             return Ok(None);
         };
+
         self.line = at.line;
         let mut ts = read_line(line, at, &mut self.stream, processor, &self.name);
         while let Some((span, outcome)) = self.stream.flushed() {
@@ -123,6 +131,7 @@ impl SourceReader {
         self.done_offset = self.start_offset + self.lines.offset();
         self.done_line = self.line;
         self.finished = true;
+        self.held_partial = self.lines.held();
     }
 
     /// Where this source stands, for a commit; `None` for stdin.
@@ -197,6 +206,9 @@ mod tests {
             start_offset,
             start_line,
             len: Some(text.len() as u64),
+            hold_partial_line: false,
+            resumed_as: None,
+            moved_back: false,
         };
         SourceReader::new(source, "istio", 1 << 16).unwrap()
     }

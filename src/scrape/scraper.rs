@@ -170,7 +170,7 @@ impl Scraper {
         let delay = self.schedules[index].failed(Instant::now());
         let failures = self.schedules[index].failures();
         self.report.targets[index].failures += 1;
-        eprintln!(
+        say!(
             "meshlog scrape: {}: {}; next try in {}s ({failures} failed in a row)",
             self.targets[index].name,
             reasons.join("; "),

@@ -130,6 +130,18 @@ impl CommitLog {
             .find(|position| position.identity.device == device && position.identity.inode == inode)
     }
 
+    /// The last committed position of a file that `matches`.
+    pub fn last_position_where(
+        &self,
+        matches: impl Fn(&FilePosition) -> bool,
+    ) -> Option<&FilePosition> {
+        self.records
+            .iter()
+            .rev()
+            .flat_map(|record| record.sources.iter().filter_map(Checkpoint::file))
+            .find(|position| matches(position))
+    }
+
     /// Appends a record and fsyncs it: from here on its files are committed.
     pub fn append(&mut self, record: CommitRecord) -> Result<(), StorageError> {
         let mut line = serde_json::to_vec(&record)

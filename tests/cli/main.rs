@@ -9,6 +9,7 @@ mod demo;
 mod envelopes;
 mod faults;
 mod ingest;
+mod live_files;
 mod parse;
 mod query;
 mod scenarios;
