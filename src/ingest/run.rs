@@ -152,6 +152,8 @@ fn open_all(inputs: Vec<LogInput>, log: &CommitLog) -> Result<Vec<OpenedSource>,
 /// input before reading switches: inputs are interleaved by time, so that several
 /// files (several proxies) reach the failover detector in near time order.
 const INTERLEAVE_STEP_US: i64 = 5_000_000;
+/// How often the rows read from a stream are committed, at most.
+const STREAM_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// Lines read from one input before reading looks at the others again.
 const SLICE_LINES: u64 = 16 * 1024;
 /// The first batch is this fraction of `batch_rows`, so that the committer thread
@@ -218,16 +220,25 @@ impl Reader<'_> {
     /// Reads every source to its end, always advancing the one furthest behind in
     /// log time, up to a little past the next slowest.
     fn interleave(&mut self, readers: &mut [SourceReader]) -> Result<(), IngestError> {
+        // A stream (`kubectl logs -f … | meshlog ingest -`) may never end: its rows are
+        // committed by time as well as by size, so that they are queryable within seconds.
+        let streaming = readers.iter().any(SourceReader::is_stream);
+        let mut handed_over_at = Instant::now();
         while let Some(index) = furthest_behind(readers) {
             let until = slowest_other(readers, index).map(|ts| ts + INTERLEAVE_STEP_US);
             // A slice stops where the batch is full, so that batches have `batch_rows` rows.
             let room = self.batch_rows().saturating_sub(self.processor.buffered()).max(1);
             let lines = SLICE_LINES.min(u64::try_from(room).unwrap_or(u64::MAX));
-            readers[index].read_slice(&mut self.processor, until, lines)?;
+            let deadline = streaming.then(|| handed_over_at + STREAM_COMMIT_INTERVAL);
+            readers[index].read_slice(&mut self.processor, until, lines, deadline)?;
             let bytes = readers.iter().map(SourceReader::bytes_read).sum();
             self.progress.update(bytes, self.processor.lines());
-            if self.processor.buffered() >= self.batch_rows() {
+            let due = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+            if self.processor.buffered() >= self.batch_rows()
+                || (due && self.processor.buffered() > 0)
+            {
                 self.hand_over(readers)?;
+                handed_over_at = Instant::now();
             }
         }
         Ok(())

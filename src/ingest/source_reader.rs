@@ -8,6 +8,7 @@
 //! lines, and resumes with the right line numbers.
 
 use std::io::BufRead;
+use std::time::Instant;
 
 use meshlog_parsers::envelope::{LinePosition, Span};
 use meshlog_parsers::stream::LogStream;
@@ -74,21 +75,28 @@ impl SourceReader {
         self.lines.offset()
     }
 
+    /// Whether this is a stream (stdin, a FIFO), which may never end.
+    pub fn is_stream(&self) -> bool {
+        self.identity.is_none()
+    }
+
     /// Reads lines into `processor` until a row is later than `until` (when given),
-    /// `max_lines` lines were read, or the input ends; past that, on to where no piece
-    /// of a split line is held (at most [`meshlog_parsers::envelope::MAX_JOIN_LINES`]
-    /// lines further).
+    /// `max_lines` lines were read, a line is read past `deadline` (when given), or
+    /// the input ends; past that, on to where no piece of a split line is held (at
+    /// most [`meshlog_parsers::envelope::MAX_JOIN_LINES`] lines further).
     pub fn read_slice(
         &mut self,
         processor: &mut Processor,
         until: Option<i64>,
         max_lines: u64,
+        deadline: Option<Instant>,
     ) -> Result<(), IngestError> {
         let mut read = 0;
         let mut stop = false;
         while !(stop || read >= max_lines) || self.stream.has_pending() {
             let Some(ts) = self.read_line(processor)? else { return Ok(()) };
             read += 1;
+            stop |= deadline.is_some_and(|deadline| Instant::now() >= deadline);
             if let Some(ts) = ts {
                 self.last_ts = Some(self.last_ts.map_or(ts, |last| last.max(ts)));
                 stop |= until.is_some_and(|until| ts > until);
@@ -235,7 +243,7 @@ mod tests {
         let mut reader = reader(CRI, 0, 0);
         let mut positions = Vec::new();
         while !reader.finished {
-            reader.read_slice(&mut processor, None, 1).unwrap();
+            reader.read_slice(&mut processor, None, 1, None).unwrap();
             let position = reader.position().unwrap();
             positions.push((position.lines, position.offset));
         }
@@ -253,7 +261,7 @@ mod tests {
     fn a_resumed_reader_numbers_lines_as_the_first_run_did() {
         let mut processor = Processor::new(Arc::new(Topology::default()), None);
         let mut reader = reader(CRI, offset_of(6), 5);
-        reader.read_slice(&mut processor, None, 10).unwrap();
+        reader.read_slice(&mut processor, None, 10, None).unwrap();
         let (_, batch) = processor.take_batches().unwrap();
         assert_eq!(rejects(&batch), [(6, offset_of(6) as i64, 1)]);
         assert_eq!(reader.position().unwrap().lines, 6);

@@ -170,3 +170,50 @@ fn a_closed_stderr_does_not_turn_a_commit_into_a_crash() {
     assert_eq!(status.code(), Some(0), "exit 0, not a panic");
     assert_eq!(live.stored(), (1000, 1000, 0));
 }
+
+#[test]
+fn a_stream_that_does_not_end_is_committed_by_time() {
+    let live = Live::new("live-stream");
+    let data = live.path("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .args(["ingest", "--quiet", "--config"])
+        .arg(live.path("sim/mesh.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--source-cluster", "cluster1", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(live.lines[0..300].concat().as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // `kubectl logs -f` keeps writing, slowly: the first lines are queryable long
+    // before 64 Ki rows or the end of the input.
+    let started = std::time::Instant::now();
+    let mut next = 300;
+    let stored = loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stdin.write_all(live.lines[next].as_bytes()).unwrap();
+        next += 1;
+        let rows = meshlog(&[
+            "query",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--output",
+            "json",
+            "SELECT count(*) AS n FROM requests",
+        ]);
+        let rows: Option<Vec<Value>> =
+            rows.status.success().then(|| serde_json::from_slice(&rows.stdout).unwrap());
+        let count = rows.map_or(0, |rows| rows[0]["n"].as_u64().unwrap());
+        if count >= 300 || started.elapsed().as_secs() > 20 {
+            break count;
+        }
+    };
+    assert!(stored >= 300, "only {stored} rows queryable after {:?}", started.elapsed());
+    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(live.stored().0, next as u64, "every line, once");
+}
