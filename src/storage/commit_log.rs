@@ -76,6 +76,15 @@ pub struct CommitRecord {
     pub states: Vec<PathBuf>,
     pub rows: u64,
     pub rejects: u64,
+    /// When this record stands for the first commits of the log, compacted into
+    /// one: how many (their files, the latest checkpoint of each source, the
+    /// newest state of each kind).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub compacted: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// What each table file says of the commit it was written for (in its footer):
@@ -142,6 +151,31 @@ impl CommitLog {
             .find(|position| matches(position))
     }
 
+    /// Compacts the log into one record when it holds more than `max_records`, so
+    /// that opening it costs what its files do, not what its history did. The new
+    /// log replaces the old by a rename: a crash leaves one or the other.
+    pub fn compact_if_longer_than(&mut self, max_records: usize) -> Result<bool, StorageError> {
+        if self.records.len() <= max_records {
+            return Ok(false);
+        }
+        let merged = merge(&self.records);
+        let mut line = serde_json::to_vec(&merged)
+            .map_err(|source| StorageError::State { what: "commit", source })?;
+        line.push(b'\n');
+        let tmp = self.path.with_extension("jsonl.compacting");
+        let mut file =
+            fs::File::create(&tmp).map_err(|source| StorageError::io("create", &tmp, source))?;
+        file.write_all(&line).map_err(|source| StorageError::io("write", &tmp, source))?;
+        file.sync_all().map_err(|source| StorageError::io("fsync", &tmp, source))?;
+        fs::rename(&tmp, &self.path)
+            .map_err(|source| StorageError::io("rename into", &self.path, source))?;
+        if let Some(dir) = self.path.parent() {
+            super::parquet_file::sync_dir(dir)?;
+        }
+        self.records = vec![merged];
+        Ok(true)
+    }
+
     /// Appends a record and fsyncs it: from here on its files are committed.
     pub fn append(&mut self, record: CommitRecord) -> Result<(), StorageError> {
         let mut line = serde_json::to_vec(&record)
@@ -158,6 +192,53 @@ impl CommitLog {
         self.records.push(record);
         Ok(())
     }
+}
+
+/// One record standing for `records`: every file, the latest checkpoint of each
+/// source (newest first), the newest state of each kind, the totals.
+fn merge(records: &[CommitRecord]) -> CommitRecord {
+    let last = records.last().map_or(0, |record| record.seq);
+    let mut sources: Vec<Checkpoint> = Vec::new();
+    let mut states: Vec<PathBuf> = Vec::new();
+    for record in records.iter().rev() {
+        for checkpoint in &record.sources {
+            if !sources.iter().any(|kept| same_source(kept, checkpoint)) {
+                sources.push(checkpoint.clone());
+            }
+        }
+        for state in &record.states {
+            if !states.iter().any(|kept| state_kind(kept) == state_kind(state)) {
+                states.push(state.clone());
+            }
+        }
+    }
+    CommitRecord {
+        seq: last,
+        committed_at: records.last().map(|record| record.committed_at.clone()).unwrap_or_default(),
+        files: records.iter().flat_map(|record| record.files.iter().cloned()).collect(),
+        sources,
+        states,
+        rows: records.iter().map(|record| record.rows).sum(),
+        rejects: records.iter().map(|record| record.rejects).sum(),
+        compacted: records.iter().map(|record| record.compacted.max(1)).sum(),
+    }
+}
+
+/// Whether two checkpoints are of the same source (a file: device, inode and
+/// first bytes).
+fn same_source(a: &Checkpoint, b: &Checkpoint) -> bool {
+    match (a, b) {
+        (Checkpoint::File(a), Checkpoint::File(b)) => {
+            let (a, b) = (&a.identity, &b.identity);
+            (a.device, a.inode, a.fingerprint) == (b.device, b.inode, b.fingerprint)
+        }
+    }
+}
+
+/// A state file's kind: its name up to the commit number.
+fn state_kind(path: &Path) -> String {
+    let name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+    name.trim_end_matches(".json").trim_end_matches(|c: char| c.is_ascii_digit()).to_owned()
 }
 
 fn read_log(path: &Path) -> Result<Vec<u8>, StorageError> {
@@ -252,7 +333,46 @@ mod tests {
             states: Vec::new(),
             rows: 5,
             rejects: 0,
+            compacted: 0,
         }
+    }
+
+    #[test]
+    fn a_compacted_log_answers_as_the_long_one_did() {
+        let path =
+            std::env::temp_dir().join(format!("meshlog-compact-{}.jsonl", std::process::id()));
+        let _ = fs::remove_file(&path);
+        let mut log = CommitLog::open(&path).unwrap();
+        for seq in 1..=6 {
+            let mut next = record(seq, seq * 100);
+            next.files = vec![PathBuf::from(format!("requests/a-{seq}.parquet"))];
+            next.states = vec![PathBuf::from(format!("_meshlog/failover-state-{seq:010}.json"))];
+            if seq == 3 {
+                let other = FilePosition {
+                    path: "b.log".into(),
+                    ..record(3, 30).sources[0].file().unwrap().clone()
+                };
+                let mut other = other;
+                other.identity.inode = 9;
+                next.sources.push(Checkpoint::File(other));
+            }
+            log.append(next).unwrap();
+        }
+        assert!(!log.compact_if_longer_than(6).unwrap());
+        assert!(log.compact_if_longer_than(5).unwrap());
+        let reopened = CommitLog::open(&path).unwrap();
+        assert_eq!(reopened.records().len(), 1);
+        let merged = &reopened.records()[0];
+        assert_eq!((merged.seq, merged.compacted, merged.rows), (6, 6, 30));
+        assert_eq!(merged.files.len(), 6);
+        assert_eq!(merged.states, [PathBuf::from("_meshlog/failover-state-0000000006.json")]);
+        assert_eq!(reopened.next_seq(), 7);
+        assert_eq!(reopened.last_position(1, 2).unwrap().offset, 600);
+        assert_eq!(reopened.last_position(1, 9).unwrap().offset, 30);
+        let mut log = reopened;
+        log.append(record(7, 700)).unwrap();
+        assert_eq!(CommitLog::open(&path).unwrap().records().len(), 2, "a tail after it");
+        fs::remove_file(&path).unwrap();
     }
 
     #[test]

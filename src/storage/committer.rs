@@ -28,6 +28,10 @@ pub use super::staging::{
     AppendedTable, CommitStats, PendingCommit, StagedCommit, Stager, StateKind,
 };
 
+/// A commit log longer than this is compacted into one record when the directory
+/// is opened: a day of ingesting 64 Ki-row batches at 20 000 lines/s is 26 000.
+const COMPACT_AFTER_RECORDS: usize = 1024;
+
 /// What recovery found when the directory was opened.
 #[derive(Debug, Default)]
 pub struct Recovery {
@@ -74,7 +78,8 @@ impl Committer {
         let layout = Layout::new(data_dir);
         create_dir_synced(&layout.tmp_dir())?;
         let lock = Arc::new(lock(&layout.meta_dir().join("lock"))?);
-        let log = CommitLog::open(&layout.meta_dir().join(COMMIT_LOG))?;
+        let mut log = CommitLog::open(&layout.meta_dir().join(COMMIT_LOG))?;
+        log.compact_if_longer_than(COMPACT_AFTER_RECORDS)?;
         let stager = Stager::new(layout.clone(), log.next_seq(), lock.clone());
         let publisher = Publisher { layout, log, failovers_written: None, _lock: lock };
         let recovery = publisher.recover()?;

@@ -140,6 +140,7 @@ fn records(commits: BTreeMap<u64, Found>, report: &mut RepairReport) -> Vec<Comm
                 states: found.states,
                 rows: found.rows,
                 rejects: found.rejects,
+                compacted: 0,
             }
         })
         .collect()

@@ -197,6 +197,7 @@ impl Stager {
             states: Vec::new(),
             rows: stats.rows,
             rejects: stats.rejects,
+            compacted: 0,
         };
         let mut saved_states = Vec::new();
         for (kind, bytes) in &pending.states {
