@@ -74,10 +74,15 @@ pub fn open_source(path: &Path, log: &CommitLog) -> io::Result<OpenedSource> {
     let len = (!gzip).then_some(metadata.len());
     let resume = resume_point(log, &identity, &prefix, len);
     let name = path.display().to_string();
-    let (start_offset, start_line) =
+    let (start_offset, mut start_line) =
         resume.as_ref().map_or((0, 0), |found| (found.offset, found.lines));
     let committed =
         log.last_position(identity.device, identity.inode).map(|position| position.offset);
+    let moved_back = committed.is_some_and(|committed| start_offset < committed);
+    if moved_back {
+        // Truncated: lines go on being numbered as they stand in the file now.
+        start_line = count_lines(&file, start_offset)?;
+    }
     let reader = open_at(file, gzip, start_offset)?;
     let modified =
         metadata.modified().ok().and_then(|at| SystemTime::now().duration_since(at).ok());
@@ -90,8 +95,25 @@ pub fn open_source(path: &Path, log: &CommitLog) -> io::Result<OpenedSource> {
         start_line,
         len,
         hold_partial_line: !gzip && modified.is_none_or(|age| age < LIVE_WITHIN),
-        moved_back: committed.is_some_and(|committed| start_offset < committed),
+        moved_back,
     })
+}
+
+/// Newlines in the first `len` bytes of a (plain) file.
+fn count_lines(file: &File, len: u64) -> io::Result<u64> {
+    let mut file = file.try_clone()?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file.take(len));
+    let mut lines = 0;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(lines);
+        }
+        lines += memchr::memchr_iter(b'\n', available).count() as u64;
+        let consumed = available.len();
+        reader.consume(consumed);
+    }
 }
 
 /// A source read once from where it is.

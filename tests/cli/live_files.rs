@@ -131,9 +131,11 @@ fn a_file_truncated_below_its_checkpoint_is_not_read_again() {
     live.write("access.log", 0..1000);
     live.ingest(&[&live.path("access.log")]);
     assert_eq!(live.stored(), (2000, 2000, 0), "no line of the first half stored twice");
-    live.append("access.log", &live.lines[2000..2010].concat());
+    live.append("access.log", &format!("{}garbage\n", live.lines[2000..2010].concat()));
     live.ingest(&[&live.path("access.log")]);
-    assert_eq!(live.stored(), (2010, 2010, 0));
+    assert_eq!(live.stored(), (2010, 2010, 1));
+    let reject = query_json(&live.path("data"), "SELECT line FROM rejects");
+    assert_eq!(reject[0]["line"], 1011, "numbered as it stands in the file now");
 }
 
 #[test]
