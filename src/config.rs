@@ -4,7 +4,7 @@
 //! strict: an unknown key or a bad value is an error that names the key and the line.
 //! Command-line flags override the file; without a file, defaults apply.
 
-mod duration;
+pub mod duration;
 pub mod scrape;
 pub mod settings;
 pub mod topology;

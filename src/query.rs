@@ -18,6 +18,7 @@
 
 pub mod data_dir;
 mod engine;
+pub mod limits;
 mod listing;
 pub mod output;
 pub mod params;
@@ -120,6 +121,16 @@ pub enum QueryError {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// The query ran past its time limit.
+    #[error("query {sql:?} stopped after {}s, its time limit (--timeout)", timeout.as_secs())]
+    Timeout { sql: String, timeout: std::time::Duration },
+    /// The query's result is larger than its memory limit.
+    #[error(
+        "query {sql:?} stopped: its result passed {} MiB, its memory limit (--memory-limit); \
+         aggregate, filter or add LIMIT",
+        limit >> 20
+    )]
+    ResultTooLarge { sql: String, limit: usize },
     /// The data directory's commit log is damaged, or a file it lists is gone.
     #[error(transparent)]
     Damaged(crate::storage::StorageError),
@@ -159,6 +170,8 @@ impl QueryError {
             | QueryError::NotADataDir { .. }
             | QueryError::Config(_) => 2,
             QueryError::Execute { .. }
+            | QueryError::Timeout { .. }
+            | QueryError::ResultTooLarge { .. }
             | QueryError::Damaged(_)
             | QueryError::Table { .. }
             | QueryError::SavedHeader { .. }

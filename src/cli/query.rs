@@ -7,9 +7,11 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::{Overrides, Settings};
 
+use crate::query::limits::{QueryLimits, parse_bytes};
 use crate::query::params::parse_assignment;
 use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow, saved};
 
@@ -44,6 +46,12 @@ pub struct QueryArgs {
     /// List the named queries, what each answers and the parameters it takes.
     #[arg(long)]
     pub list: bool,
+    /// Stop a query that runs longer than this (90s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Stop a query whose working memory, or whose result, passes this (512MiB, 2GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory)]
+    pub memory_limit: usize,
     /// The SQL to run over the tables `requests`, `rejects`, `failovers`,
     /// `endpoint_stats` and `cluster_stats`. Read-only: statements that would write
     /// (DDL, DML, COPY, SET) are refused.
@@ -74,7 +82,8 @@ fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
     };
     let window =
         TimeWindow::parse(args.since.as_deref(), args.until.as_deref(), chrono::Utc::now())?;
-    let engine = QueryEngine::open_window(&data_dir(args)?, window)?;
+    let limits = QueryLimits { timeout: args.timeout, memory_bytes: args.memory_limit };
+    let engine = QueryEngine::open_with(&data_dir(args)?, window, limits)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -86,6 +95,18 @@ fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
             (None, None) => Ok(()),
         }
     })
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    crate::config::duration::parse_duration_s(text)
+        .filter(|&seconds| seconds > 0)
+        .map(|seconds| Duration::from_secs(seconds.into()))
+        .ok_or_else(|| format!("{text:?} is not a duration such as \"90s\", \"5m\" or \"1h\""))
+}
+
+fn parse_memory(text: &str) -> Result<usize, String> {
+    parse_bytes(text)
+        .ok_or_else(|| format!("{text:?} is not a size such as \"512MiB\" or \"2GiB\""))
 }
 
 /// `--data-dir`, else the config's `data_dir` (relative to the config file), else

@@ -24,6 +24,10 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::object_store::path::Path as StorePath;
 
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use futures::StreamExt;
+
+use super::limits::QueryLimits;
 use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
 use super::table::MeshTable;
@@ -38,6 +42,7 @@ pub struct QueryEngine {
     ctx: SessionContext,
     data_dir: PathBuf,
     window: TimeWindow,
+    limits: QueryLimits,
 }
 
 /// A query's SQL, how errors name it, and the values of its placeholders.
@@ -59,10 +64,27 @@ impl QueryEngine {
     /// (`ts`; `ts_ingested` for `rejects`) lies in it, and the `failovers` episodes
     /// that overlap it (an ongoing one overlaps everything after its start).
     pub fn open_window(data_dir: &Path, window: TimeWindow) -> Result<QueryEngine, QueryError> {
+        QueryEngine::open_with(data_dir, window, QueryLimits::default())
+    }
+
+    /// As [`QueryEngine::open_window`], each query held to `limits`.
+    pub fn open_with(
+        data_dir: &Path,
+        window: TimeWindow,
+        limits: QueryLimits,
+    ) -> Result<QueryEngine, QueryError> {
         let data_dir = data_dir::resolve(data_dir)?;
         let config = SessionConfig::new().with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
-        let engine = QueryEngine { ctx, data_dir, window };
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .build_arc()
+            .map_err(|source| QueryError::Table {
+                table: "runtime",
+                path: data_dir.clone(),
+                source,
+            })?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let engine = QueryEngine { ctx, data_dir, window, limits };
         let partitioned = [
             (REQUESTS_DIR, schema::requests(), "ts"),
             (REJECTS_DIR, schema::rejects(), "ts_ingested"),
@@ -150,11 +172,32 @@ impl QueryEngine {
     ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let frame = self.plan(query).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame
-            .collect()
+        let timeout = self.limits.timeout;
+        let batches = tokio::time::timeout(timeout, self.gather(query, frame))
             .await
-            .map_err(|source| QueryError::Execute { sql: query.label.clone(), source })?;
+            .map_err(|_| QueryError::Timeout { sql: query.label.clone(), timeout })??;
         Ok((schema, batches))
+    }
+
+    /// The result's batches, refusing more than the memory limit of them.
+    async fn gather(
+        &self,
+        query: &Labeled<'_>,
+        frame: DataFrame,
+    ) -> Result<Vec<RecordBatch>, QueryError> {
+        let execute_error = |source| QueryError::Execute { sql: query.label.clone(), source };
+        let mut stream = frame.execute_stream().await.map_err(execute_error)?;
+        let (mut batches, mut bytes) = (Vec::new(), 0usize);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(execute_error)?;
+            bytes += batch.get_array_memory_size();
+            if bytes > self.limits.memory_bytes {
+                let limit = self.limits.memory_bytes;
+                return Err(QueryError::ResultTooLarge { sql: query.label.clone(), limit });
+            }
+            batches.push(batch);
+        }
+        Ok(batches)
     }
 
     async fn plan(&self, query: &Labeled<'_>) -> Result<DataFrame, QueryError> {

@@ -202,3 +202,26 @@ fn list_shows_every_query_with_its_parameters() {
     assert!(listed.contains("--param around=INTERVAL (default 2m)  how long before"), "{listed}");
     assert!(listed.contains("--param service=TEXT (default '')"), "{listed}");
 }
+
+#[test]
+fn a_query_past_its_time_or_memory_limit_stops_with_an_error_naming_the_limit() {
+    let data = sample_data().to_str().unwrap();
+    // Every pair of rows, with their paths: the result alone is hundreds of MB.
+    let pairs =
+        "SELECT a.path, b.path, a.user_agent, b.user_agent FROM requests a, requests b, requests c";
+    let output = meshlog(&["query", "--data-dir", data, "--memory-limit", "16MiB", pairs]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("its memory limit (--memory-limit)"), "{}", stderr(&output));
+    let endless = "SELECT count(*) FROM requests a, requests b, requests c, requests d";
+    let started = std::time::Instant::now();
+    let output = meshlog(&["query", "--data-dir", data, "--timeout", "1s", endless]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stopped after 1s, its time limit (--timeout)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    let bad = meshlog(&["query", "--data-dir", data, "--memory-limit", "lots", "SELECT 1"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
