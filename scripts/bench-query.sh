@@ -33,7 +33,8 @@ duckdb_sql() {
     if [[ -f "$translation" ]]; then echo "$translation"; else echo "queries/$1.sql"; fi
 }
 
-mapfile -t listed < <("$meshlog" query --list | awk '{ print $1 }')
+# Names start a line; the lines under a name (its parameters) are indented.
+mapfile -t listed < <("$meshlog" query --list | awk '/^[a-z_]+ / { print $1 }')
 [[ ${#listed[@]} -gt 0 ]] || fail "'meshlog query --list' printed no query"
 # The benchmark's data is access logs only: queries over proxy snapshots are left out.
 queries=()

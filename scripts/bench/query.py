@@ -12,6 +12,7 @@ does; SECONDS, when given, receives the time of that alone (no python start, imp
 """
 import glob
 import os
+import re
 import sys
 import tempfile
 import time
@@ -57,9 +58,17 @@ def read_query(path):
     with open(path) as f:
         sql = f.read().strip().rstrip(";")
     approximate = []
+    defaults = {}
     for line in sql.splitlines():
         if line.startswith("-- approximate:"):
             approximate = [c.strip() for c in line.split(":", 1)[1].split(",") if c.strip()]
+        # `-- @param NAME TYPE DEFAULT description`: meshlog binds the default when no
+        # --param is given, as this benchmark runs it; DuckDB gets the same value.
+        match = re.match(r"-- @param (\w+) \w+ ('(?:[^']|'')*'|\S+)", line)
+        if match:
+            defaults[match.group(1)] = match.group(2)
+    for name in sorted(defaults, key=len, reverse=True):
+        sql = re.sub(r"\$" + name + r"\b", defaults[name], sql)
     return sql, approximate
 
 
