@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::duration::parse_duration_arg;
 use crate::config::{Overrides, Settings};
 
 use crate::query::limits::{QueryLimits, parse_bytes};
@@ -47,7 +48,7 @@ pub struct QueryArgs {
     #[arg(long)]
     pub list: bool,
     /// Stop a query that runs longer than this (90s, 5m, 1h).
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration_arg)]
     pub timeout: Duration,
     /// Stop a query whose working memory, or whose result, passes this (512MiB, 2GiB).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory)]
@@ -95,13 +96,6 @@ fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
             (None, None) => Ok(()),
         }
     })
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    crate::config::duration::parse_duration_s(text)
-        .filter(|&seconds| seconds > 0)
-        .map(|seconds| Duration::from_secs(seconds.into()))
-        .ok_or_else(|| format!("{text:?} is not a duration such as \"90s\", \"5m\" or \"1h\""))
 }
 
 fn parse_memory(text: &str) -> Result<usize, String> {

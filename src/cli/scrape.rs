@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::config::duration::parse_duration_arg;
 use crate::config::scrape::{ScrapeTarget, scrape_targets};
-use crate::config::{ConfigFile, Overrides, Settings, parse_duration_s};
+use crate::config::{ConfigFile, Overrides, Settings};
 use crate::pipeline::{Pipeline, PipelineError, PipelineInput, PipelineOptions};
 use crate::scrape::{ScrapeError, ScrapeReport, Scraper};
 use crate::storage::committer::Recovery;
@@ -31,7 +32,7 @@ pub struct ScrapeArgs {
     #[arg(long)]
     once: bool,
     /// Stop after this long, e.g. `90s`, `10m`, `1h` (default: until Ctrl-C).
-    #[arg(long, value_parser = parse_duration, conflicts_with = "once")]
+    #[arg(long, value_parser = parse_duration_arg, conflicts_with = "once")]
     duration: Option<Duration>,
 }
 
@@ -126,13 +127,6 @@ async fn interrupted() {
         () = terminate => "terminated",
     };
     say!("meshlog scrape: {signal}; finishing the round under way");
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    parse_duration_s(text)
-        .filter(|&seconds| seconds > 0)
-        .map(|seconds| Duration::from_secs(seconds.into()))
-        .ok_or_else(|| format!("{text:?} is not a duration such as \"90s\", \"10m\" or \"1h30m\""))
 }
 
 /// The end-of-run summary, on stderr.

@@ -25,6 +25,14 @@ pub fn parse_duration_s(text: &str) -> Option<u32> {
     u32::try_from(total).ok()
 }
 
+/// A positive duration given on the command line (`--timeout 90s`, `--duration 1h30m`).
+pub fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    parse_duration_s(text)
+        .filter(|&seconds| seconds > 0)
+        .map(|seconds| std::time::Duration::from_secs(seconds.into()))
+        .ok_or_else(|| format!("{text:?} is not a duration such as \"90s\", \"10m\" or \"1h30m\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_duration_s;

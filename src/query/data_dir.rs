@@ -11,8 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::QueryError;
-use crate::storage::StorageError;
-use crate::storage::commit_log::{COMMIT_LOG, CommitLog};
+use crate::storage::commit_log::{COMMIT_LOG, CommitLog, check_files_present};
 use crate::storage::layout::META_DIR;
 use crate::storage::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
@@ -45,16 +44,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf, QueryError> {
 fn check_committed_files(data_dir: &Path) -> Result<(), QueryError> {
     let log = data_dir.join(META_DIR).join(COMMIT_LOG);
     let records = CommitLog::read(&log).map_err(QueryError::Damaged)?;
-    let mut missing = records
-        .iter()
-        .flat_map(|record| record.files.iter())
-        .filter(|file| !data_dir.join(file).exists());
-    let Some(first) = missing.next() else { return Ok(()) };
-    Err(QueryError::Damaged(StorageError::MissingFiles {
-        data_dir: data_dir.into(),
-        count: 1 + missing.count(),
-        first: first.clone(),
-    }))
+    check_files_present(&records, data_dir).map_err(QueryError::Damaged)
 }
 
 fn not_a_data_dir(path: &Path, why: String, source: Option<io::Error>) -> QueryError {

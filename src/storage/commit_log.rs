@@ -194,6 +194,21 @@ impl CommitLog {
     }
 }
 
+/// Every file `records` list is under `data_dir`; else an error naming the first
+/// missing one and how many are.
+pub fn check_files_present(records: &[CommitRecord], data_dir: &Path) -> Result<(), StorageError> {
+    let mut missing = records
+        .iter()
+        .flat_map(|record| record.files.iter())
+        .filter(|file| !data_dir.join(file).exists());
+    let Some(first) = missing.next() else { return Ok(()) };
+    Err(StorageError::MissingFiles {
+        data_dir: data_dir.into(),
+        count: 1 + missing.count(),
+        first: first.clone(),
+    })
+}
+
 /// One record standing for `records`: every file, the latest checkpoint of each
 /// source (newest first), the newest state of each kind, the totals.
 fn merge(records: &[CommitRecord]) -> CommitRecord {

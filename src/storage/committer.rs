@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::{COMMIT_LOG, CommitLog};
+use super::commit_log::{COMMIT_LOG, CommitLog, check_files_present};
 use super::layout::Layout;
 use super::parquet_file::{
     TableFile, create_dir_synced, publish_files, relative, write_atomically,
@@ -242,18 +242,7 @@ impl Publisher {
 
     /// Every file a commit lists is there.
     fn check_committed_files(&self) -> Result<(), StorageError> {
-        let mut missing = self
-            .log
-            .records()
-            .iter()
-            .flat_map(|record| record.files.iter())
-            .filter(|file| !self.layout.path(file).exists());
-        let Some(first) = missing.next() else { return Ok(()) };
-        Err(StorageError::MissingFiles {
-            data_dir: self.layout.root().into(),
-            count: 1 + missing.count(),
-            first: first.clone(),
-        })
+        check_files_present(self.log.records(), self.layout.root())
     }
 
     /// The newest state of each kind that a commit says it saved is there.
@@ -287,21 +276,12 @@ impl Publisher {
         if files.is_empty() {
             return Ok(Recovery::default());
         }
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string();
-        let dir = self.layout.meta_dir().join("quarantine").join(stamp);
-        let mut quarantined = Vec::new();
-        for file in files {
-            let relative_path =
-                file.strip_prefix(self.layout.root()).unwrap_or(&file).to_path_buf();
-            let target = dir.join(&relative_path);
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|source| StorageError::io("create", parent, source))?;
-            }
-            fs::rename(&file, &target)
-                .map_err(|source| StorageError::io("move aside", &file, source))?;
-            quarantined.push(relative_path);
-        }
+        let root = self.layout.root();
+        let quarantined: Vec<PathBuf> = files
+            .iter()
+            .map(|file| file.strip_prefix(root).unwrap_or(file).to_path_buf())
+            .collect();
+        let dir = move_aside(&self.layout, &quarantined, "")?;
         tracing::warn!(
             files = quarantined.len(),
             to = %dir.display(),
@@ -309,6 +289,28 @@ impl Publisher {
         );
         Ok(Recovery { quarantined, quarantine: Some(dir) })
     }
+}
+
+/// Moves `files` (relative to the data directory) under
+/// `_meshlog/quarantine/<label><time>/`, keeping their paths; returns that directory.
+pub(super) fn move_aside(
+    layout: &Layout,
+    files: &[PathBuf],
+    label: &str,
+) -> Result<PathBuf, StorageError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let dir = layout.meta_dir().join("quarantine").join(format!("{label}{stamp}"));
+    for file in files {
+        let target = dir.join(file);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|source| StorageError::io("create", parent, source))?;
+        }
+        let from = layout.path(file);
+        fs::rename(&from, &target)
+            .map_err(|source| StorageError::io("move aside", &from, source))?;
+    }
+    Ok(dir)
 }
 
 /// The tables whose files commits list (`failovers` is rewritten whole instead).

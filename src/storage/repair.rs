@@ -16,7 +16,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::StorageError;
 use super::commit_log::{COMMIT_LOG, CommitRecord, FileCommit};
-use super::committer::{PARTITIONED_TABLES, StateKind, list_dir, lock, parquet_files};
+use super::committer::{PARTITIONED_TABLES, StateKind, list_dir, lock, move_aside, parquet_files};
 use super::layout::Layout;
 use super::parquet_file::{COMMIT_KEY, sync_dir};
 use super::schema::{REJECTS_DIR, REQUESTS_DIR};
@@ -57,7 +57,7 @@ pub fn repair(data_dir: &Path) -> Result<RepairReport, StorageError> {
         && found.states.is_empty()
     {
         report.set_aside = found.files.clone();
-        set_aside(&layout, &found.files)?;
+        move_aside(&layout, &found.files, "repair-")?;
         commits.remove(&last);
     }
     let records = records(commits, &mut report);
@@ -144,23 +144,6 @@ fn records(commits: BTreeMap<u64, Found>, report: &mut RepairReport) -> Vec<Comm
             }
         })
         .collect()
-}
-
-/// Moves a cut-short commit's files under `_meshlog/quarantine/repair-<time>/`.
-fn set_aside(layout: &Layout, files: &[PathBuf]) -> Result<(), StorageError> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let dir = layout.meta_dir().join("quarantine").join(format!("repair-{stamp}"));
-    for file in files {
-        let target = dir.join(file);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|source| StorageError::io("create", parent, source))?;
-        }
-        let from = layout.path(file);
-        fs::rename(&from, &target)
-            .map_err(|source| StorageError::io("move aside", &from, source))?;
-    }
-    Ok(())
 }
 
 /// Writes the new log in place of the old, which is kept as
