@@ -7,6 +7,7 @@ mod parse;
 mod query;
 mod repair;
 mod scrape;
+mod serve;
 mod simulate;
 mod topology;
 
@@ -49,6 +50,9 @@ enum Command {
     /// Poll the Envoy admin endpoints of the config's [[scrape]] entries
     /// (/clusters?format=json, /stats/prometheus) into endpoint_stats and cluster_stats.
     Scrape(scrape::ScrapeArgs),
+    /// Run as a service: take access logs from log shippers over HTTP, follow files,
+    /// poll admin endpoints, and answer queries, with one writer for the data directory.
+    Serve(serve::ServeArgs),
     /// Rebuild a damaged commit log (`_meshlog/commits.jsonl`) from the data
     /// directory's files, keeping the damaged one beside it.
     Repair(repair::RepairArgs),
@@ -66,5 +70,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Topology(args) => topology::run(&args),
         Command::Scrape(args) => scrape::run(&args),
         Command::Repair(args) => repair::run(&args),
+        Command::Serve(args) => serve::run(&args),
+    }
+}
+
+impl Cli {
+    /// The least severe log events shown: `serve` reports what it does as it runs.
+    pub fn log_level(&self) -> tracing::Level {
+        match self.command {
+            Command::Serve(_) => tracing::Level::INFO,
+            _ => tracing::Level::WARN,
+        }
     }
 }

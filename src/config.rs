@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod scrape;
+pub mod server;
 pub mod settings;
 pub mod topology;
 
@@ -34,6 +35,11 @@ pub struct MeshConfig {
     /// Envoy admin endpoints to poll (`meshlog scrape`).
     #[serde(default)]
     pub scrape: Vec<scrape::ScrapeConfig>,
+    /// `meshlog serve`'s endpoints and limits.
+    pub server: Option<server::ServerConfig>,
+    /// What `meshlog serve` follows besides its HTTP sink.
+    #[serde(default)]
+    pub sources: Vec<server::SourceConfig>,
 }
 
 /// One `[[clusters]]` entry.

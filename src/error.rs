@@ -40,6 +40,8 @@ pub enum Error {
     Scrape(#[from] crate::scrape::ScrapeError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 impl Error {
@@ -51,7 +53,8 @@ impl Error {
             Error::Format { .. } | Error::Config(_) | Error::Usage(_) => 2,
             Error::Ingest(crate::ingest::IngestError::Format { .. }) => 2,
             Error::Query(error) => error.exit_code(),
-            Error::Scrape(_) | Error::Storage(_) => 1,
+            Error::Serve(crate::serve::ServeError::Follow(_)) => 2,
+            Error::Scrape(_) | Error::Storage(_) | Error::Serve(_) => 1,
             Error::Read { .. } | Error::Write(_) | Error::Create { .. } | Error::Ingest(_) => 1,
         }
     }

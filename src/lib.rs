@@ -49,6 +49,8 @@ pub mod pipeline;
 pub mod process;
 pub mod query;
 pub mod scrape;
+pub mod serve;
+mod shutdown;
 pub mod simulate;
 pub mod stats;
 pub mod storage;

@@ -8,7 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = meshlog::cli::Cli::parse();
-    meshlog::cli::logging::init();
+    meshlog::cli::logging::init(cli.log_level());
     match meshlog::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

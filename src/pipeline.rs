@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::storage::commit_log::Checkpoint;
 pub use batch::{Acknowledged, BatchContent, Origin, PipelineInput, PipelineStopped, SourceBatch};
 pub use stages::DetectorCounts;
 
@@ -26,6 +27,7 @@ use crate::storage::StorageError;
 use crate::storage::commit_log::CommitLog;
 use crate::storage::committer::{CommitStats, Committer, Publisher, Recovery, StagedCommit};
 use crate::storage::parallel::all_cores;
+use crate::storage::staging::StateKind;
 use stages::Stages;
 
 /// Why the pipeline stopped. Per-line and per-snapshot problems are never errors:
@@ -49,6 +51,16 @@ pub struct PipelineOptions {
     pub failover: FailoverSettings,
     /// Batches that may wait in the queue before senders wait (or are told to retry).
     pub queue_depth: usize,
+    /// Told of every commit as it becomes visible, before its acknowledgement.
+    pub observer: Option<Arc<dyn PublishObserver>>,
+}
+
+/// Told of each commit on the publishing thread, the moment its files are visible
+/// and its record is in the log, before the source is acknowledged: `meshlog serve`
+/// swaps its in-memory rows for the files here, so that no query sees both or
+/// neither.
+pub trait PublishObserver: Send + Sync {
+    fn published(&self, commit_seq: u64, checkpoints: &[Checkpoint]);
 }
 
 /// What the pipeline did, once every source has ended.
@@ -73,6 +85,7 @@ pub struct Pipeline {
     settings_changed: Vec<String>,
     receiver: mpsc::Receiver<SourceBatch>,
     sources_ended: Arc<AtomicBool>,
+    observer: Option<Arc<dyn PublishObserver>>,
 }
 
 impl Pipeline {
@@ -85,14 +98,27 @@ impl Pipeline {
         let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
         let sources_ended = Arc::new(AtomicBool::new(false));
         let input = PipelineInput { sender, sources_ended: sources_ended.clone() };
-        let pipeline =
-            Pipeline { committer, stages, recovery, settings_changed, receiver, sources_ended };
+        let observer = options.observer.clone();
+        let pipeline = Pipeline {
+            committer,
+            stages,
+            recovery,
+            settings_changed,
+            receiver,
+            sources_ended,
+            observer,
+        };
         Ok((pipeline, input))
     }
 
     /// The commit log, for sources to find where they stand.
     pub fn log(&self) -> &CommitLog {
         self.committer.log()
+    }
+
+    /// The state a source saved with the last commit that saved one of `kind`.
+    pub fn state(&self, kind: StateKind) -> Result<Option<Vec<u8>>, PipelineError> {
+        Ok(self.committer.state(kind)?)
     }
 
     /// What recovery found when the directory was opened (asked once).
@@ -105,19 +131,26 @@ impl Pipeline {
     /// it on a thread of its own (not an async runtime's).
     pub fn run(self) -> Result<PipelineReport, PipelineError> {
         let Pipeline {
-            committer, mut stages, settings_changed, mut receiver, sources_ended, ..
+            committer,
+            mut stages,
+            settings_changed,
+            mut receiver,
+            sources_ended,
+            observer,
+            ..
         } = self;
         let (mut stager, publisher) = committer.into_halves();
         let (sender, staged) = std::sync::mpsc::sync_channel::<Publishable>(1);
         let mut report = std::thread::scope(|scope| {
-            let publishing = scope.spawn(move || publish_all(publisher, staged));
+            let publishing = scope.spawn(move || publish_all(publisher, staged, observer));
             let staging = (|| {
                 while let Some(batch) = receiver.blocking_recv() {
                     if sources_ended.load(Ordering::Acquire) {
                         stager.set_threads(all_cores());
                     }
                     let snapshots = matches!(batch.content, BatchContent::Snapshots(_));
-                    let (pending, counts) = stages.prepare(batch.content, batch.checkpoints)?;
+                    let (mut pending, counts) = stages.prepare(batch.content, batch.checkpoints)?;
+                    pending.states.extend(batch.states);
                     let commit = stager.stage(pending)?;
                     let publishable = Publishable { commit, ack: batch.ack, snapshots, counts };
                     if sender.send(publishable).is_err() {
@@ -157,10 +190,16 @@ struct Publishable {
 fn publish_all(
     mut publisher: Publisher,
     staged: std::sync::mpsc::Receiver<Publishable>,
+    observer: Option<Arc<dyn PublishObserver>>,
 ) -> Result<PipelineReport, PipelineError> {
     let mut report = PipelineReport::default();
     for Publishable { commit, ack, snapshots, counts } in staged {
+        let commit_seq = commit.record.seq;
+        let checkpoints = commit.record.sources.clone();
         let stored = publisher.publish(commit)?;
+        if let Some(observer) = &observer {
+            observer.published(commit_seq, &checkpoints);
+        }
         report.commits += 1;
         match snapshots {
             true => report.snapshots_stored.add(stored),
@@ -169,7 +208,7 @@ fn publish_all(
         report.snapshots.add(counts.clone());
         if let Some(ack) = ack {
             // A source that stopped waiting has nothing more to be told.
-            let _ = ack.send(Acknowledged { stored, snapshots: counts });
+            let _ = ack.send(Acknowledged { commit_seq, stored, snapshots: counts });
         }
     }
     Ok(report)

@@ -18,6 +18,7 @@
 
 pub mod data_dir;
 mod engine;
+pub mod fresh;
 pub mod limits;
 mod listing;
 pub mod output;
@@ -134,6 +135,11 @@ pub enum QueryError {
     /// The data directory's commit log is damaged, or a file it lists is gone.
     #[error(transparent)]
     Damaged(crate::storage::StorageError),
+    /// A query request that does not say what to run (`POST /api/v1/query`).
+    #[error("{0}")]
+    Request(String),
+    #[error("cannot read the rows of the running server's write-ahead log")]
+    Wal(#[source] crate::storage::wal::WalError),
     /// The result could not be rendered (CSV, JSON or table encoding).
     #[error("cannot format the result as {format}")]
     Format {
@@ -159,6 +165,7 @@ impl QueryError {
     pub fn exit_code(&self) -> u8 {
         match self {
             QueryError::ReadOnly { .. }
+            | QueryError::Request(_)
             | QueryError::Plan { .. }
             | QueryError::UnknownSaved { .. }
             | QueryError::UnknownParam { .. }
@@ -173,6 +180,7 @@ impl QueryError {
             | QueryError::Timeout { .. }
             | QueryError::ResultTooLarge { .. }
             | QueryError::Damaged(_)
+            | QueryError::Wal(_)
             | QueryError::Table { .. }
             | QueryError::SavedHeader { .. }
             | QueryError::Format { .. }

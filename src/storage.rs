@@ -16,6 +16,7 @@ pub mod row_groups;
 pub mod schema;
 pub mod staging;
 pub mod time_order;
+pub mod wal;
 
 use std::path::{Path, PathBuf};
 

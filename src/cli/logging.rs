@@ -9,11 +9,11 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Sends warnings and errors to stderr; a second call changes nothing.
-pub fn init() {
+/// Sends events of `level` and above to stderr; a second call changes nothing.
+pub fn init(level: Level) {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(Level::WARN)
+        .with_max_level(level)
         .event_format(Plain)
         .finish();
     // Only fails when a subscriber is already installed (a test harness): keep it.

@@ -59,6 +59,7 @@ pub fn run(args: &ScrapeArgs) -> Result<(), Error> {
         topology: settings.topology.clone(),
         failover: settings.failover.clone(),
         queue_depth: 1,
+        observer: None,
     };
     let (mut pipeline, input) = Pipeline::open(&options).map_err(ScrapeError::from)?;
     let recovery = pipeline.take_recovery();
@@ -102,30 +103,9 @@ async fn stop_signal(duration: Option<Duration>) {
     }
 }
 
-/// Completes on the first Ctrl-C (SIGINT) or SIGTERM; a signal that cannot be watched
-/// is reported and never completes.
+/// Completes on the first Ctrl-C or SIGTERM.
 async fn interrupted() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            say!("meshlog scrape: cannot watch for Ctrl-C: {error}");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(error) => {
-                say!("meshlog scrape: cannot watch for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    let signal = tokio::select! {
-        () = ctrl_c => "interrupted",
-        () = terminate => "terminated",
-    };
+    let signal = crate::shutdown::stop_signal().await;
     say!("meshlog scrape: {signal}; finishing the round under way");
 }
 

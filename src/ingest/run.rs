@@ -82,6 +82,7 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
         topology: options.topology.clone(),
         failover: options.failover.clone(),
         queue_depth: 1,
+        observer: None,
     };
     let (mut pipeline, input) = Pipeline::open(&pipeline_options)?;
     let inputs = sort_inputs(inputs, &options.dumps, pipeline.log())?;
@@ -133,7 +134,7 @@ fn send_dumps(
         format: "admin".into(),
     };
     let content = BatchContent::Snapshots(vec![group]);
-    let batch = SourceBatch { origin, content, checkpoints, ack: None };
+    let batch = SourceBatch { origin, content, checkpoints, states: Vec::new(), ack: None };
     input.send_blocking(batch).map_err(|_| IngestError::CommitterStopped)
 }
 
@@ -269,7 +270,7 @@ impl Reader<'_> {
         };
         let content = BatchContent::Requests { requests, rejects };
         let checkpoints = sources.into_iter().map(Checkpoint::File).collect();
-        let batch = SourceBatch { origin, content, checkpoints, ack: None };
+        let batch = SourceBatch { origin, content, checkpoints, states: Vec::new(), ack: None };
         self.input.send_blocking(batch).map_err(|_| IngestError::CommitterStopped)
     }
 }

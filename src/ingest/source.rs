@@ -62,7 +62,17 @@ pub fn open_source(path: &Path, log: &CommitLog) -> io::Result<OpenedSource> {
     if !metadata.is_file() {
         return Ok(stream(path.display().to_string(), Box::new(File::open(path)?)));
     }
-    let mut file = File::open(path)?;
+    open_file(path.display().to_string(), File::open(path)?, &metadata, log)
+}
+
+/// Opens the regular file `file` (named `name`, with `metadata`), resuming it from
+/// its committed position.
+pub fn open_file(
+    name: String,
+    mut file: File,
+    metadata: &std::fs::Metadata,
+    log: &CommitLog,
+) -> io::Result<OpenedSource> {
     let gzip = is_gzip(&mut file)?;
     let prefix = read_prefix(&file, gzip)?;
     let identity = FileIdentity {
@@ -73,7 +83,6 @@ pub fn open_source(path: &Path, log: &CommitLog) -> io::Result<OpenedSource> {
     };
     let len = (!gzip).then_some(metadata.len());
     let resume = resume_point(log, &identity, &prefix, len);
-    let name = path.display().to_string();
     let (start_offset, mut start_line) =
         resume.as_ref().map_or((0, 0), |found| (found.offset, found.lines));
     let committed =

@@ -156,7 +156,7 @@ impl SourceReader {
 
 /// Reads one line that starts `at`; returns the time of the row it (or the split
 /// line it ended) became.
-fn read_line(
+pub(crate) fn read_line(
     line: Line<'_>,
     at: LinePosition,
     stream: &mut LogStream,

@@ -13,6 +13,7 @@ use crate::stats::StatsCounts;
 use crate::stats::commit::SnapshotGroup;
 use crate::storage::commit_log::Checkpoint;
 use crate::storage::committer::CommitStats;
+use crate::storage::staging::StateKind;
 
 /// Where a batch came from, for reports and logs.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct SourceBatch {
     pub content: BatchContent,
     /// Where the sources stand once this batch is stored (none for push sources).
     pub checkpoints: Vec<Checkpoint>,
+    /// The source's own state, stored with the batch (`meshlog serve`'s batch ids).
+    pub states: Vec<(StateKind, Vec<u8>)>,
     /// Told once the batch is durable, or dropped if the pipeline fails first.
     pub ack: Option<oneshot::Sender<Acknowledged>>,
 }
@@ -46,6 +49,8 @@ pub struct SourceBatch {
 /// What a source is told once its batch is durable.
 #[derive(Debug, Default)]
 pub struct Acknowledged {
+    /// The commit that holds the batch.
+    pub commit_seq: u64,
     /// What the commit that holds the batch stored (it may hold other batches too).
     pub stored: CommitStats,
     /// What the batch's snapshots gave, when it had any.

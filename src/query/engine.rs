@@ -27,6 +27,7 @@ use datafusion::object_store::path::Path as StorePath;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use futures::StreamExt;
 
+use super::fresh::FreshRows;
 use super::limits::QueryLimits;
 use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
@@ -67,11 +68,25 @@ impl QueryEngine {
         QueryEngine::open_with(data_dir, window, QueryLimits::default())
     }
 
-    /// As [`QueryEngine::open_window`], each query held to `limits`.
+    /// As [`QueryEngine::open_window`], each query held to `limits`; the rows a
+    /// running server has not yet written to Parquet are read from its WAL.
     pub fn open_with(
         data_dir: &Path,
         window: TimeWindow,
         limits: QueryLimits,
+    ) -> Result<QueryEngine, QueryError> {
+        let data_dir = data_dir::resolve(data_dir)?;
+        let fresh = FreshRows::from_wal(&data_dir)?;
+        QueryEngine::open_fresh(&data_dir, window, limits, &fresh)
+    }
+
+    /// As [`QueryEngine::open_with`], with `fresh` rows beside the files (the
+    /// server's own, from memory).
+    pub fn open_fresh(
+        data_dir: &Path,
+        window: TimeWindow,
+        limits: QueryLimits,
+        fresh: &FreshRows,
     ) -> Result<QueryEngine, QueryError> {
         let data_dir = data_dir::resolve(data_dir)?;
         let config = SessionConfig::new().with_information_schema(true);
@@ -86,14 +101,16 @@ impl QueryEngine {
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let engine = QueryEngine { ctx, data_dir, window, limits };
         let partitioned = [
-            (REQUESTS_DIR, schema::requests(), "ts"),
-            (REJECTS_DIR, schema::rejects(), "ts_ingested"),
-            (ENDPOINT_STATS_DIR, schema::endpoint_stats(), "ts"),
-            (CLUSTER_STATS_DIR, schema::cluster_stats(), "ts"),
+            (REQUESTS_DIR, schema::requests(), "ts", fresh.requests.as_slice()),
+            (REJECTS_DIR, schema::rejects(), "ts_ingested", fresh.rejects.as_slice()),
+            (ENDPOINT_STATS_DIR, schema::endpoint_stats(), "ts", &[]),
+            (CLUSTER_STATS_DIR, schema::cluster_stats(), "ts", &[]),
         ];
-        for (dir, table_schema, time_column) in partitioned {
+        for (dir, table_schema, time_column, rows) in partitioned {
             let path = engine.store_path(dir)?;
-            let table = MeshTable::partitioned(dir, &table_schema, path, time_column);
+            let table = MeshTable::partitioned(dir, &table_schema, path, time_column)
+                .with_fresh(fresh.visible_commit, rows)
+                .map_err(|source| engine.table_error(dir, source))?;
             engine.register(table, window.rows(time_column))?;
         }
         let failovers = engine.store_path(FAILOVERS_DIR)?;

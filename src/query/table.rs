@@ -34,6 +34,10 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::physical_plan::union::UnionExec;
+
+use super::fresh;
 use super::listing::{self, HourDir, MICROS_PER_DAY};
 use super::time_range::{MICROS_PER_HOUR, TimeRange};
 use crate::storage::schema::PARTITION_COLUMNS;
@@ -54,6 +58,10 @@ pub struct MeshTable {
     schema: SchemaRef,
     root: Path,
     layout: Layout,
+    /// Files of later commits are left out (their rows are in `fresh`).
+    visible_commit: Option<u64>,
+    /// Rows not yet in Parquet, with the table's schema.
+    fresh: Vec<RecordBatch>,
 }
 
 impl fmt::Debug for MeshTable {
@@ -76,14 +84,47 @@ impl MeshTable {
         fields.extend(partition_fields().into_iter().map(Arc::new));
         let schema = Arc::new(Schema::new(fields));
         let layout = Layout::Partitioned { time_column };
-        MeshTable { name, file_schema, schema, root, layout }
+        MeshTable {
+            name,
+            file_schema,
+            schema,
+            root,
+            layout,
+            visible_commit: None,
+            fresh: Vec::new(),
+        }
     }
 
     /// A table of the files directly under `root`.
     pub fn flat(name: &'static str, file_schema: &Schema, root: Path) -> MeshTable {
         let file_schema = Arc::new(with_view_types(file_schema));
         let schema = file_schema.clone();
-        MeshTable { name, file_schema, schema, root, layout: Layout::Flat }
+        let layout = Layout::Flat;
+        MeshTable {
+            name,
+            file_schema,
+            schema,
+            root,
+            layout,
+            visible_commit: None,
+            fresh: Vec::new(),
+        }
+    }
+
+    /// The table with rows not yet in Parquet besides its files, which are read up
+    /// to commit `visible_commit` (all when `None`).
+    pub fn with_fresh(
+        mut self,
+        visible_commit: Option<u64>,
+        rows: &[RecordBatch],
+    ) -> Result<MeshTable> {
+        let time_column = match self.layout {
+            Layout::Partitioned { time_column } => Some(time_column),
+            Layout::Flat => None,
+        };
+        self.fresh = fresh::as_table_rows(rows, &self.schema, time_column)?;
+        self.visible_commit = visible_commit;
+        Ok(self)
     }
 
     /// The table's name in SQL.
@@ -98,17 +139,43 @@ impl MeshTable {
         filters: &[Expr],
     ) -> Result<Vec<PartitionedFile>> {
         let store = state.runtime_env().object_store(ObjectStoreUrl::local_filesystem())?;
-        match self.layout {
-            Layout::Flat => flat_files(store.as_ref(), &self.root).await,
+        let mut files = match self.layout {
+            Layout::Flat => flat_files(store.as_ref(), &self.root).await?,
             Layout::Partitioned { time_column } => {
                 let range = TimeRange::from_filters(time_column, filters);
                 let partition_filter = PartitionFilter::new(state, filters)?;
-                partitioned_files(store.as_ref(), &self.root, &range, &partition_filter).await
+                partitioned_files(store.as_ref(), &self.root, &range, &partition_filter).await?
             }
+        };
+        if let Some(visible) = self.visible_commit {
+            files.retain(|file| {
+                let name = file.object_meta.location.filename().unwrap_or_default();
+                fresh::commit_of_file(name).is_none_or(|commit| commit <= visible)
+            });
         }
+        Ok(files)
     }
 
     async fn plan_scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files_plan = self.plan_files(state, projection, filters, limit).await?;
+        if self.fresh.is_empty() {
+            return Ok(files_plan);
+        }
+        let fresh = MemorySourceConfig::try_new_exec(
+            std::slice::from_ref(&self.fresh),
+            self.schema.clone(),
+            projection.cloned(),
+        )?;
+        UnionExec::try_new(vec![files_plan, fresh])
+    }
+
+    async fn plan_files(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,

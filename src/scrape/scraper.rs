@@ -191,7 +191,13 @@ impl Scraper {
             Origin { source: "scrape".into(), source_cluster: None, format: "admin".into() };
         let (ack, acknowledged) = tokio::sync::oneshot::channel();
         let content = BatchContent::Snapshots(groups);
-        let batch = SourceBatch { origin, content, checkpoints: Vec::new(), ack: Some(ack) };
+        let batch = SourceBatch {
+            origin,
+            content,
+            checkpoints: Vec::new(),
+            states: Vec::new(),
+            ack: Some(ack),
+        };
         self.input.send(batch).await.map_err(|_| ScrapeError::PipelineStopped)?;
         let done = acknowledged.await.map_err(|_| ScrapeError::PipelineStopped)?;
         Ok(RoundStored { counts: done.snapshots, stored: done.stored })

@@ -19,12 +19,15 @@ use super::StorageError;
 pub const COMMIT_LOG: &str = "commits.jsonl";
 
 /// Where a source stands once a commit is stored: the next run resumes from it.
-/// Push sources (HTTP) have none: their clients hold what is not acknowledged.
+/// Push sources (HTTP) are acknowledged once in `meshlog serve`'s write-ahead log;
+/// a commit says how far into that log its rows reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Checkpoint {
     /// A file read up to an offset.
     File(FilePosition),
+    /// `meshlog serve`'s in-memory rows handed over to Parquet.
+    Sink(SinkPosition),
 }
 
 impl Checkpoint {
@@ -32,8 +35,24 @@ impl Checkpoint {
     pub fn file(&self) -> Option<&FilePosition> {
         match self {
             Checkpoint::File(position) => Some(position),
+            Checkpoint::Sink(_) => None,
         }
     }
+
+    /// The sink's position, if this is the sink's checkpoint.
+    pub fn sink(&self) -> Option<&SinkPosition> {
+        match self {
+            Checkpoint::Sink(position) => Some(position),
+            Checkpoint::File(_) => None,
+        }
+    }
+}
+
+/// How far `meshlog serve`'s write-ahead log is stored in Parquet: every entry up
+/// to `wal_seq` (entries after it are replayed on start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkPosition {
+    pub wal_seq: u64,
 }
 
 /// How far one file has been read and stored.
@@ -119,6 +138,29 @@ impl CommitLog {
         Ok(parse_records(&text).map_err(|damage| damage.error(path))?.records)
     }
 
+    /// The positions in `records`, in memory only, to be told more positions with
+    /// [`CommitLog::remember`]: what a follower of live files reads from, so that a
+    /// file resumes where the last read left it, committed or not.
+    pub fn positions_only(records: Vec<CommitRecord>) -> CommitLog {
+        CommitLog { path: PathBuf::new(), records }
+    }
+
+    /// Notes where sources stand, in memory only (a log from
+    /// [`CommitLog::positions_only`]).
+    pub fn remember(&mut self, sources: Vec<Checkpoint>) {
+        let record = CommitRecord {
+            seq: self.next_seq(),
+            committed_at: String::new(),
+            files: Vec::new(),
+            sources,
+            states: Vec::new(),
+            rows: 0,
+            rejects: 0,
+            compacted: 0,
+        };
+        self.records.push(record);
+    }
+
     /// Every commit, oldest first.
     pub fn records(&self) -> &[CommitRecord] {
         &self.records
@@ -137,6 +179,11 @@ impl CommitLog {
             .rev()
             .flat_map(|record| record.sources.iter().filter_map(Checkpoint::file))
             .find(|position| position.identity.device == device && position.identity.inode == inode)
+    }
+
+    /// Where the last commit left `meshlog serve`'s write-ahead log (0: nothing).
+    pub fn last_wal_seq(&self) -> u64 {
+        last_wal_seq(&self.records)
     }
 
     /// The last committed position of a file that `matches`.
@@ -194,6 +241,17 @@ impl CommitLog {
     }
 }
 
+/// Where the last of `records` to say so left `meshlog serve`'s write-ahead log.
+pub fn last_wal_seq(records: &[CommitRecord]) -> u64 {
+    records
+        .iter()
+        .rev()
+        .flat_map(|record| record.sources.iter().filter_map(Checkpoint::sink))
+        .map(|position| position.wal_seq)
+        .next()
+        .unwrap_or(0)
+}
+
 /// Every file `records` list is under `data_dir`; else an error naming the first
 /// missing one and how many are.
 pub fn check_files_present(records: &[CommitRecord], data_dir: &Path) -> Result<(), StorageError> {
@@ -247,6 +305,8 @@ fn same_source(a: &Checkpoint, b: &Checkpoint) -> bool {
             let (a, b) = (&a.identity, &b.identity);
             (a.device, a.inode, a.fingerprint) == (b.device, b.inode, b.fingerprint)
         }
+        (Checkpoint::Sink(_), Checkpoint::Sink(_)) => true,
+        _ => false,
     }
 }
 

@@ -52,16 +52,20 @@ pub enum StateKind {
     Detector,
     /// The last counters of admin snapshots per proxy, host and statistic (for deltas).
     Counters,
+    /// The batch ids `meshlog serve` remembers, so that a retried batch is stored once.
+    SinkBatches,
 }
 
 impl StateKind {
-    pub const ALL: [StateKind; 2] = [StateKind::Detector, StateKind::Counters];
+    pub const ALL: [StateKind; 3] =
+        [StateKind::Detector, StateKind::Counters, StateKind::SinkBatches];
 
     /// The prefix of its files' names in `_meshlog/`.
     pub fn file_prefix(self) -> &'static str {
         match self {
             StateKind::Detector => "failover-state",
             StateKind::Counters => "counter-state",
+            StateKind::SinkBatches => "sink-batches",
         }
     }
 }

@@ -1,0 +1,232 @@
+//! The `[server]` table and the `[[sources]]` entries of `meshlog serve`
+//! (PRODUCT.md §5), checked into [`ServeSettings`]: where the HTTP endpoints listen,
+//! their bearer tokens, the body limit, how often rows go to Parquet, and each
+//! followed-file source. An address off loopback without tokens is refused unless
+//! the config says `insecure = true`; a token is never printed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, ConfigFile, parse_duration_s};
+use crate::query::limits::parse_bytes;
+
+/// The default HTTP address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7280";
+
+/// The `[server]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    #[serde(default)]
+    pub insecure: bool,
+    pub max_body_bytes: Option<Spanned<String>>,
+    /// Request bodies being read and parsed at once, all together (default 256MiB).
+    pub max_inflight_bytes: Option<Spanned<String>>,
+    /// Rows held in memory (and the WAL) before they are written to Parquet.
+    pub flush_rows: Option<usize>,
+    /// Longest time a row waits in memory before it is written to Parquet.
+    pub flush_interval: Option<Spanned<String>>,
+    /// The format of lines posted without a `format` query parameter.
+    pub format: Option<String>,
+    /// A dotted path to the reporting cluster in each posted JSON record
+    /// (`kubernetes.cluster`), used when no header or parameter names one.
+    pub source_cluster_field: Option<String>,
+    /// Retried batches (`X-Meshlog-Batch-Id`) remembered, newest first.
+    pub remembered_batches: Option<usize>,
+    /// How long SIGTERM waits for requests under way and the last commit.
+    pub shutdown_timeout: Option<Spanned<String>>,
+}
+
+/// One `[[sources]]` entry: a closed set of kinds, each with its own keys.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Files followed like `tail -F`.
+    File(FileSourceConfig),
+}
+
+/// `type = "file"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// Paths or glob patterns (`*`, `?`, `[…]` in the file name).
+    pub paths: Vec<String>,
+    pub source_cluster: Option<String>,
+    pub format: Option<String>,
+    /// How often the files are looked at (default 250ms; `1s`, or a number of ms).
+    pub poll_ms: Option<u64>,
+}
+
+/// Checked server settings.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub tokens: Arc<[String]>,
+    pub max_body_bytes: usize,
+    pub max_inflight_bytes: usize,
+    pub flush_rows: usize,
+    pub flush_interval: Duration,
+    pub format: String,
+    pub source_cluster_field: Option<String>,
+    pub remembered_batches: usize,
+    pub shutdown_timeout: Duration,
+    pub files: Vec<FileSourceConfig>,
+}
+
+impl ServeSettings {
+    /// The settings of `file`'s `[server]` and `[[sources]]`, with `listen`
+    /// overridden by the command line when given.
+    pub fn from_file(
+        file: &ConfigFile,
+        listen: Option<&str>,
+    ) -> Result<ServeSettings, ConfigError> {
+        let default = ServerConfig::default();
+        let server = file.config.server.as_ref().unwrap_or(&default);
+        let listen = listen_address(file, server, listen)?;
+        check_exposure(file, server, listen)?;
+        let files = file.config.sources.iter().map(|SourceConfig::File(source)| source.clone());
+        Ok(ServeSettings {
+            listen,
+            tokens: server.tokens.clone().into(),
+            max_body_bytes: bytes(
+                file,
+                "max_body_bytes",
+                server.max_body_bytes.as_ref(),
+                16 << 20,
+            )?,
+            max_inflight_bytes: bytes(
+                file,
+                "max_inflight_bytes",
+                server.max_inflight_bytes.as_ref(),
+                256 << 20,
+            )?,
+            flush_rows: server.flush_rows.unwrap_or(131_072).max(1),
+            flush_interval: duration(file, "flush_interval", server.flush_interval.as_ref(), 60)?,
+            format: server.format.clone().unwrap_or_else(|| "auto".to_owned()),
+            source_cluster_field: server.source_cluster_field.clone(),
+            remembered_batches: server.remembered_batches.unwrap_or(10_000),
+            shutdown_timeout: duration(
+                file,
+                "shutdown_timeout",
+                server.shutdown_timeout.as_ref(),
+                30,
+            )?,
+            files: files.collect(),
+        })
+    }
+}
+
+fn listen_address(
+    file: &ConfigFile,
+    server: &ServerConfig,
+    flag: Option<&str>,
+) -> Result<SocketAddr, ConfigError> {
+    if let Some(flag) = flag {
+        return flag.parse().map_err(|_| ConfigError::Syntax {
+            path: file.path.clone(),
+            message: format!("--listen {flag:?} is not an address such as 127.0.0.1:7280"),
+        });
+    }
+    let Some(listen) = &server.listen else {
+        return Ok(DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()));
+    };
+    listen.get_ref().parse().map_err(|_| {
+        file.value_error("listen", listen.span(), "not an address such as \"127.0.0.1:7280\"")
+    })
+}
+
+/// Refuses an address reachable from elsewhere without tokens, unless `insecure`.
+fn check_exposure(
+    file: &ConfigFile,
+    server: &ServerConfig,
+    listen: SocketAddr,
+) -> Result<(), ConfigError> {
+    if listen.ip().is_loopback() || !server.tokens.is_empty() || server.insecure {
+        return Ok(());
+    }
+    let span = server.listen.as_ref().map_or(0..0, Spanned::span);
+    Err(file.value_error(
+        "listen",
+        span,
+        format!(
+            "{listen} is reachable from other hosts: set `tokens` (clients send \
+             `Authorization: Bearer <token>`), or `insecure = true` to serve without them"
+        ),
+    ))
+}
+
+fn bytes(
+    file: &ConfigFile,
+    key: &str,
+    value: Option<&Spanned<String>>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    let Some(value) = value else { return Ok(default) };
+    parse_bytes(value.get_ref())
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| file.value_error(key, value.span(), "not a size such as \"16MiB\""))
+}
+
+fn duration(
+    file: &ConfigFile,
+    key: &str,
+    value: Option<&Spanned<String>>,
+    default_s: u64,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else { return Ok(Duration::from_secs(default_s)) };
+    parse_duration_s(value.get_ref())
+        .filter(|&seconds| seconds > 0)
+        .map(|seconds| Duration::from_secs(seconds.into()))
+        .ok_or_else(|| file.value_error(key, value.span(), "not a duration such as \"30s\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn settings(text: &str) -> Result<ServeSettings, ConfigError> {
+        let file = ConfigFile::parse(Path::new("mesh.toml"), text.into())?;
+        ServeSettings::from_file(&file, None)
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let settings = settings("").unwrap();
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(settings.max_body_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn refuses_an_open_address_without_tokens() {
+        let error = settings("[server]\nlisten = \"0.0.0.0:7280\"\n").unwrap_err().to_string();
+        assert!(error.contains("mesh.toml:2: `listen`"), "{error}");
+        assert!(error.contains("tokens"), "{error}");
+        settings("[server]\nlisten = \"0.0.0.0:7280\"\ntokens = [\"t\"]\n").unwrap();
+        settings("[server]\nlisten = \"0.0.0.0:7280\"\ninsecure = true\n").unwrap();
+    }
+
+    #[test]
+    fn reads_file_sources() {
+        let settings = settings(
+            "[[sources]]\ntype = \"file\"\npaths = [\"/var/log/istio/*.log\"]\n\
+             source_cluster = \"cluster1\"\nformat = \"auto\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.files[0].paths, ["/var/log/istio/*.log"]);
+        let error = settings_error("[[sources]]\ntype = \"ftp\"\npaths = []\n");
+        assert!(error.contains("ftp"), "{error}");
+    }
+
+    fn settings_error(text: &str) -> String {
+        settings(text).unwrap_err().to_string()
+    }
+}

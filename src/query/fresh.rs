@@ -1,0 +1,105 @@
+//! Rows not yet in Parquet, queried beside the files: what a running `meshlog
+//! serve` holds in memory (its [`FreshRows`] snapshot), or, for `meshlog query`
+//! beside a running server, the entries of its write-ahead log that no commit holds
+//! yet. With them comes the last commit whose files a query may read: files of later
+//! commits hold rows that are still among the fresh ones, so each row is seen once.
+//! The rows get the table's column types and its `date` and `hour` columns.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use chrono::{DateTime, Datelike, Timelike};
+use datafusion::error::{DataFusionError, Result};
+
+use super::QueryError;
+use crate::storage::commit_log::{COMMIT_LOG, CommitLog, last_wal_seq};
+use crate::storage::layout::META_DIR;
+use crate::storage::wal;
+
+/// Rows besides the committed files, and the newest commit whose files count.
+#[derive(Debug, Clone, Default)]
+pub struct FreshRows {
+    /// Files of later commits are left out; `None`: every file counts.
+    pub visible_commit: Option<u64>,
+    pub requests: Vec<RecordBatch>,
+    pub rejects: Vec<RecordBatch>,
+}
+
+impl FreshRows {
+    /// The WAL entries of a server writing `data_dir` that no commit holds yet. The
+    /// WAL is read before the commit log: an entry committed in between is then
+    /// both in a file the log lists and among the entries, and is dropped here;
+    /// its segment is removed only a commit later, so none is missed.
+    pub fn from_wal(data_dir: &Path) -> Result<FreshRows, QueryError> {
+        let entries = wal::read_after(data_dir, 0).map_err(QueryError::Wal)?;
+        if entries.is_empty() {
+            return Ok(FreshRows::default());
+        }
+        let log = CommitLog::read(&data_dir.join(META_DIR).join(COMMIT_LOG))
+            .map_err(QueryError::Damaged)?;
+        let committed = last_wal_seq(&log);
+        let visible_commit = log.last().map(|record| record.seq);
+        let fresh = entries.into_iter().filter(|entry| entry.seq > committed);
+        let (requests, rejects) = fresh.map(|entry| (entry.requests, entry.rejects)).unzip();
+        Ok(FreshRows { visible_commit: Some(visible_commit.unwrap_or(0)), requests, rejects })
+    }
+}
+
+/// The commit a data file belongs to, from its name (`<commit>-<run>-<n>.parquet`).
+pub(crate) fn commit_of_file(name: &str) -> Option<u64> {
+    name.split_once('-')?.0.parse().ok()
+}
+
+/// `batches` with the types of `schema` (a table's: file columns, then `date` and
+/// `hour` when `time_column` partitions it).
+pub(crate) fn as_table_rows(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    time_column: Option<&str>,
+) -> Result<Vec<RecordBatch>> {
+    batches
+        .iter()
+        .filter(|batch| batch.num_rows() > 0)
+        .map(|batch| as_table_batch(batch, schema, time_column))
+        .collect()
+}
+
+fn as_table_batch(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    time_column: Option<&str>,
+) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let column = match batch.column_by_name(field.name()) {
+            Some(column) => cast(column, field.data_type())?,
+            None => continue,
+        };
+        columns.push(column);
+    }
+    if let Some(time_column) = time_column {
+        let (date, hour) = partition_columns(batch, time_column)?;
+        columns.push(date);
+        columns.push(hour);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// The `date` (`YYYY-MM-DD`) and `hour` (`HH`) of each row's time, UTC.
+fn partition_columns(batch: &RecordBatch, time_column: &str) -> Result<(ArrayRef, ArrayRef)> {
+    let times = batch
+        .column_by_name(time_column)
+        .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| DataFusionError::Internal(format!("no µs time column {time_column}")))?;
+    let mut dates = Vec::with_capacity(times.len());
+    let mut hours = Vec::with_capacity(times.len());
+    for index in 0..times.len() {
+        let time = DateTime::from_timestamp_micros(times.value(index)).unwrap_or_default();
+        dates.push(format!("{:04}-{:02}-{:02}", time.year(), time.month(), time.day()));
+        hours.push(format!("{:02}", time.hour()));
+    }
+    Ok((Arc::new(StringArray::from(dates)), Arc::new(StringArray::from(hours))))
+}

@@ -1,0 +1,297 @@
+//! `meshlog serve`: one long-running process, one pipeline, every source. The HTTP
+//! sink's batches go through the write-ahead log ([`sink`], [`crate::storage::wal`])
+//! into the in-memory rows ([`fresh`]), which the flusher hands to the pipeline
+//! when they are many or old enough; followed files ([`follow`]) add their reads to
+//! the same rows, checkpointed by file position; the admin scrape targets send their
+//! snapshots to the same pipeline. Queries ([`http`]) read the committed files and
+//! the rows in memory. On start the WAL's entries that no commit holds are replayed;
+//! on SIGTERM or Ctrl-C the server stops taking requests, finishes those under way,
+//! hands everything over, commits and exits.
+
+pub mod batches;
+pub mod body;
+mod follow;
+pub mod fresh;
+pub mod http;
+pub mod parse;
+pub mod sink;
+
+use arrow::record_batch::RecordBatch;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Settings;
+use crate::config::scrape::ScrapeTarget;
+use crate::config::server::ServeSettings;
+use crate::pipeline::{
+    BatchContent, Origin, Pipeline, PipelineError, PipelineInput, PipelineOptions, PipelineReport,
+    SourceBatch,
+};
+use crate::query::limits::QueryLimits;
+use crate::scrape::{ScrapeError, Scraper};
+use crate::storage::StorageError;
+use crate::storage::staging::StateKind;
+use crate::storage::wal::{Wal, WalError};
+use batches::{BatchOutcome, RememberedBatches};
+use fresh::{Fresh, FreshPart, Handover};
+use http::AppState;
+use sink::Sink;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Scrape(#[from] ScrapeError),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {what}")]
+    Start {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the saved batch ids (_meshlog/sink-batches-*.json) do not read")]
+    Batches(#[source] serde_json::Error),
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+    #[error(transparent)]
+    Follow(#[from] follow::FollowError),
+}
+
+/// What `meshlog serve` is told.
+pub struct ServeOptions {
+    pub settings: Settings,
+    pub serve: ServeSettings,
+    pub scrape: Vec<ScrapeTarget>,
+    pub query_limits: QueryLimits,
+}
+
+/// What a server did, once stopped.
+#[derive(Debug)]
+pub struct ServeReport {
+    pub pipeline: PipelineReport,
+    pub replayed: usize,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
+    let data_dir = options.settings.data_dir.clone();
+    let fresh = Arc::new(Fresh::new(data_dir.clone()));
+    let pipeline_options = PipelineOptions {
+        data_dir: data_dir.clone(),
+        topology: options.settings.topology.clone(),
+        failover: options.settings.failover.clone(),
+        queue_depth: 2,
+        observer: Some(fresh.clone()),
+    };
+    let (mut pipeline, input) = Pipeline::open(&pipeline_options)?;
+    if let Some(summary) = pipeline.take_recovery().summary() {
+        tracing::warn!("{summary}");
+    }
+    let wal_committed = pipeline.log().last_wal_seq();
+    fresh.start_at(wal_committed);
+    let remembered = remembered_batches(&pipeline, options.serve.remembered_batches)?;
+    let (wal, replay) = Wal::open(&data_dir, wal_committed)?;
+    let replayed = replay.len();
+    for entry in replay {
+        if let Some(id) = entry.meta.batch_id {
+            let outcome =
+                BatchOutcome { accepted: entry.meta.accepted, rejected: entry.meta.rejected };
+            remembered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id, outcome);
+        }
+        let part = FreshPart {
+            wal_seq: Some(entry.seq),
+            requests: entry.requests,
+            rejects: entry.rejects,
+            files: Vec::new(),
+        };
+        fresh.push(part);
+    }
+    if replayed > 0 {
+        tracing::info!(entries = replayed, "replayed the write-ahead log");
+    }
+    let follow_start = follow::Followers::start_positions(pipeline.log());
+    let committing = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || pipeline.run())
+        .map_err(|source| ServeError::Start { what: "the pipeline thread", source })?;
+    let max_fresh_rows = options.serve.flush_rows.saturating_mul(4);
+    let (sink, writer) = Sink::start(wal, fresh.clone(), remembered.clone(), max_fresh_rows)
+        .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
+    let flusher =
+        Flusher { fresh: fresh.clone(), input: input.clone(), remembered, options: &options };
+    let served = std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| flusher.run());
+        let state = AppState {
+            settings: options.serve.clone(),
+            topology: options.settings.topology.clone(),
+            default_cluster: options.settings.source_cluster.clone(),
+            sink,
+            fresh: fresh.clone(),
+            data_dir: data_dir.clone(),
+            query_limits: options.query_limits,
+            inflight: Arc::new(Semaphore::new(
+                options.serve.max_inflight_bytes.min(Semaphore::MAX_PERMITS),
+            )),
+            ready: false.into(),
+        };
+        let served = serve_until_stopped(&options, state, input, follow_start);
+        // The HTTP side is done: the WAL thread ends once its queue is empty, then
+        // the flusher hands everything over and lets go of the pipeline.
+        let written = writer.join().map_err(|_| ServeError::Panicked("WAL"));
+        fresh.stop();
+        let flushed = flushing.join().map_err(|_| ServeError::Panicked("flusher"));
+        served?;
+        written??;
+        flushed?
+    });
+    let pipeline = committing.join().map_err(|_| ServeError::Panicked("pipeline"))?;
+    served?;
+    Ok(ServeReport { pipeline: pipeline?, replayed })
+}
+
+fn remembered_batches(
+    pipeline: &Pipeline,
+    capacity: usize,
+) -> Result<Arc<Mutex<RememberedBatches>>, ServeError> {
+    let remembered = match pipeline.state(StateKind::SinkBatches)? {
+        Some(bytes) => RememberedBatches::decode(&bytes, capacity).map_err(ServeError::Batches)?,
+        None => RememberedBatches::new(capacity),
+    };
+    Ok(Arc::new(Mutex::new(remembered)))
+}
+
+/// Runs the HTTP server, the scrapers and the followers on a runtime until a stop
+/// signal; returns once requests under way are answered (or the deadline passed).
+fn serve_until_stopped(
+    options: &ServeOptions,
+    state: AppState,
+    input: PipelineInput,
+    follow_start: follow::StartPositions,
+) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServeError::Start { what: "the async runtime", source })?;
+    runtime.block_on(async move {
+        let address = options.serve.listen;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| ServeError::Listen { address, source })?;
+        let (stop_sender, stop) = watch::channel(false);
+        let state = Arc::new(state);
+        state.ready.store(true, Ordering::Release);
+        tracing::info!(%address, data_dir = %state.data_dir.display(), "serving");
+        let scraping = start_scrapers(&options.scrape, input.clone(), stop.clone())?;
+        let following = follow::Followers::start(
+            &options.serve.files,
+            &options.settings,
+            state.fresh.clone(),
+            follow_start,
+            stop.clone(),
+        )?;
+        drop(input);
+        let router = http::router(state.clone());
+        let mut shutdown = stop.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stopped| *stopped).await;
+        });
+        let server = tokio::spawn(async move { server.await });
+        let signal = crate::shutdown::stop_signal().await;
+        tracing::info!(signal, "stopping: finishing requests under way, then committing");
+        state.ready.store(false, Ordering::Release);
+        let _ = stop_sender.send(true);
+        let deadline = options.serve.shutdown_timeout;
+        if tokio::time::timeout(deadline, server).await.is_err() {
+            tracing::warn!(?deadline, "requests still under way at the deadline were cut off");
+        }
+        for task in scraping {
+            let _ = task.await;
+        }
+        following.join().await?;
+        Ok(())
+    })
+}
+
+fn start_scrapers(
+    targets: &[ScrapeTarget],
+    input: PipelineInput,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut scraper = Scraper::new(targets.to_vec(), input)?;
+    let task = tokio::spawn(async move {
+        let until = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(error) = scraper.run(until).await {
+            tracing::error!(%error, "scraping stopped");
+        }
+    });
+    Ok(vec![task])
+}
+
+/// Hands the in-memory rows to the pipeline when they are many or old enough.
+struct Flusher<'o> {
+    fresh: Arc<Fresh>,
+    input: PipelineInput,
+    remembered: Arc<Mutex<RememberedBatches>>,
+    options: &'o ServeOptions,
+}
+
+impl Flusher<'_> {
+    fn run(self) -> Result<(), ServeError> {
+        let (rows, age) = (self.options.serve.flush_rows, self.options.serve.flush_interval);
+        while let Some(handover) = self.fresh.wait_due(rows, age) {
+            let batch = self.batch(handover)?;
+            if self.input.send_blocking(batch).is_err() {
+                // The pipeline failed: its own error is the one reported.
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn batch(&self, handover: Handover) -> Result<SourceBatch, ServeError> {
+        let requests = concat("requests", &handover.requests)?;
+        let rejects = concat("rejects", &handover.rejects)?;
+        let saved =
+            self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).encode();
+        Ok(SourceBatch {
+            origin: Origin { source: "serve".into(), source_cluster: None, format: "mixed".into() },
+            content: BatchContent::Requests { requests, rejects },
+            checkpoints: handover.checkpoints,
+            states: vec![(StateKind::SinkBatches, saved)],
+            ack: None,
+        })
+    }
+}
+
+/// One batch of a hand-over's parts (there is at least one).
+fn concat(table: &'static str, batches: &[RecordBatch]) -> Result<RecordBatch, ServeError> {
+    let schema = batches.first().map_or_else(|| schema_of(table), RecordBatch::schema);
+    arrow::compute::concat_batches(&schema, batches)
+        .map_err(|source| PipelineError::from(StorageError::Arrow { table, source }).into())
+}
+
+fn schema_of(table: &str) -> arrow::datatypes::SchemaRef {
+    match table {
+        "requests" => crate::storage::schema::requests(),
+        _ => crate::storage::schema::rejects(),
+    }
+}

@@ -1,0 +1,252 @@
+//! Followed files (`[[sources]] type = "file"`), like `tail -F`: every poll the
+//! patterns are expanded (new files are picked up), and each file read from where
+//! the last read left it to its end, an unterminated last line left for the next
+//! poll. A file is held open by its handle, so when it is renamed away (rotation)
+//! the lines written to it before the rename are still read; a copy renamed into
+//! place, a `copytruncate` and a compressed rotation are recognised by content, as
+//! for `meshlog ingest`. Each read becomes a [`FreshPart`] with the file's position,
+//! committed with its rows, so a restart neither loses nor repeats a line.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use super::fresh::{Fresh, FreshPart};
+use crate::config::Settings;
+use crate::config::server::FileSourceConfig;
+use crate::ingest::source::open_file;
+use crate::ingest::source_reader::SourceReader;
+use crate::process::Processor;
+use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
+
+/// How often files are looked at, unless the source says.
+const DEFAULT_POLL: Duration = Duration::from_millis(250);
+/// Lines longer than this are rejects.
+const MAX_LINE_BYTES: usize = meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
+/// Polls a file renamed or deleted away is still read, for the last lines written
+/// to it before it was let go.
+const GRACE_POLLS: u32 = 8;
+
+/// Why following could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error("[[sources]] pattern {pattern:?}: {message}")]
+    Pattern { pattern: String, message: String },
+    #[error("[[sources]] format {spec:?} is not a format meshlog reads")]
+    Format { spec: String },
+    #[error("a file follower failed")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// The committed positions followers start from.
+pub struct StartPositions(Vec<CommitRecord>);
+
+/// The running followers.
+pub struct Followers {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Followers {
+    /// The positions committed so far (read before the pipeline starts writing).
+    pub fn start_positions(log: &CommitLog) -> StartPositions {
+        StartPositions(log.records().to_vec())
+    }
+
+    /// Starts one follower per source, on blocking threads, until `stop`.
+    pub fn start(
+        sources: &[FileSourceConfig],
+        settings: &Settings,
+        fresh: Arc<Fresh>,
+        start: StartPositions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Followers, FollowError> {
+        let mut tasks = Vec::new();
+        for source in sources {
+            let follower = Follower::new(source, settings, fresh.clone(), start.0.clone())?;
+            let stop = stop.clone();
+            tasks.push(tokio::task::spawn_blocking(move || follower.run(&stop)));
+        }
+        Ok(Followers { tasks })
+    }
+
+    /// Waits for every follower to finish its last poll.
+    pub async fn join(self) -> Result<(), FollowError> {
+        for task in self.tasks {
+            task.await.map_err(FollowError::Task)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file held open, and what was seen of it at the last poll.
+struct Followed {
+    name: String,
+    file: File,
+    /// Length and modification time last read up to.
+    seen: Option<(u64, SystemTime)>,
+    /// Polls since the path last led to this file.
+    away: u32,
+}
+
+struct Follower {
+    patterns: Vec<String>,
+    format: String,
+    cluster: Option<Arc<str>>,
+    topology: Arc<crate::enrich::Topology>,
+    poll: Duration,
+    fresh: Arc<Fresh>,
+    positions: CommitLog,
+    files: HashMap<(u64, u64), Followed>,
+}
+
+impl Follower {
+    fn new(
+        source: &FileSourceConfig,
+        settings: &Settings,
+        fresh: Arc<Fresh>,
+        records: Vec<CommitRecord>,
+    ) -> Result<Follower, FollowError> {
+        let format = source.format.clone().unwrap_or_else(|| "auto".to_owned());
+        if meshlog_parsers::LineParser::new(&format).is_err() {
+            return Err(FollowError::Format { spec: format });
+        }
+        for pattern in &source.paths {
+            glob::Pattern::new(pattern).map_err(|error| FollowError::Pattern {
+                pattern: pattern.clone(),
+                message: error.to_string(),
+            })?;
+        }
+        let cluster = source.source_cluster.as_deref().map(Arc::from);
+        Ok(Follower {
+            patterns: source.paths.clone(),
+            format,
+            cluster: cluster.or_else(|| settings.source_cluster.clone()),
+            topology: settings.topology.clone(),
+            poll: source.poll_ms.map_or(DEFAULT_POLL, Duration::from_millis),
+            fresh,
+            positions: CommitLog::positions_only(records),
+            files: HashMap::new(),
+        })
+    }
+
+    /// Polls until `stop`, then once more.
+    fn run(mut self, stop: &watch::Receiver<bool>) {
+        loop {
+            let stopping = *stop.borrow();
+            self.poll_once();
+            if stopping {
+                return;
+            }
+            std::thread::sleep(self.poll);
+        }
+    }
+
+    fn poll_once(&mut self) {
+        for followed in self.files.values_mut() {
+            followed.away += 1;
+        }
+        for path in self.matching_paths() {
+            self.track(&path);
+        }
+        let keys: Vec<(u64, u64)> = self.files.keys().copied().collect();
+        for key in keys {
+            self.read_new_lines(key);
+        }
+        self.files.retain(|_, followed| followed.away <= GRACE_POLLS);
+    }
+
+    fn matching_paths(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        for pattern in &self.patterns {
+            match glob::glob(pattern) {
+                Ok(found) => paths.extend(found.filter_map(Result::ok)),
+                Err(error) => tracing::warn!(pattern, %error, "bad pattern"),
+            }
+        }
+        paths
+    }
+
+    /// Holds the file at `path` open, if it is not already.
+    fn track(&mut self, path: &Path) {
+        let Ok(metadata) = std::fs::metadata(path) else { return };
+        if !metadata.is_file() {
+            return;
+        }
+        let key = (metadata.dev(), metadata.ino());
+        if let Some(followed) = self.files.get_mut(&key) {
+            followed.away = 0;
+            return;
+        }
+        match File::open(path) {
+            Ok(file) => {
+                let name = path.display().to_string();
+                tracing::info!(file = %name, "following");
+                self.files.insert(key, Followed { name, file, seen: None, away: 0 });
+            }
+            Err(error) => tracing::warn!(path = %path.display(), %error, "cannot open"),
+        }
+    }
+
+    /// Reads what was added to a file since the last poll.
+    fn read_new_lines(&mut self, key: (u64, u64)) {
+        let Some(followed) = self.files.get_mut(&key) else { return };
+        let Ok(metadata) = followed.file.metadata() else { return };
+        let now = (metadata.len(), metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        if followed.seen == Some(now) {
+            return;
+        }
+        let name = followed.name.clone();
+        let read = followed
+            .file
+            .try_clone()
+            .and_then(|file| open_file(name.clone(), file, &metadata, &self.positions));
+        let opened = match read {
+            Ok(opened) => opened,
+            Err(error) => {
+                tracing::warn!(file = %name, %error, "cannot read");
+                return;
+            }
+        };
+        match self.read_to_end(opened) {
+            Ok(()) => followed_seen(&mut self.files, key, now),
+            Err(error) => tracing::warn!(file = %name, %error, "cannot read"),
+        }
+    }
+
+    fn read_to_end(
+        &mut self,
+        opened: crate::ingest::source::OpenedSource,
+    ) -> Result<(), crate::ingest::IngestError> {
+        let moved_back = opened.moved_back;
+        let mut reader = SourceReader::new(opened, &self.format, MAX_LINE_BYTES)?;
+        let mut processor = Processor::new(self.topology.clone(), self.cluster.clone());
+        let before = reader.position();
+        while !reader.finished {
+            reader.read_slice(&mut processor, None, u64::MAX, None)?;
+        }
+        let after = reader.position();
+        if processor.buffered() == 0 && after == before && !moved_back {
+            return Ok(());
+        }
+        let (requests, rejects) = processor.take_batches()?;
+        let files: Vec<_> = after.into_iter().collect();
+        self.positions.remember(files.iter().cloned().map(Checkpoint::File).collect());
+        self.fresh.push(FreshPart { wal_seq: None, requests, rejects, files });
+        Ok(())
+    }
+}
+
+fn followed_seen(
+    files: &mut HashMap<(u64, u64), Followed>,
+    key: (u64, u64),
+    now: (u64, SystemTime),
+) {
+    if let Some(followed) = files.get_mut(&key) {
+        followed.seen = Some(now);
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP side of `meshlog serve` (axum): the sink `POST /api/v1/logs`, the
+//! query API `POST /api/v1/query`, and `/healthz` and `/readyz`. Bearer tokens,
+//! when configured, are required on the `/api` routes and compared in constant
+//! time; the probes answer without them. Each handler owns one route, in its own
+//! file; [`AppState`] is what they share.
+
+mod logs;
+mod query;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+use super::fresh::Fresh;
+use super::sink::Sink;
+use crate::config::server::ServeSettings;
+use crate::enrich::Topology;
+use crate::query::limits::QueryLimits;
+
+/// Seconds a client is told to wait when the server is behind.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// What the handlers share.
+pub struct AppState {
+    pub settings: ServeSettings,
+    pub topology: Arc<Topology>,
+    pub default_cluster: Option<Arc<str>>,
+    pub sink: Sink,
+    pub fresh: Arc<Fresh>,
+    pub data_dir: std::path::PathBuf,
+    pub query_limits: QueryLimits,
+    /// Bytes of request bodies being read and parsed, all requests together.
+    pub inflight: Arc<Semaphore>,
+    /// Recovered and committing; cleared when stopping.
+    pub ready: AtomicBool,
+}
+
+/// The routes, with `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/logs", post(logs::post_logs))
+        .route("/api/v1/query", post(query::post_query))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.ready.load(Ordering::Acquire) {
+        true => (StatusCode::OK, "ready\n").into_response(),
+        false => unavailable("not ready: recovering or stopping"),
+    }
+}
+
+/// 401 unless the request carries one of the tokens (when there are any).
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let tokens = &state.settings.tokens;
+    if tokens.is_empty() || carries_token(request.headers(), tokens) {
+        return next.run(request).await;
+    }
+    let mut response =
+        error(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` is required");
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn carries_token(headers: &HeaderMap, tokens: &[String]) -> bool {
+    let Some(given) = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes) else {
+        return false;
+    };
+    let Some(given) = given.strip_prefix(b"Bearer ") else { return false };
+    // Every token is compared, each in constant time, so timing says nothing of which
+    // came close.
+    tokens.iter().fold(false, |found, token| found | bool::from(token.as_bytes().ct_eq(given)))
+}
+
+/// A JSON error body: `{"error": message}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// 503 with `Retry-After`.
+pub fn unavailable(message: &str) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_must_match_whole() {
+        let tokens = ["secret".to_owned(), "other".to_owned()];
+        let headers = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(carries_token(&headers("Bearer secret"), &tokens));
+        assert!(carries_token(&headers("Bearer other"), &tokens));
+        assert!(!carries_token(&headers("Bearer secre"), &tokens));
+        assert!(!carries_token(&headers("Basic secret"), &tokens));
+        assert!(!carries_token(&HeaderMap::new(), &tokens));
+    }
+}

@@ -1,0 +1,149 @@
+//! A request's records turned into rows: one [`Processor`] per reporting cluster
+//! named in the request, each line through the same framing, parsing and tagging as
+//! a file's ([`read_line`]), split lines joined within the request. A line that does
+//! not parse is a reject with its reason, never an error: a request's lines are all
+//! accounted, `accepted + rejected = lines`.
+
+use std::sync::Arc;
+
+use arrow::compute::concat_batches;
+use arrow::record_batch::RecordBatch;
+use meshlog_parsers::envelope::LinePosition;
+use meshlog_parsers::stream::LogStream;
+use meshlog_parsers::{FormatError, LineParser};
+
+use super::body::Record;
+use super::sink::Parsed;
+use crate::enrich::Topology;
+use crate::ingest::lines::Line;
+use crate::ingest::source_reader::read_line;
+use crate::process::{LineOrigin, Processor};
+use crate::storage::StorageError;
+use crate::storage::schema;
+
+/// Bytes of an over-long line kept in its reject.
+const TOO_LONG_HEAD_BYTES: usize = 256;
+
+/// How a request's lines are read.
+pub struct LineSettings<'a> {
+    pub topology: &'a Arc<Topology>,
+    pub format: &'a str,
+    pub max_line_bytes: usize,
+    /// The name rejects give as their source (`http`, `http batch <id>`).
+    pub source: &'a str,
+}
+
+/// Why a request's lines could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("format {spec:?}: {source}")]
+    Format {
+        spec: String,
+        #[source]
+        source: FormatError,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Parses and tags `records`, each under its own reporting cluster or `default_cluster`.
+pub fn parse_records(
+    settings: &LineSettings<'_>,
+    records: &[Record<'_>],
+    default_cluster: Option<&Arc<str>>,
+) -> Result<Parsed, ParseError> {
+    let mut groups: Vec<(Option<Arc<str>>, LineBatch)> = Vec::new();
+    for record in records {
+        let cluster = record.source_cluster.as_deref().map(Arc::from).or(default_cluster.cloned());
+        let index = match groups.iter().position(|(name, _)| *name == cluster) {
+            Some(index) => index,
+            None => {
+                groups.push((cluster.clone(), LineBatch::new(settings, cluster)?));
+                groups.len() - 1
+            }
+        };
+        groups[index].1.push(&record.line);
+    }
+    if groups.is_empty() {
+        let requests = RecordBatch::new_empty(schema::requests());
+        let rejects = RecordBatch::new_empty(schema::rejects());
+        return Ok(Parsed { requests, rejects, accepted: 0, rejected: 0 });
+    }
+    let mut parts = Vec::with_capacity(groups.len());
+    for (_, batch) in groups {
+        parts.push(batch.finish()?);
+    }
+    merge(parts)
+}
+
+/// The lines of one reporting cluster.
+struct LineBatch<'s> {
+    stream: LogStream,
+    processor: Processor,
+    source: &'s str,
+    max_line_bytes: usize,
+    line: u64,
+    offset: u64,
+}
+
+impl<'s> LineBatch<'s> {
+    fn new(settings: &LineSettings<'s>, cluster: Option<Arc<str>>) -> Result<Self, ParseError> {
+        let parser = LineParser::new(settings.format)
+            .map_err(|source| ParseError::Format { spec: settings.format.to_owned(), source })?
+            .with_max_line_bytes(settings.max_line_bytes);
+        Ok(LineBatch {
+            stream: LogStream::new(parser),
+            processor: Processor::new(settings.topology.clone(), cluster),
+            source: settings.source,
+            max_line_bytes: settings.max_line_bytes,
+            line: 0,
+            offset: 0,
+        })
+    }
+
+    fn push(&mut self, raw: &[u8]) {
+        self.line += 1;
+        let at = LinePosition::new(self.line, self.offset);
+        self.offset += raw.len() as u64 + 1;
+        let line = match raw.len() > self.max_line_bytes {
+            true => {
+                Line::TooLong { len: raw.len(), head: &raw[..TOO_LONG_HEAD_BYTES.min(raw.len())] }
+            }
+            false => Line::Complete(raw),
+        };
+        read_line(line, at, &mut self.stream, &mut self.processor, self.source);
+        while let Some((span, outcome)) = self.stream.flushed() {
+            self.processor.outcome(outcome, b"", LineOrigin::new(self.source, span));
+        }
+    }
+
+    fn finish(mut self) -> Result<Parsed, ParseError> {
+        while let Some((span, outcome)) = self.stream.finish() {
+            self.processor.outcome(outcome, b"", LineOrigin::new(self.source, span));
+        }
+        let counts = self.processor.counts();
+        let (requests, rejects) = self.processor.take_batches()?;
+        let rejected = counts.rejected();
+        Ok(Parsed { requests, rejects, accepted: counts.lines - rejected, rejected })
+    }
+}
+
+fn merge(mut parts: Vec<Parsed>) -> Result<Parsed, ParseError> {
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
+    let requests = concat("requests", parts.iter().map(|part| &part.requests).collect())?;
+    let rejects = concat("rejects", parts.iter().map(|part| &part.rejects).collect())?;
+    Ok(Parsed {
+        requests,
+        rejects,
+        accepted: parts.iter().map(|part| part.accepted).sum(),
+        rejected: parts.iter().map(|part| part.rejected).sum(),
+    })
+}
+
+/// One batch of `batches` (at least two), which share a schema.
+fn concat(table: &'static str, batches: Vec<&RecordBatch>) -> Result<RecordBatch, StorageError> {
+    let schema = batches[0].schema();
+    concat_batches(&schema, batches).map_err(|source| StorageError::Arrow { table, source })
+}

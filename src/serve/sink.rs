@@ -1,0 +1,190 @@
+//! The HTTP sink's writer: one thread takes the parsed batches of every request,
+//! appends each to the WAL, makes the whole group durable with one fsync, then
+//! holds the rows in [`Fresh`] and tells each request it is stored. A batch whose
+//! id is remembered is not stored again: its request gets the first answer. The
+//! queue in front of the thread is bounded, and so are the rows held in memory:
+//! past either, [`Sink::try_submit`] says [`Refused::Busy`] (the client gets 503 and
+//! retries), so memory stays bounded under any load.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow::record_batch::RecordBatch;
+use tokio::sync::{mpsc, oneshot};
+
+use super::batches::{BatchOutcome, RememberedBatches};
+use super::fresh::{Fresh, FreshPart};
+use crate::storage::wal::{EntryMeta, Wal, WalError};
+
+/// Requests waiting for the writer before new ones are refused.
+const QUEUE_DEPTH: usize = 256;
+/// Batches appended before one fsync, at most.
+const GROUP_MAX: usize = 512;
+
+/// A request's lines, parsed and tagged.
+pub struct Parsed {
+    pub requests: RecordBatch,
+    pub rejects: RecordBatch,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// A batch on its way to the WAL, and whom to tell.
+pub struct Submission {
+    pub batch_id: Option<String>,
+    pub parsed: Parsed,
+    pub reply: oneshot::Sender<Receipt>,
+}
+
+/// What a request is told once its batch is durable.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt {
+    pub outcome: BatchOutcome,
+    /// The batch id was already stored: nothing was stored this time.
+    pub duplicate: bool,
+}
+
+/// Why a batch was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The writer or the rows in memory are at their bound: retry later.
+    Busy,
+    /// The writer stopped (it failed, or the server is stopping).
+    Stopped,
+}
+
+/// The sending end of the writer; cheap to clone.
+#[derive(Clone)]
+pub struct Sink {
+    sender: mpsc::Sender<Submission>,
+    fresh: Arc<Fresh>,
+    batches: Arc<Mutex<RememberedBatches>>,
+    max_fresh_rows: usize,
+}
+
+impl Sink {
+    /// Starts the writer thread on `wal`.
+    pub fn start(
+        wal: Wal,
+        fresh: Arc<Fresh>,
+        batches: Arc<Mutex<RememberedBatches>>,
+        max_fresh_rows: usize,
+    ) -> std::io::Result<(Sink, std::thread::JoinHandle<Result<(), WalError>>)> {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let writer = Writer { wal, fresh: fresh.clone(), batches: batches.clone() };
+        let thread =
+            std::thread::Builder::new().name("wal".into()).spawn(move || writer.run(receiver))?;
+        Ok((Sink { sender, fresh, batches, max_fresh_rows }, thread))
+    }
+
+    /// What the batch `id` gave, if it is already stored.
+    pub fn remembered(&self, id: &str) -> Option<BatchOutcome> {
+        self.batches.lock().unwrap_or_else(PoisonError::into_inner).get(id)
+    }
+
+    /// Whether a new batch would be refused now (checked before parsing one).
+    pub fn is_busy(&self) -> bool {
+        self.fresh.rows() >= self.max_fresh_rows || self.sender.capacity() == 0
+    }
+
+    /// Queues a batch for the WAL.
+    pub fn try_submit(&self, submission: Submission) -> Result<(), Refused> {
+        if self.fresh.rows() >= self.max_fresh_rows {
+            return Err(Refused::Busy);
+        }
+        self.sender.try_send(submission).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => Refused::Busy,
+            mpsc::error::TrySendError::Closed(_) => Refused::Stopped,
+        })
+    }
+
+    /// Entries queued for the writer.
+    pub fn queued(&self) -> usize {
+        QUEUE_DEPTH - self.sender.capacity()
+    }
+}
+
+struct Writer {
+    wal: Wal,
+    fresh: Arc<Fresh>,
+    batches: Arc<Mutex<RememberedBatches>>,
+}
+
+/// A batch appended to the WAL, waiting for the group's fsync.
+struct Appended {
+    seq: u64,
+    submission: Submission,
+}
+
+impl Writer {
+    /// Writes groups until every [`Sink`] is dropped or the WAL fails (then every
+    /// request waiting is dropped unanswered: its client gets an error, not a 200).
+    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) -> Result<(), WalError> {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < GROUP_MAX {
+                match receiver.try_recv() {
+                    Ok(submission) => group.push(submission),
+                    Err(_) => break,
+                }
+            }
+            self.write_group(group)?;
+        }
+        self.wal.sync()
+    }
+
+    fn write_group(&mut self, group: Vec<Submission>) -> Result<(), WalError> {
+        let mut appended = Vec::with_capacity(group.len());
+        let mut duplicates = Vec::new();
+        for submission in group {
+            let known = submission.batch_id.as_deref().and_then(|id| self.known(id, &appended));
+            match known {
+                Some(outcome) => duplicates.push((submission.reply, outcome)),
+                None => appended.push(self.append(submission)?),
+            }
+        }
+        self.wal.sync()?;
+        for Appended { seq, submission } in appended {
+            let Submission { batch_id, parsed, reply } = submission;
+            let outcome = BatchOutcome { accepted: parsed.accepted, rejected: parsed.rejected };
+            if let Some(id) = batch_id {
+                self.batches.lock().unwrap_or_else(PoisonError::into_inner).insert(id, outcome);
+            }
+            let part = FreshPart {
+                wal_seq: Some(seq),
+                requests: parsed.requests,
+                rejects: parsed.rejects,
+                files: Vec::new(),
+            };
+            self.fresh.push(part);
+            let _ = reply.send(Receipt { outcome, duplicate: false });
+        }
+        for (reply, outcome) in duplicates {
+            let _ = reply.send(Receipt { outcome, duplicate: true });
+        }
+        Ok(())
+    }
+
+    /// What an earlier batch with this id gave: stored before, or earlier in this group.
+    fn known(&self, id: &str, appended: &[Appended]) -> Option<BatchOutcome> {
+        let remembered = self.batches.lock().unwrap_or_else(PoisonError::into_inner).get(id);
+        remembered.or_else(|| {
+            appended.iter().find(|entry| entry.submission.batch_id.as_deref() == Some(id)).map(
+                |entry| BatchOutcome {
+                    accepted: entry.submission.parsed.accepted,
+                    rejected: entry.submission.parsed.rejected,
+                },
+            )
+        })
+    }
+
+    fn append(&mut self, submission: Submission) -> Result<Appended, WalError> {
+        let parsed = &submission.parsed;
+        let meta = EntryMeta {
+            batch_id: submission.batch_id.clone(),
+            accepted: parsed.accepted,
+            rejected: parsed.rejected,
+        };
+        let seq = self.wal.append(&meta, &parsed.requests, &parsed.rejects)?;
+        Ok(Appended { seq, submission })
+    }
+}
