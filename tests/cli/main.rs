@@ -14,6 +14,8 @@ mod parse;
 mod query;
 mod scenarios;
 mod scrape;
+mod serve;
+mod serve_support;
 mod simulated;
 mod stats;
 mod support;

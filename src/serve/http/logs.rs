@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
@@ -42,20 +43,22 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let limit = state.settings.max_body_bytes;
     if !state.ready.load(Ordering::Acquire) {
-        return unavailable("not ready: recovering or stopping");
+        return refuse(body, limit, unavailable("not ready: recovering or stopping")).await;
     }
     let batch_id = header_text(&headers, BATCH_ID_HEADER);
     if let Some(outcome) = batch_id.as_deref().and_then(|id| state.sink.remembered(id)) {
-        return stored(outcome, true);
+        return refuse(body, limit, stored(outcome, true)).await;
     }
     if state.sink.is_busy() {
-        return unavailable("behind: too many rows waiting to be written");
+        let busy = unavailable("behind: too many rows waiting to be written");
+        return refuse(body, limit, busy).await;
     }
     let Some(permit) = reserve(&state, &headers) else {
-        return unavailable("behind: too many request bodies being read");
+        let busy = unavailable("behind: too many request bodies being read");
+        return refuse(body, limit, busy).await;
     };
-    let limit = state.settings.max_body_bytes;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -77,6 +80,21 @@ pub async fn post_logs(
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "parsing the body failed"),
     };
     submit(&state, request.batch_id, parsed, permit).await
+}
+
+/// Answers without keeping the body, after reading it (up to `limit` bytes, each
+/// chunk let go as it comes), so that the client, still sending, gets the answer
+/// instead of a broken connection.
+async fn refuse(body: Body, limit: usize, answer: Response) -> Response {
+    let mut chunks = body.into_data_stream();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        read += chunk.len();
+        if read > limit {
+            break;
+        }
+    }
+    answer
 }
 
 /// Reserves the memory a body may take: its length, or the limit when it is
