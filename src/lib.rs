@@ -3,6 +3,10 @@
 //! which endpoints fail.
 //!
 //! ```text
+//! HTTP POST /api/v1/logs ─ serve::body (decompress, records) ─ serve::parse (Processor)
+//!   ─ serve::sink (storage::wal, group fsync, then 200) ─ serve::fresh (rows in memory,
+//!   queryable) ─ flusher: SourceBatch when large or old ───────────────┐
+//! followed files (serve::follow, tail -F) ─ Processor ─ serve::fresh ─┘
 //! file / stdin ─ ingest::source (identity, resume offset) ─ ingest::lines::LineReader
 //!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
 //!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)
@@ -22,7 +26,8 @@
 //!
 //! Where to start: [`cli`] owns the commands; [`pipeline`] owns a data directory
 //! while writing (sources hand it batches; [`ingest::run`] reads files into it on
-//! the calling thread); [`storage::schema`] fixes the tables. Parsing lives in the
+//! the calling thread; [`serve`] runs it for good, fed by HTTP, followed files and
+//! scrapes, and answers queries over the files plus the rows still in memory); [`storage::schema`] fixes the tables. Parsing lives in the
 //! pure, synchronous `meshlog-parsers` crate (`parsers/`), which has no I/O of its
 //! own; [`simulate`] generates realistic logs with known truth for the demo and the
 //! tests; [`learn`] infers the topology from endpoint dumps.

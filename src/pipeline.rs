@@ -211,5 +211,6 @@ fn publish_all(
             let _ = ack.send(Acknowledged { commit_seq, stored, snapshots: counts });
         }
     }
+    publisher.finish()?;
     Ok(report)
 }

@@ -10,6 +10,7 @@
 
 pub mod batches;
 pub mod body;
+pub mod compact;
 mod follow;
 pub mod fresh;
 pub mod http;
@@ -99,7 +100,8 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         tracing::warn!("{summary}");
     }
     let wal_committed = pipeline.log().last_wal_seq();
-    fresh.start_at(wal_committed);
+    let last_commit = pipeline.log().records().last().map(|record| record.seq);
+    fresh.start_at(wal_committed, last_commit);
     let remembered = remembered_batches(&pipeline, options.serve.remembered_batches)?;
     let (wal, replay) = Wal::open(&data_dir, wal_committed)?;
     let replayed = replay.len();
@@ -129,12 +131,23 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         .spawn(move || pipeline.run())
         .map_err(|source| ServeError::Start { what: "the pipeline thread", source })?;
     let max_fresh_rows = options.serve.flush_rows.saturating_mul(4);
-    let (sink, writer) = Sink::start(wal, fresh.clone(), remembered.clone(), max_fresh_rows)
-        .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
+    let wal_failed = Arc::new(tokio::sync::Notify::new());
+    let (sink, writer) =
+        Sink::start(wal, fresh.clone(), remembered.clone(), max_fresh_rows, wal_failed.clone())
+            .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
+    let compactor = compact::Compactor {
+        data_dir: data_dir.clone(),
+        input: input.clone(),
+        interval: options.serve.compact_interval,
+        min_files: options.serve.compact_min_files,
+        stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let stop_compacting = compactor.stop.clone();
     let flusher =
         Flusher { fresh: fresh.clone(), input: input.clone(), remembered, options: &options };
     let served = std::thread::scope(|scope| {
         let flushing = scope.spawn(|| flusher.run());
+        let compacting = scope.spawn(|| compactor.run());
         let state = AppState {
             settings: options.serve.clone(),
             topology: options.settings.topology.clone(),
@@ -148,14 +161,17 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
             )),
             ready: false.into(),
         };
-        let served = serve_until_stopped(&options, state, input, follow_start);
+        let served = serve_until_stopped(&options, state, input, follow_start, &wal_failed);
         // The HTTP side is done: the WAL thread ends once its queue is empty, then
         // the flusher hands everything over and lets go of the pipeline.
         let written = writer.join().map_err(|_| ServeError::Panicked("WAL"));
         fresh.stop();
         let flushed = flushing.join().map_err(|_| ServeError::Panicked("flusher"));
+        stop_compacting.store(true, Ordering::Release);
+        let compacted = compacting.join().map_err(|_| ServeError::Panicked("compactor"));
         served?;
         written??;
+        compacted?;
         flushed?
     });
     let pipeline = committing.join().map_err(|_| ServeError::Panicked("pipeline"))?;
@@ -181,6 +197,7 @@ fn serve_until_stopped(
     state: AppState,
     input: PipelineInput,
     follow_start: follow::StartPositions,
+    wal_failed: &tokio::sync::Notify,
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -200,6 +217,7 @@ fn serve_until_stopped(
             &options.serve.files,
             &options.settings,
             state.fresh.clone(),
+            options.serve.flush_rows.saturating_mul(4),
             follow_start,
             stop.clone(),
         )?;
@@ -210,7 +228,10 @@ fn serve_until_stopped(
             let _ = shutdown.wait_for(|stopped| *stopped).await;
         });
         let server = tokio::spawn(async move { server.await });
-        let signal = crate::shutdown::stop_signal().await;
+        let signal = tokio::select! {
+            signal = crate::shutdown::stop_signal() => signal,
+            () = wal_failed.notified() => "the write-ahead log failed",
+        };
         tracing::info!(signal, "stopping: finishing requests under way, then committing");
         state.ready.store(false, Ordering::Release);
         let _ = stop_sender.send(true);

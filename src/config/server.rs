@@ -18,7 +18,7 @@ use crate::query::limits::parse_bytes;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7280";
 
 /// The `[server]` table as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: Option<Spanned<String>>,
@@ -40,8 +40,12 @@ pub struct ServerConfig {
     pub source_cluster_field: Option<String>,
     /// Retried batches (`X-Meshlog-Batch-Id`) remembered, newest first.
     pub remembered_batches: Option<usize>,
-    /// How long SIGTERM waits for requests under way and the last commit.
+    /// How long SIGTERM waits for requests under way (the last commit follows).
     pub shutdown_timeout: Option<Spanned<String>>,
+    /// How often partitions are looked at for small files to merge.
+    pub compact_interval: Option<Spanned<String>>,
+    /// Small files a partition holds before they are merged.
+    pub compact_min_files: Option<usize>,
 }
 
 /// One `[[sources]]` entry: a closed set of kinds, each with its own keys.
@@ -60,12 +64,12 @@ pub struct FileSourceConfig {
     pub paths: Vec<String>,
     pub source_cluster: Option<String>,
     pub format: Option<String>,
-    /// How often the files are looked at (default 250ms; `1s`, or a number of ms).
+    /// How often the files are looked at, in milliseconds (default 250, at least 10).
     pub poll_ms: Option<u64>,
 }
 
 /// Checked server settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeSettings {
     pub listen: SocketAddr,
     pub tokens: Arc<[String]>,
@@ -77,7 +81,28 @@ pub struct ServeSettings {
     pub source_cluster_field: Option<String>,
     pub remembered_batches: usize,
     pub shutdown_timeout: Duration,
+    pub compact_interval: Duration,
+    pub compact_min_files: usize,
     pub files: Vec<FileSourceConfig>,
+}
+
+/// Tokens are secrets: a debug print says how many there are, never what.
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ServeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeSettings")
+            .field("listen", &self.listen)
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeSettings {
@@ -92,7 +117,12 @@ impl ServeSettings {
         let listen = listen_address(file, server, listen)?;
         check_exposure(file, server, listen)?;
         let files = file.config.sources.iter().map(|SourceConfig::File(source)| source.clone());
-        Ok(ServeSettings {
+        let format = server.format.clone().unwrap_or_else(|| "auto".to_owned());
+        if let Err(error) = meshlog_parsers::LineParser::new(&format) {
+            let message = format!("[server] format {format:?}: {error}");
+            return Err(ConfigError::Syntax { path: file.path.clone(), message });
+        }
+        let settings = ServeSettings {
             listen,
             tokens: server.tokens.clone().into(),
             max_body_bytes: bytes(
@@ -109,7 +139,7 @@ impl ServeSettings {
             )?,
             flush_rows: server.flush_rows.unwrap_or(131_072).max(1),
             flush_interval: duration(file, "flush_interval", server.flush_interval.as_ref(), 60)?,
-            format: server.format.clone().unwrap_or_else(|| "auto".to_owned()),
+            format,
             source_cluster_field: server.source_cluster_field.clone(),
             remembered_batches: server.remembered_batches.unwrap_or(10_000),
             shutdown_timeout: duration(
@@ -118,8 +148,31 @@ impl ServeSettings {
                 server.shutdown_timeout.as_ref(),
                 30,
             )?,
+            compact_interval: duration(
+                file,
+                "compact_interval",
+                server.compact_interval.as_ref(),
+                300,
+            )?,
+            compact_min_files: server.compact_min_files.unwrap_or(8).max(2),
             files: files.collect(),
-        })
+        };
+        settings.check_budget(file)?;
+        Ok(settings)
+    }
+
+    /// Refuses a budget for bodies in flight that one largest body could not fit
+    /// (every such request would be told 503 for good).
+    fn check_budget(&self, file: &ConfigFile) -> Result<(), ConfigError> {
+        if self.max_inflight_bytes >= self.max_body_bytes.saturating_mul(2) {
+            return Ok(());
+        }
+        let message = format!(
+            "[server] max_inflight_bytes ({}) must be at least twice max_body_bytes ({}): a \
+             request reserves its body and its rows",
+            self.max_inflight_bytes, self.max_body_bytes
+        );
+        Err(ConfigError::Syntax { path: file.path.clone(), message })
     }
 }
 
@@ -224,6 +277,16 @@ mod tests {
         assert_eq!(settings.files[0].paths, ["/var/log/istio/*.log"]);
         let error = settings_error("[[sources]]\ntype = \"ftp\"\npaths = []\n");
         assert!(error.contains("ftp"), "{error}");
+    }
+
+    #[test]
+    fn refuses_an_inflight_budget_one_body_cannot_fit() {
+        let error = settings_error(
+            "[server]\nmax_body_bytes = \"16MiB\"\nmax_inflight_bytes = \"20MiB\"\n",
+        );
+        assert!(error.contains("at least twice"), "{error}");
+        let error = settings_error("[server]\nformat = \"%NOPE\"\n");
+        assert!(error.contains("[server] format"), "{error}");
     }
 
     fn settings_error(text: &str) -> String {

@@ -13,7 +13,7 @@ use crate::stats::StatsCounts;
 use crate::stats::commit::SnapshotGroup;
 use crate::storage::commit_log::Checkpoint;
 use crate::storage::committer::CommitStats;
-use crate::storage::staging::StateKind;
+use crate::storage::staging::{AppendedTable, StateKind};
 
 /// Where a batch came from, for reports and logs.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub enum BatchContent {
     Requests { requests: RecordBatch, rejects: RecordBatch },
     /// Admin snapshots (`/clusters`, `/stats`…), one group per reporting cluster.
     Snapshots(Vec<SnapshotGroup>),
+    /// Committed rows merged from the files they `replaced` (a compaction): stored
+    /// again as they are, seen by no stage.
+    Compacted { table: AppendedTable, rows: RecordBatch, replaced: Vec<std::path::PathBuf> },
 }
 
 /// One batch from one source.

@@ -76,6 +76,10 @@ impl Stages {
                 pending.add_rows(AppendedTable::Rejects, rejects);
                 save_detector(&mut pending, &self.detector)?;
             }
+            BatchContent::Compacted { table, rows, replaced } => {
+                pending.add_rows(table, rows);
+                pending.removed = replaced;
+            }
             BatchContent::Snapshots(groups) => {
                 let rows = snapshot_rows(&self.topology, self.counters.clone(), groups)?;
                 rows.stats.add_to(&mut pending);

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::QueryError;
-use crate::storage::commit_log::{COMMIT_LOG, CommitLog, check_files_present};
+use crate::storage::commit_log::{COMMIT_LOG, CommitLog, CommitRecord, check_files_present};
 use crate::storage::layout::META_DIR;
 use crate::storage::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
@@ -35,16 +35,24 @@ pub fn resolve(path: &Path) -> Result<PathBuf, QueryError> {
         let why = format!("it holds none of {expected}");
         return Err(not_a_data_dir(path, why, None));
     }
-    check_committed_files(&canonical)?;
     Ok(canonical)
 }
 
-/// Every file the commit log lists is there (a torn last record is ignored: a
-/// writer may be appending it).
-fn check_committed_files(data_dir: &Path) -> Result<(), QueryError> {
+/// As [`resolve`], with the commit log's records (none for a directory that has no
+/// log yet), once every file they list is checked to be there.
+pub fn resolve_with_log(path: &Path) -> Result<(PathBuf, Vec<CommitRecord>), QueryError> {
+    let data_dir = resolve(path)?;
+    let records = committed_files(&data_dir)?;
+    Ok((data_dir, records))
+}
+
+/// The commit log, once every file it lists is there (a torn last record is
+/// ignored: a writer may be appending it).
+fn committed_files(data_dir: &Path) -> Result<Vec<CommitRecord>, QueryError> {
     let log = data_dir.join(META_DIR).join(COMMIT_LOG);
     let records = CommitLog::read(&log).map_err(QueryError::Damaged)?;
-    check_files_present(&records, data_dir).map_err(QueryError::Damaged)
+    check_files_present(&records, data_dir).map_err(QueryError::Damaged)?;
+    Ok(records)
 }
 
 fn not_a_data_dir(path: &Path, why: String, source: Option<io::Error>) -> QueryError {

@@ -27,7 +27,7 @@ use datafusion::object_store::path::Path as StorePath;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use futures::StreamExt;
 
-use super::fresh::FreshRows;
+use super::fresh::{FreshRows, Visibility};
 use super::limits::QueryLimits;
 use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
@@ -88,7 +88,8 @@ impl QueryEngine {
         limits: QueryLimits,
         fresh: &FreshRows,
     ) -> Result<QueryEngine, QueryError> {
-        let data_dir = data_dir::resolve(data_dir)?;
+        let (data_dir, records) = data_dir::resolve_with_log(data_dir)?;
+        let visibility = Visibility::of(&records, fresh.visible_commit).map(Arc::new);
         let config = SessionConfig::new().with_information_schema(true);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
@@ -109,12 +110,14 @@ impl QueryEngine {
         for (dir, table_schema, time_column, rows) in partitioned {
             let path = engine.store_path(dir)?;
             let table = MeshTable::partitioned(dir, &table_schema, path, time_column)
-                .with_fresh(fresh.visible_commit, rows)
+                .with_fresh(visibility.clone(), rows)
                 .map_err(|source| engine.table_error(dir, source))?;
             engine.register(table, window.rows(time_column))?;
         }
         let failovers = engine.store_path(FAILOVERS_DIR)?;
-        let table = MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers);
+        let table = MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers)
+            .with_fresh(visibility, &[])
+            .map_err(|source| engine.table_error(FAILOVERS_DIR, source))?;
         engine.register(table, window.spans("started_at", "ended_at"))?;
         Ok(engine)
     }

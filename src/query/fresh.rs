@@ -5,6 +5,7 @@
 //! commits hold rows that are still among the fresh ones, so each row is seen once.
 //! The rows get the table's column types and its `date` and `hour` columns.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use chrono::{DateTime, Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 
 use super::QueryError;
-use crate::storage::commit_log::{COMMIT_LOG, CommitLog, last_wal_seq};
+use crate::storage::commit_log::{COMMIT_LOG, CommitLog, CommitRecord, last_wal_seq};
 use crate::storage::layout::META_DIR;
 use crate::storage::wal;
 
@@ -45,6 +46,35 @@ impl FreshRows {
         let fresh = entries.into_iter().filter(|entry| entry.seq > committed);
         let (requests, rejects) = fresh.map(|entry| (entry.requests, entry.rejects)).unzip();
         Ok(FreshRows { visible_commit: Some(visible_commit.unwrap_or(0)), requests, rejects })
+    }
+}
+
+/// Which committed files a query reads: those of commits up to `through` that no
+/// commit up to `through` replaced (a compaction's merged files replace others).
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub through: u64,
+    pub replaced: HashSet<String>,
+}
+
+impl Visibility {
+    /// What `records` make visible, up to commit `through` when given (a server's
+    /// view; else the last record's). `None` when there is no commit yet.
+    pub fn of(records: &[CommitRecord], through: Option<u64>) -> Option<Visibility> {
+        let through = through.or_else(|| records.last().map(|record| record.seq))?;
+        let replaced = records
+            .iter()
+            .filter(|record| record.seq <= through)
+            .flat_map(|record| record.removed.iter())
+            .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+            .collect();
+        Some(Visibility { through, replaced })
+    }
+
+    /// Whether the data file `name` is read.
+    pub fn shows(&self, name: &str) -> bool {
+        let committed = commit_of_file(name).is_none_or(|commit| commit <= self.through);
+        committed && !self.replaced.contains(name)
     }
 }
 

@@ -37,7 +37,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::physical_plan::union::UnionExec;
 
-use super::fresh;
+use super::fresh::{self, Visibility};
 use super::listing::{self, HourDir, MICROS_PER_DAY};
 use super::time_range::{MICROS_PER_HOUR, TimeRange};
 use crate::storage::schema::PARTITION_COLUMNS;
@@ -58,8 +58,8 @@ pub struct MeshTable {
     schema: SchemaRef,
     root: Path,
     layout: Layout,
-    /// Files of later commits are left out (their rows are in `fresh`).
-    visible_commit: Option<u64>,
+    /// Which files are read (all when `None`).
+    visibility: Option<Arc<Visibility>>,
     /// Rows not yet in Parquet, with the table's schema.
     fresh: Vec<RecordBatch>,
 }
@@ -84,15 +84,7 @@ impl MeshTable {
         fields.extend(partition_fields().into_iter().map(Arc::new));
         let schema = Arc::new(Schema::new(fields));
         let layout = Layout::Partitioned { time_column };
-        MeshTable {
-            name,
-            file_schema,
-            schema,
-            root,
-            layout,
-            visible_commit: None,
-            fresh: Vec::new(),
-        }
+        MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh: Vec::new() }
     }
 
     /// A table of the files directly under `root`.
@@ -100,22 +92,14 @@ impl MeshTable {
         let file_schema = Arc::new(with_view_types(file_schema));
         let schema = file_schema.clone();
         let layout = Layout::Flat;
-        MeshTable {
-            name,
-            file_schema,
-            schema,
-            root,
-            layout,
-            visible_commit: None,
-            fresh: Vec::new(),
-        }
+        MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh: Vec::new() }
     }
 
-    /// The table with rows not yet in Parquet besides its files, which are read up
-    /// to commit `visible_commit` (all when `None`).
+    /// The table with rows not yet in Parquet besides its files, of which it reads
+    /// those `visibility` shows (all when `None`).
     pub fn with_fresh(
         mut self,
-        visible_commit: Option<u64>,
+        visibility: Option<Arc<Visibility>>,
         rows: &[RecordBatch],
     ) -> Result<MeshTable> {
         let time_column = match self.layout {
@@ -123,7 +107,7 @@ impl MeshTable {
             Layout::Flat => None,
         };
         self.fresh = fresh::as_table_rows(rows, &self.schema, time_column)?;
-        self.visible_commit = visible_commit;
+        self.visibility = visibility;
         Ok(self)
     }
 
@@ -147,10 +131,9 @@ impl MeshTable {
                 partitioned_files(store.as_ref(), &self.root, &range, &partition_filter).await?
             }
         };
-        if let Some(visible) = self.visible_commit {
+        if let Some(visibility) = &self.visibility {
             files.retain(|file| {
-                let name = file.object_meta.location.filename().unwrap_or_default();
-                fresh::commit_of_file(name).is_none_or(|commit| commit <= visible)
+                visibility.shows(file.object_meta.location.filename().unwrap_or(""))
             });
         }
         Ok(files)

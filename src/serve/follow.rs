@@ -19,7 +19,8 @@ use tokio::sync::watch;
 use super::fresh::{Fresh, FreshPart};
 use crate::config::Settings;
 use crate::config::server::FileSourceConfig;
-use crate::ingest::source::open_file;
+use crate::ingest::IngestError;
+use crate::ingest::source::{OpenedSource, open_file};
 use crate::ingest::source_reader::SourceReader;
 use crate::process::Processor;
 use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
@@ -28,6 +29,8 @@ use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
 const DEFAULT_POLL: Duration = Duration::from_millis(250);
 /// Lines longer than this are rejects.
 const MAX_LINE_BYTES: usize = meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
+/// Lines read into one part, at most.
+const SLICE_LINES: u64 = 65_536;
 /// Polls a file renamed or deleted away is still read, for the last lines written
 /// to it before it was let go.
 const GRACE_POLLS: u32 = 8;
@@ -62,12 +65,14 @@ impl Followers {
         sources: &[FileSourceConfig],
         settings: &Settings,
         fresh: Arc<Fresh>,
+        max_rows: usize,
         start: StartPositions,
         stop: watch::Receiver<bool>,
     ) -> Result<Followers, FollowError> {
         let mut tasks = Vec::new();
         for source in sources {
-            let follower = Follower::new(source, settings, fresh.clone(), start.0.clone())?;
+            let mut follower = Follower::new(source, settings, fresh.clone(), start.0.clone())?;
+            follower.max_rows = max_rows;
             let stop = stop.clone();
             tasks.push(tokio::task::spawn_blocking(move || follower.run(&stop)));
         }
@@ -102,6 +107,8 @@ struct Follower {
     fresh: Arc<Fresh>,
     positions: CommitLog,
     files: HashMap<(u64, u64), Followed>,
+    /// Rows in memory past which reading waits (files keep what is not read).
+    max_rows: usize,
 }
 
 impl Follower {
@@ -127,10 +134,11 @@ impl Follower {
             format,
             cluster: cluster.or_else(|| settings.source_cluster.clone()),
             topology: settings.topology.clone(),
-            poll: source.poll_ms.map_or(DEFAULT_POLL, Duration::from_millis),
+            poll: source.poll_ms.map_or(DEFAULT_POLL, |ms| Duration::from_millis(ms.max(10))),
             fresh,
             positions: CommitLog::positions_only(records),
             files: HashMap::new(),
+            max_rows: usize::MAX,
         })
     }
 
@@ -218,25 +226,27 @@ impl Follower {
         }
     }
 
-    fn read_to_end(
-        &mut self,
-        opened: crate::ingest::source::OpenedSource,
-    ) -> Result<(), crate::ingest::IngestError> {
-        let moved_back = opened.moved_back;
+    /// Reads a file to its end, a part of at most [`SLICE_LINES`] lines at a time,
+    /// waiting while the rows in memory are at their bound.
+    fn read_to_end(&mut self, opened: OpenedSource) -> Result<(), IngestError> {
+        let mut moved_back = opened.moved_back;
         let mut reader = SourceReader::new(opened, &self.format, MAX_LINE_BYTES)?;
         let mut processor = Processor::new(self.topology.clone(), self.cluster.clone());
-        let before = reader.position();
+        let mut before = reader.position();
         while !reader.finished {
-            reader.read_slice(&mut processor, None, u64::MAX, None)?;
+            while self.fresh.rows() >= self.max_rows {
+                std::thread::sleep(self.poll);
+            }
+            reader.read_slice(&mut processor, None, SLICE_LINES, None)?;
+            let after = reader.position();
+            if processor.buffered() > 0 || after != before || moved_back {
+                let (requests, rejects) = processor.take_batches()?;
+                let files: Vec<_> = after.clone().into_iter().collect();
+                self.positions.remember(files.iter().cloned().map(Checkpoint::File).collect());
+                self.fresh.push(FreshPart { wal_seq: None, requests, rejects, files });
+            }
+            (before, moved_back) = (after, false);
         }
-        let after = reader.position();
-        if processor.buffered() == 0 && after == before && !moved_back {
-            return Ok(());
-        }
-        let (requests, rejects) = processor.take_batches()?;
-        let files: Vec<_> = after.into_iter().collect();
-        self.positions.remember(files.iter().cloned().map(Checkpoint::File).collect());
-        self.fresh.push(FreshPart { wal_seq: None, requests, rejects, files });
         Ok(())
     }
 }

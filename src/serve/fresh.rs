@@ -82,10 +82,12 @@ impl Fresh {
         Fresh { state: Mutex::new(state), due: Condvar::new(), data_dir }
     }
 
-    /// Says that the WAL's entries up to `wal_committed` are in Parquet (before any
-    /// part is pushed).
-    pub fn start_at(&self, wal_committed: u64) {
+    /// Says that the WAL's entries up to `wal_committed` are in Parquet and that
+    /// the files of commits up to `last_commit` are visible (before any part is
+    /// pushed).
+    pub fn start_at(&self, wal_committed: u64, last_commit: Option<u64>) {
         let mut state = self.lock();
+        state.visible_commit = Some(last_commit.unwrap_or(0));
         state.wal_handed = wal_committed;
         state.wal_committed = wal_committed;
         state.wal_removable = wal_committed;

@@ -45,15 +45,15 @@ pub struct AppState {
 
 /// The routes, with `state`.
 pub fn router(state: Arc<AppState>) -> Router {
+    // The sink reads its body itself, to its own limit.
     let api = Router::new()
-        .route("/api/v1/logs", post(logs::post_logs))
-        .route("/api/v1/query", post(query::post_query))
+        .route("/api/v1/logs", post(logs::post_logs).layer(DefaultBodyLimit::disable()))
+        .route("/api/v1/query", post(query::post_query).layer(DefaultBodyLimit::max(1 << 20)))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

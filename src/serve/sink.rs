@@ -62,17 +62,25 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts the writer thread on `wal`.
+    /// Starts the writer thread on `wal`; `failed` is told if the WAL fails (the
+    /// server then stops, with the error).
     pub fn start(
         wal: Wal,
         fresh: Arc<Fresh>,
         batches: Arc<Mutex<RememberedBatches>>,
         max_fresh_rows: usize,
+        failed: Arc<tokio::sync::Notify>,
     ) -> std::io::Result<(Sink, std::thread::JoinHandle<Result<(), WalError>>)> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let writer = Writer { wal, fresh: fresh.clone(), batches: batches.clone() };
-        let thread =
-            std::thread::Builder::new().name("wal".into()).spawn(move || writer.run(receiver))?;
+        let thread = std::thread::Builder::new().name("wal".into()).spawn(move || {
+            let written = writer.run(receiver);
+            if let Err(error) = &written {
+                tracing::error!(%error, "the write-ahead log failed; stopping");
+                failed.notify_one();
+            }
+            written
+        })?;
         Ok((Sink { sender, fresh, batches, max_fresh_rows }, thread))
     }
 

@@ -100,6 +100,10 @@ pub struct CommitRecord {
     /// newest state of each kind).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub compacted: u64,
+    /// Files of earlier commits that this one replaces (a compaction merged them
+    /// into its own): no longer part of the data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<PathBuf>,
 }
 
 fn is_zero(count: &u64) -> bool {
@@ -157,6 +161,7 @@ impl CommitLog {
             rows: 0,
             rejects: 0,
             compacted: 0,
+            removed: Vec::new(),
         };
         self.records.push(record);
     }
@@ -252,18 +257,24 @@ pub fn last_wal_seq(records: &[CommitRecord]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The files `records` list and no later record removed, oldest first.
+pub fn live_files(records: &[CommitRecord]) -> Vec<&Path> {
+    let removed: std::collections::HashSet<&Path> =
+        records.iter().flat_map(|record| record.removed.iter().map(PathBuf::as_path)).collect();
+    let listed = records.iter().flat_map(|record| record.files.iter().map(PathBuf::as_path));
+    listed.filter(|file| !removed.contains(file)).collect()
+}
+
 /// Every file `records` list is under `data_dir`; else an error naming the first
 /// missing one and how many are.
 pub fn check_files_present(records: &[CommitRecord], data_dir: &Path) -> Result<(), StorageError> {
-    let mut missing = records
-        .iter()
-        .flat_map(|record| record.files.iter())
-        .filter(|file| !data_dir.join(file).exists());
+    let live = live_files(records);
+    let mut missing = live.into_iter().filter(|file| !data_dir.join(file).exists());
     let Some(first) = missing.next() else { return Ok(()) };
     Err(StorageError::MissingFiles {
         data_dir: data_dir.into(),
         count: 1 + missing.count(),
-        first: first.clone(),
+        first: first.to_owned(),
     })
 }
 
@@ -288,12 +299,13 @@ fn merge(records: &[CommitRecord]) -> CommitRecord {
     CommitRecord {
         seq: last,
         committed_at: records.last().map(|record| record.committed_at.clone()).unwrap_or_default(),
-        files: records.iter().flat_map(|record| record.files.iter().cloned()).collect(),
+        files: live_files(records).into_iter().map(Path::to_path_buf).collect(),
         sources,
         states,
         rows: records.iter().map(|record| record.rows).sum(),
         rejects: records.iter().map(|record| record.rejects).sum(),
         compacted: records.iter().map(|record| record.compacted.max(1)).sum(),
+        removed: Vec::new(),
     }
 }
 
@@ -409,6 +421,7 @@ mod tests {
             rows: 5,
             rejects: 0,
             compacted: 0,
+            removed: Vec::new(),
         }
     }
 

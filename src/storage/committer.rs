@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
-use super::commit_log::{COMMIT_LOG, CommitLog, check_files_present};
+use super::commit_log::{COMMIT_LOG, CommitLog, CommitRecord, check_files_present, live_files};
 use super::layout::Layout;
 use super::parquet_file::{
     TableFile, create_dir_synced, publish_files, relative, write_atomically,
@@ -68,6 +68,9 @@ pub struct Publisher {
     log: CommitLog,
     /// The `failovers` table this run last wrote, so an unchanged one is not rewritten.
     failovers_written: Option<RecordBatch>,
+    /// Files replaced by a compaction, deleted [`RETIRED_FOR`] later, so that a
+    /// query that listed them before the compaction still reads them.
+    retired: std::collections::VecDeque<(std::time::Instant, Vec<PathBuf>)>,
     /// The directory's lock, shared with the stager: held until both halves are done.
     _lock: Arc<File>,
 }
@@ -79,9 +82,17 @@ impl Committer {
         create_dir_synced(&layout.tmp_dir())?;
         let lock = Arc::new(lock(&layout.meta_dir().join("lock"))?);
         let mut log = CommitLog::open(&layout.meta_dir().join(COMMIT_LOG))?;
+        // Before the log is compacted (it then no longer names them).
+        delete_replaced(&layout, log.records())?;
         log.compact_if_longer_than(COMPACT_AFTER_RECORDS)?;
         let stager = Stager::new(layout.clone(), log.next_seq(), lock.clone());
-        let publisher = Publisher { layout, log, failovers_written: None, _lock: lock };
+        let publisher = Publisher {
+            layout,
+            log,
+            failovers_written: None,
+            retired: std::collections::VecDeque::new(),
+            _lock: lock,
+        };
         let recovery = publisher.recover()?;
         Ok((Committer { stager, publisher }, recovery))
     }
@@ -130,7 +141,9 @@ impl Publisher {
         let mut record = staged.record;
         let seq = record.seq;
         record.committed_at = chrono::Utc::now().to_rfc3339();
+        let replaced = record.removed.clone();
         self.log.append(record)?;
+        self.retire(replaced)?;
         if let Some(failovers) = &staged.failovers {
             self.write_failovers(failovers)?;
         }
@@ -138,6 +151,32 @@ impl Publisher {
             self.remove_old_states(kind, seq)?;
         }
         Ok(staged.stats)
+    }
+
+    /// Deletes the files replaced more than [`RETIRED_FOR`] ago, and puts `replaced`
+    /// in line.
+    fn retire(&mut self, replaced: Vec<PathBuf>) -> Result<(), StorageError> {
+        let now = std::time::Instant::now();
+        if !replaced.is_empty() {
+            self.retired.push_back((now, replaced));
+        }
+        while let Some((at, _)) = self.retired.front() {
+            if now.duration_since(*at) < RETIRED_FOR {
+                break;
+            }
+            if let Some((_, files)) = self.retired.pop_front() {
+                delete_files(&self.layout, &files)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every replaced file still kept (the writer is done).
+    pub fn finish(&mut self) -> Result<(), StorageError> {
+        while let Some((_, files)) = self.retired.pop_front() {
+            delete_files(&self.layout, &files)?;
+        }
+        Ok(())
     }
 
     /// The newest state file of `kind` that a commit made count: one written by a run
@@ -236,8 +275,7 @@ impl Publisher {
     }
 
     fn committed_files(&self) -> HashSet<&Path> {
-        let records = self.log.records().iter();
-        records.flat_map(|record| record.files.iter().map(PathBuf::as_path)).collect()
+        live_files(self.log.records()).into_iter().collect()
     }
 
     /// Every file a commit lists is there.
@@ -348,6 +386,29 @@ pub(super) fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
 }
 
 /// Every `.parquet` file under `dir`, at any depth.
+/// How long a file replaced by a compaction is kept for queries already reading it.
+const RETIRED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Deletes the files that commits say they replaced, where still there (a crash
+/// came between a compaction's record and the deletion).
+fn delete_replaced(layout: &Layout, records: &[CommitRecord]) -> Result<(), StorageError> {
+    let replaced: Vec<PathBuf> = records.iter().flat_map(|record| record.removed.clone()).collect();
+    delete_files(layout, &replaced)
+}
+
+fn delete_files(layout: &Layout, files: &[PathBuf]) -> Result<(), StorageError> {
+    for file in files {
+        let path = layout.path(file);
+        match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::io("remove", &path, error));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     let mut files = Vec::new();
     for path in list_dir(dir)? {

@@ -141,6 +141,7 @@ fn records(commits: BTreeMap<u64, Found>, report: &mut RepairReport) -> Vec<Comm
                 rows: found.rows,
                 rejects: found.rejects,
                 compacted: 0,
+                removed: Vec::new(),
             }
         })
         .collect()

@@ -81,6 +81,8 @@ pub struct PendingCommit {
     /// Every failover episode known after this commit, when the detector changed.
     pub failovers: Option<RecordBatch>,
     pub checkpoints: Vec<Checkpoint>,
+    /// Committed files this commit's rows replace (a compaction's).
+    pub removed: Vec<PathBuf>,
 }
 
 impl PendingCommit {
@@ -186,12 +188,16 @@ impl Stager {
                 false => self.write_partitioned(&target, rows)?,
             });
         }
+        // A compaction moves rows from the files it replaces: it adds none.
+        let added = |table| match pending.removed.is_empty() {
+            true => pending.rows_of(table),
+            false => 0,
+        };
         let stats = CommitStats {
             files: files.len() as u64,
-            rows: pending.rows_of(AppendedTable::Requests),
-            rejects: pending.rows_of(AppendedTable::Rejects),
-            stats_rows: pending.rows_of(AppendedTable::EndpointStats)
-                + pending.rows_of(AppendedTable::ClusterStats),
+            rows: added(AppendedTable::Requests),
+            rejects: added(AppendedTable::Rejects),
+            stats_rows: added(AppendedTable::EndpointStats) + added(AppendedTable::ClusterStats),
         };
         let mut record = CommitRecord {
             seq,
@@ -202,6 +208,7 @@ impl Stager {
             rows: stats.rows,
             rejects: stats.rejects,
             compacted: 0,
+            removed: pending.removed,
         };
         let mut saved_states = Vec::new();
         for (kind, bytes) in &pending.states {

@@ -420,3 +420,26 @@ fn sigterm_finishes_the_round_under_way_and_prints_the_summary() {
     let rows = query_json(&data_dir, "SELECT count(DISTINCT ts) AS snapshots FROM endpoint_stats");
     assert!(rows[0]["snapshots"].as_i64().unwrap() >= 1, "{log}");
 }
+
+/// `meshlog serve` polls the same targets on its own pipeline, beside its HTTP
+/// sink: one writer, so nothing is locked out.
+#[test]
+fn serve_scrapes_on_the_pipeline_it_ingests_with() {
+    let dir = scratch("serve-scrape");
+    let url = admin_server(&FAILOVER);
+    let entry = format!("{}source_cluster = \"cluster1\"\n", scrape_entry("gateway", &url));
+    let (config, port) = crate::serve_support::write_config(&dir, "", &entry);
+    let server = crate::serve_support::Server::start(&config, port);
+    let posted = server.post_lines(&[crate::serve_support::line("scraped-1")], &[]);
+    assert_eq!(posted.status, 200, "{posted:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.query("select count(*) as n from endpoint_stats")[0]["n"] == 0 {
+        assert!(std::time::Instant::now() < deadline, "no snapshot stored: {}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(server.query("select count(*) as n from requests")[0]["n"], 1);
+    assert!(server.stop().success());
+    let stored =
+        crate::support::query_json(&dir.join("data"), "select count(*) as n from endpoint_stats");
+    assert!(stored[0]["n"].as_u64().unwrap() > 0);
+}

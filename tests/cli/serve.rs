@@ -109,6 +109,13 @@ fn status_codes_keep_the_acknowledgement_contract() {
     assert_eq!(answer.status, 400, "{answer:?}");
     let answer = server.request("POST", "/api/v1/logs?format=nonsense%25", &[auth], b"x\n");
     assert_eq!(answer.status, 400, "{answer:?}");
+    // 400: a reporting cluster the topology does not have, or none.
+    let elsewhere = [auth, ("X-Meshlog-Source-Cluster", "cluster9")];
+    let answer = server.request("POST", "/api/v1/logs", &elsewhere, lines[0].as_bytes());
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(answer.body.contains("cluster9"), "{answer:?}");
+    let answer = server.request("POST", "/api/v1/logs", &[auth], lines[0].as_bytes());
+    assert_eq!(answer.status, 400, "{answer:?}");
     // 413: over the limit as sent, and a small gzip body that inflates past it.
     let big = vec![b'a'; 100 << 10];
     assert_eq!(server.request("POST", "/api/v1/logs", &[auth], &big).status, 413);
@@ -277,7 +284,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     let dir = scratch("serve-crash");
-    let (config, port) = write_config(&dir, "flush_rows = 2000\nflush_interval = \"1s\"", "");
+    let server_config = "flush_rows = 2000\nflush_interval = \"1s\"\ncompact_interval = \"1s\"\ncompact_min_files = 2";
+    let (config, port) = write_config(&dir, server_config, "");
     let mut server = Server::start(&config, port);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..3)
@@ -348,7 +356,8 @@ fn post_until_stopped(
 #[test]
 fn overload_gets_503_with_retry_after_and_bounded_memory() {
     let dir = scratch("serve-overload");
-    let server_config = "flush_rows = 1000\nmax_inflight_bytes = \"2MiB\"";
+    let server_config =
+        "flush_rows = 1000\nmax_body_bytes = \"1MiB\"\nmax_inflight_bytes = \"4MiB\"";
     let (config, port) = write_config(&dir, server_config, "");
     let server = Server::start(&config, port);
     let clients: Vec<_> = (0..8)
@@ -396,4 +405,39 @@ fn overload_gets_503_with_retry_after_and_bounded_memory() {
         results.iter().flat_map(|(ids, _)| ids.iter().map(String::as_str)).collect();
     assert_eq!(rows.len(), acknowledged.len(), "rows stored ≠ lines acknowledged");
     assert_eq!(stored, acknowledged);
+}
+
+/// Small files of a partition are merged into one, and queries never see a row
+/// twice or miss one, before, during or after, nor after a crash.
+#[test]
+fn compaction_merges_small_files_and_keeps_every_row_once() {
+    let dir = scratch("serve-compact");
+    let server_config = "flush_rows = 10\ncompact_interval = \"1s\"\ncompact_min_files = 3";
+    let (config, port) = write_config(&dir, server_config, "");
+    let server = Server::start(&config, port);
+    for batch in 0..6 {
+        let lines = ids(&format!("compact{batch}"), 10);
+        assert_eq!(server.post_lines(&lines, &[]).status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    let data_files = || walk(&dir.join("data/requests")).len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let log = || std::fs::read_to_string(dir.join("data/_meshlog/commits.jsonl")).unwrap();
+    while !log().contains("\"removed\"") {
+        assert!(std::time::Instant::now() < deadline, "no compaction: {}", server.log());
+        let rows =
+            server.query("select count(*) as n, count(distinct request_id) as ids from requests");
+        assert_eq!(rows[0]["n"], 60, "{rows:?}");
+        assert_eq!(rows[0]["ids"], 60, "{rows:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let sql = "select count(*) as n, count(distinct request_id) as ids from requests";
+    assert_eq!(server.query(sql)[0]["n"], 60);
+    assert_eq!(query_json(&dir.join("data"), sql)[0]["n"], 60);
+    server.kill();
+    let server = Server::start(&config, port);
+    assert_eq!(server.query(sql)[0]["n"], 60);
+    assert!(server.stop().success());
+    assert_eq!(query_json(&dir.join("data"), sql)[0]["ids"], 60);
+    assert!(data_files() < 6, "{} files left", data_files());
 }

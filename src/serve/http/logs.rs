@@ -27,6 +27,9 @@ use crate::serve::sink::{Parsed, Refused, Submission};
 pub const SOURCE_CLUSTER_HEADER: &str = "x-meshlog-source-cluster";
 /// The header that makes a retried request idempotent.
 pub const BATCH_ID_HEADER: &str = "x-meshlog-batch-id";
+/// How much a compressed body is guessed to inflate, for its first reservation
+/// (access logs gzip about 8 to 12 times); one that inflates more reserves the rest.
+const INFLATION_GUESS: usize = 16;
 /// Lines longer than this are rejects (as for files).
 const MAX_LINE_BYTES: usize = meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
 
@@ -61,20 +64,26 @@ pub async fn post_logs(
     };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &BodyError::TooLarge { limit }.to_string(),
-            );
+        Err(failure) if is_over_limit(&failure) => {
+            let too_large = BodyError::TooLarge { limit }.to_string();
+            return error(StatusCode::PAYLOAD_TOO_LARGE, &too_large);
+        }
+        Err(failure) => {
+            let message = format!("the body could not be read: {failure}");
+            return error(StatusCode::BAD_REQUEST, &message);
         }
     };
     let request = RequestLines { params, headers, batch_id };
     let parsed = tokio::task::spawn_blocking({
         let state = state.clone();
-        move || request.parse(&state, &bytes).map(|parsed| (parsed, request))
+        let mut permit = permit;
+        move || {
+            let parsed = request.parse(&state, &bytes, &mut permit);
+            parsed.map(|parsed| ((parsed, permit), request))
+        }
     })
     .await;
-    let (parsed, request) = match parsed {
+    let ((parsed, permit), request) = match parsed {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(failure)) => return failure.response(),
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "parsing the body failed"),
@@ -97,32 +106,75 @@ async fn refuse(body: Body, limit: usize, answer: Response) -> Response {
     answer
 }
 
+/// Whether reading a body failed on the size limit (not on the connection).
+fn is_over_limit(failure: &axum::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(failure);
+    while let Some(error) = source {
+        if error.to_string().contains("length limit") {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 /// Reserves the memory a body may take: its length, or the limit when it is
 /// compressed or its length is not given.
-fn reserve(state: &AppState, headers: &HeaderMap) -> Option<OwnedSemaphorePermit> {
+fn reserve(state: &AppState, headers: &HeaderMap) -> Option<Reserved> {
     let limit = state.settings.max_body_bytes;
     let length =
         header_text(headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse().ok());
     let encoded = headers.contains_key(header::CONTENT_ENCODING);
     let bytes = match (encoded, length) {
         (false, Some(length)) => usize::min(length, limit),
-        _ => limit,
+        (true, Some(length)) => usize::min(length.saturating_mul(INFLATION_GUESS), limit),
+        (_, None) => limit,
     };
-    // Twice: the body, then its rows.
-    let permits = u32::try_from(bytes.saturating_mul(2).max(1)).unwrap_or(u32::MAX);
-    state.inflight.clone().try_acquire_many_owned(permits).ok()
+    Reserved::take(state, bytes)
+}
+
+/// Memory reserved for a request: twice its body's size (the body, then its rows).
+struct Reserved {
+    permits: Vec<OwnedSemaphorePermit>,
+    bytes: usize,
+}
+
+impl Reserved {
+    fn take(state: &AppState, bytes: usize) -> Option<Reserved> {
+        let permits = u32::try_from(bytes.saturating_mul(2).max(1)).unwrap_or(u32::MAX);
+        let permit = state.inflight.clone().try_acquire_many_owned(permits).ok()?;
+        Some(Reserved { permits: vec![permit], bytes })
+    }
+
+    /// Reserves more, for a body that inflated past its guess; `false` if there is
+    /// not that much left.
+    fn grow_to(&mut self, state: &AppState, bytes: usize) -> bool {
+        if bytes <= self.bytes {
+            return true;
+        }
+        match Reserved::take(state, bytes - self.bytes) {
+            Some(more) => {
+                self.permits.extend(more.permits);
+                self.bytes = bytes;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 async fn submit(
     state: &AppState,
     batch_id: Option<String>,
     parsed: Parsed,
-    permit: OwnedSemaphorePermit,
+    permit: Reserved,
 ) -> Response {
     let (reply, receipt) = oneshot::channel();
     match state.sink.try_submit(Submission { batch_id, parsed, reply }) {
         Ok(()) => {}
-        Err(Refused::Busy) => return unavailable("behind: the write-ahead log is busy"),
+        Err(Refused::Busy) => {
+            return unavailable("behind: the rows waiting to be written are at their bound");
+        }
         Err(Refused::Stopped) => return unavailable("stopping"),
     }
     let receipt = receipt.await;
@@ -131,7 +183,8 @@ async fn submit(
         Ok(receipt) => stored(receipt.outcome, receipt.duplicate),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "the write-ahead log failed: nothing of this request was stored; retry",
+            "the write-ahead log failed, the server is stopping: this request may or may not \
+             be stored; retry it (with the same X-Meshlog-Batch-Id it is stored once)",
         ),
     }
 }
@@ -161,6 +214,31 @@ struct RequestLines {
 enum Failure {
     Body(BodyError),
     Parse(ParseError),
+    Cluster(String),
+    /// The body inflated past what memory is left for it.
+    Busy,
+}
+
+/// With a topology, the lines' reporting cluster must be one of its clusters, and
+/// be named: local and cross-cluster depend on it.
+fn check_cluster(state: &AppState, explicit: Option<&str>) -> Result<(), Failure> {
+    if state.topology.is_empty() {
+        return Ok(());
+    }
+    match explicit {
+        Some(name) if state.topology.id(name).is_none() => Err(Failure::Cluster(format!(
+            "source cluster {name:?} is not one of the config's [[clusters]]"
+        ))),
+        None if state.default_cluster.is_none()
+            && state.settings.source_cluster_field.is_none() =>
+        {
+            Err(Failure::Cluster(format!(
+                "no reporting cluster: send the header {SOURCE_CLUSTER_HEADER}, the parameter \
+                 source_cluster, or set source_cluster in the config"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Failure {
@@ -170,6 +248,8 @@ impl Failure {
                 error(StatusCode::PAYLOAD_TOO_LARGE, &too_large.to_string())
             }
             Failure::Body(other) => error(StatusCode::BAD_REQUEST, &other.to_string()),
+            Failure::Cluster(message) => error(StatusCode::BAD_REQUEST, message),
+            Failure::Busy => unavailable("behind: too many request bodies being read"),
             Failure::Parse(format @ ParseError::Format { .. }) => {
                 error(StatusCode::BAD_REQUEST, &format.to_string())
             }
@@ -183,16 +263,25 @@ impl Failure {
 
 impl RequestLines {
     /// Decodes, splits, parses and tags the body (on a blocking thread).
-    fn parse(&self, state: &AppState, bytes: &[u8]) -> Result<Parsed, Failure> {
+    fn parse(
+        &self,
+        state: &AppState,
+        bytes: &[u8],
+        reserved: &mut Reserved,
+    ) -> Result<Parsed, Failure> {
         let encoding = header_text(&self.headers, header::CONTENT_ENCODING.as_str());
         let decoded = body::decode(encoding.as_deref(), bytes, state.settings.max_body_bytes)
             .map_err(Failure::Body)?;
+        if !reserved.grow_to(state, decoded.len()) {
+            return Err(Failure::Busy);
+        }
         let kind = BodyKind::of_content_type(
             header_text(&self.headers, header::CONTENT_TYPE.as_str()).as_deref(),
         );
         // The header or parameter names the cluster of every line; else a record's
         // field names its own; else the config's default.
         let explicit = self.source_cluster().map(Arc::<str>::from);
+        check_cluster(state, explicit.as_deref())?;
         let field = match explicit {
             Some(_) => None,
             None => state.settings.source_cluster_field.as_deref(),
