@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/bench-ingest.sh and scripts/bench-query.sh (sourced, not run): the
+# Shared by the scripts/bench-*.sh benchmarks (sourced, not run): the
 # meshlog binary, the tools the benchmarks need, and timing one run with GNU time.
 # The functions that write files use $work, the caller's temporary directory, and
 # simulate_log runs $meshlog.
@@ -25,10 +25,15 @@ fail() {
     exit 1
 }
 
-# Checks for python3 with DuckDB and GNU time before any long step.
-require_tools() {
+# Checks for GNU time and python3 before any long step.
+require_time_and_python() {
     [[ -x /usr/bin/time ]] || fail "GNU time (/usr/bin/time) is missing: install it (apt-get install time)"
     command -v python3 > /dev/null || fail "python3 is missing"
+}
+
+# Checks for GNU time and python3 with DuckDB before any long step.
+require_tools() {
+    require_time_and_python
     python3 -c 'import duckdb' 2> /dev/null \
         || fail "python3 cannot import duckdb: run scripts/test.sh once (it installs it) or 'python3 -m pip install duckdb'"
 }
