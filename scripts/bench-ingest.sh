@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Side-by-side ingest benchmark: `meshlog ingest` against DuckDB turning the same
-# simulated Istio access log into typed, ts-sorted, zstd Parquet in two ways an
+# Istio access log into typed, ts-sorted, zstd Parquet in two ways an
 # operator would write it: one regexp_extract per line, and DuckDB's CSV reader
 # splitting the line on spaces with '"' quoting (helpers in scripts/bench/). The three
 # take turns, run after run. Prints each run and the medians, lines/s and peak memory
 # (RSS), checks that all three hold the same rows and values, and prints meshlog's
 # ratio to each DuckDB method.
 #
-#   scripts/bench-ingest.sh [LINES] [RUNS]      defaults: 2000000 lines, 3 runs
+#   scripts/bench-ingest.sh [LINES] [RUNS] [WORKLOAD]
+#
+# defaults: 2000000 lines, 3 runs, simulated. WORKLOAD is the log the three read:
+#   simulated   `meshlog simulate`'s cluster1 log (10 minutes; few distinct values per column)
+#   realistic   scripts/bench/realistic_log.py: an ingress gateway, an east-west gateway and
+#               sidecars over 6 hours, as real gateways log: a new client ip:port on nearly
+#               every line, thousands of pod IPs, hundreds of paths, dozens of user agents
 #
 # MESHLOG_BIN=path runs that binary; unset, it builds one (cargo build --release).
 # Needs python3 with duckdb (scripts/test.sh installs it) and GNU time.
@@ -17,16 +23,23 @@ cd "$(dirname "$0")/.."
 source scripts/bench/lib.sh
 lines="${1:-2000000}"
 runs="${2:-3}"
+workload="${3:-simulated}"
 require_count LINES "$lines"
 require_count RUNS "$runs"
+[[ "$workload" == simulated || "$workload" == realistic ]] \
+    || fail "WORKLOAD must be simulated or realistic, got '$workload'"
 require_tools
 meshlog="$(meshlog_binary)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-simulate_log "$lines" "$work/gateway.log" "$work/mesh.toml"
+if [[ "$workload" == realistic ]]; then
+    realistic_log "$lines" "$work/gateway.log" "$work/mesh.toml"
+else
+    simulate_log "$lines" "$work/gateway.log" "$work/mesh.toml"
+fi
 actual=$(wc -l < "$work/gateway.log")
-echo "input: $actual lines, $(du -m "$work/gateway.log" | cut -f1) MB"
+echo "input ($workload): $actual lines, $(du -m "$work/gateway.log" | cut -f1) MB"
 
 # One run of a method: removes its output, times it, appends "seconds MB" to its runs.
 run_once() {

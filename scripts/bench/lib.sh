@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared by the scripts/bench-*.sh benchmarks (sourced, not run): the
-# meshlog binary, the tools the benchmarks need, and timing one run with GNU time.
+# meshlog binary, the tools the benchmarks need, the input logs (simulated or realistic),
+# and timing one run with GNU time.
 # The functions that write files use $work, the caller's temporary directory, and
 # simulate_log runs $meshlog.
 
@@ -52,6 +53,12 @@ simulate_log() {
     head -n "$lines" "$work/all.log" > "$log"
     rm -f "$work/all.log"
     "$meshlog" simulate --topology > "$config"
+}
+
+# Writes the realistic workload, $1 lines, into $2 and its mesh's config into $3 (seed 1:
+# the same bytes every time).
+realistic_log() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/realistic_log.py" "$1" "$2" "$3" --seed 1
 }
 
 # One run of a command, its output thrown away: prints "<seconds> <peak RSS MB>".
