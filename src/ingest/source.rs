@@ -25,7 +25,7 @@ const FINGERPRINT_BYTES: u64 = 256;
 const MIN_CONTENT_MATCH: u32 = 64;
 /// A file modified this recently may still be written to: an unterminated last line
 /// is left for the next read instead of being taken as a whole line.
-const LIVE_WITHIN: Duration = Duration::from_secs(300);
+pub const LIVE_WITHIN: Duration = Duration::from_secs(300);
 /// The buffer of a source's reader.
 const READ_BUFFER: usize = 1 << 18;
 

@@ -20,7 +20,7 @@ use super::fresh::{Fresh, FreshPart};
 use crate::config::Settings;
 use crate::config::server::FileSourceConfig;
 use crate::ingest::IngestError;
-use crate::ingest::source::{OpenedSource, open_file};
+use crate::ingest::source::{LIVE_WITHIN, OpenedSource, open_file};
 use crate::ingest::source_reader::SourceReader;
 use crate::process::Processor;
 use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
@@ -96,6 +96,8 @@ struct Followed {
     seen: Option<(u64, SystemTime)>,
     /// Polls since the path last led to this file.
     away: u32,
+    /// The last read left an unterminated last line for the next one.
+    held_partial: bool,
 }
 
 struct Follower {
@@ -194,7 +196,8 @@ impl Follower {
             Ok(file) => {
                 let name = path.display().to_string();
                 tracing::info!(file = %name, "following");
-                self.files.insert(key, Followed { name, file, seen: None, away: 0 });
+                self.files
+                    .insert(key, Followed { name, file, seen: None, away: 0, held_partial: false });
             }
             Err(error) => tracing::warn!(path = %path.display(), %error, "cannot open"),
         }
@@ -205,7 +208,11 @@ impl Follower {
         let Some(followed) = self.files.get_mut(&key) else { return };
         let Ok(metadata) = followed.file.metadata() else { return };
         let now = (metadata.len(), metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-        if followed.seen == Some(now) {
+        // A last line without its newline is taken whole once the file has not
+        // changed for a while (the writer is gone), as `meshlog ingest` takes it.
+        let stale = followed.held_partial
+            && SystemTime::now().duration_since(now.1).is_ok_and(|age| age >= LIVE_WITHIN);
+        if followed.seen == Some(now) && !stale {
             return;
         }
         let name = followed.name.clone();
@@ -221,14 +228,15 @@ impl Follower {
             }
         };
         match self.read_to_end(opened) {
-            Ok(()) => followed_seen(&mut self.files, key, now),
+            Ok(held_partial) => followed_seen(&mut self.files, key, now, held_partial),
             Err(error) => tracing::warn!(file = %name, %error, "cannot read"),
         }
     }
 
     /// Reads a file to its end, a part of at most [`SLICE_LINES`] lines at a time,
     /// waiting while the rows in memory are at their bound.
-    fn read_to_end(&mut self, opened: OpenedSource) -> Result<(), IngestError> {
+    /// Returns whether an unterminated last line was left for the next read.
+    fn read_to_end(&mut self, opened: OpenedSource) -> Result<bool, IngestError> {
         let mut moved_back = opened.moved_back;
         let mut reader = SourceReader::new(opened, &self.format, MAX_LINE_BYTES)?;
         let mut processor = Processor::new(self.topology.clone(), self.cluster.clone());
@@ -247,7 +255,7 @@ impl Follower {
             }
             (before, moved_back) = (after, false);
         }
-        Ok(())
+        Ok(reader.held_partial.is_some())
     }
 }
 
@@ -255,8 +263,10 @@ fn followed_seen(
     files: &mut HashMap<(u64, u64), Followed>,
     key: (u64, u64),
     now: (u64, SystemTime),
+    held_partial: bool,
 ) {
     if let Some(followed) = files.get_mut(&key) {
         followed.seen = Some(now);
+        followed.held_partial = held_partial;
     }
 }
