@@ -40,6 +40,9 @@ use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
 use sink::Sink;
 
+/// Threads that parse request bodies (and read files for queries), at most.
+const BLOCKING_THREADS: usize = 8;
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -199,8 +202,11 @@ fn serve_until_stopped(
     follow_start: follow::StartPositions,
     wal_failed: &tokio::sync::Notify,
 ) -> Result<(), ServeError> {
+    // Parsing runs on the blocking threads: a few of them keep both cores busy, and
+    // fewer threads mean fewer allocator arenas holding memory.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(|source| ServeError::Start { what: "the async runtime", source })?;
     runtime.block_on(async move {

@@ -9,13 +9,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 
 use super::QueryError;
+use super::time_range::MICROS_PER_HOUR;
 use crate::storage::commit_log::{COMMIT_LOG, CommitLog, CommitRecord, last_wal_seq};
 use crate::storage::layout::META_DIR;
 use crate::storage::wal;
@@ -118,18 +119,27 @@ fn as_table_batch(
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// The `date` (`YYYY-MM-DD`) and `hour` (`HH`) of each row's time, UTC.
+/// The `date` (`YYYY-MM-DD`) and `hour` (`HH`) of each row's time, UTC; each hour
+/// formatted once (a batch mostly lies within one or two).
 fn partition_columns(batch: &RecordBatch, time_column: &str) -> Result<(ArrayRef, ArrayRef)> {
     let times = batch
         .column_by_name(time_column)
         .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>())
         .ok_or_else(|| DataFusionError::Internal(format!("no µs time column {time_column}")))?;
-    let mut dates = Vec::with_capacity(times.len());
-    let mut hours = Vec::with_capacity(times.len());
-    for index in 0..times.len() {
-        let time = DateTime::from_timestamp_micros(times.value(index)).unwrap_or_default();
-        dates.push(format!("{:04}-{:02}-{:02}", time.year(), time.month(), time.day()));
-        hours.push(format!("{:02}", time.hour()));
+    let mut formatted: Option<(i64, String, String)> = None;
+    let mut dates = StringBuilder::with_capacity(times.len(), times.len() * 10);
+    let mut hours = StringBuilder::with_capacity(times.len(), times.len() * 2);
+    for &micros in times.values() {
+        let hour = micros.div_euclid(MICROS_PER_HOUR);
+        if formatted.as_ref().is_none_or(|(at, _, _)| *at != hour) {
+            let time = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+            let date = format!("{:04}-{:02}-{:02}", time.year(), time.month(), time.day());
+            formatted = Some((hour, date, format!("{:02}", time.hour())));
+        }
+        if let Some((_, date, hour)) = &formatted {
+            dates.append_value(date);
+            hours.append_value(hour);
+        }
     }
-    Ok((Arc::new(StringArray::from(dates)), Arc::new(StringArray::from(hours))))
+    Ok((Arc::new(dates.finish()), Arc::new(hours.finish())))
 }

@@ -106,6 +106,12 @@ impl MeshTable {
             Layout::Partitioned { time_column } => Some(time_column),
             Layout::Flat => None,
         };
+        if !rows.is_empty() {
+            // Text read as it is held in memory (`Utf8`), so that the rows in memory
+            // join the files' without a copy of their text.
+            self.file_schema = Arc::new(with_plain_strings(&self.file_schema));
+            self.schema = Arc::new(with_plain_strings(&self.schema));
+        }
         self.fresh = fresh::as_table_rows(rows, &self.schema, time_column)?;
         self.visibility = visibility;
         Ok(self)
@@ -239,6 +245,15 @@ fn with_view_types(schema: &Schema) -> Schema {
         DataType::Utf8 | DataType::LargeUtf8 => {
             Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8View))
         }
+        _ => field.clone(),
+    });
+    Schema::new_with_metadata(fields.collect::<Vec<_>>(), schema.metadata().clone())
+}
+
+/// Text columns as `Utf8`, undoing [`with_view_types`].
+fn with_plain_strings(schema: &Schema) -> Schema {
+    let fields = schema.fields().iter().map(|field| match field.data_type() {
+        DataType::Utf8View => Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8)),
         _ => field.clone(),
     });
     Schema::new_with_metadata(fields.collect::<Vec<_>>(), schema.metadata().clone())
