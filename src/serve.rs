@@ -40,6 +40,10 @@ use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
 use sink::Sink;
 
+/// Rows held in memory, in `flush_rows`: one hand-over being committed, one
+/// waiting; past that, the sink answers 503 and followed files wait.
+const FRESH_ROWS_PER_FLUSH: usize = 2;
+
 /// Threads that parse request bodies (and read files for queries), at most.
 const BLOCKING_THREADS: usize = 8;
 
@@ -133,7 +137,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         .name("pipeline".into())
         .spawn(move || pipeline.run())
         .map_err(|source| ServeError::Start { what: "the pipeline thread", source })?;
-    let max_fresh_rows = options.serve.flush_rows.saturating_mul(4);
+    let max_fresh_rows = options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH);
     let wal_failed = Arc::new(tokio::sync::Notify::new());
     let (sink, writer) =
         Sink::start(wal, fresh.clone(), remembered.clone(), max_fresh_rows, wal_failed.clone())
@@ -223,7 +227,7 @@ fn serve_until_stopped(
             &options.serve.files,
             &options.settings,
             state.fresh.clone(),
-            options.serve.flush_rows.saturating_mul(4),
+            options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH),
             follow_start,
             stop.clone(),
         )?;

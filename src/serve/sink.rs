@@ -7,6 +7,7 @@
 //! retries), so memory stays bounded under any load.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use tokio::sync::{mpsc, oneshot};
@@ -17,6 +18,8 @@ use crate::storage::wal::{EntryMeta, Wal, WalError};
 
 /// Requests waiting for the writer before new ones are refused.
 const QUEUE_DEPTH: usize = 256;
+/// How often a waiting request looks for room among the rows in memory.
+const ROOM_POLL: Duration = Duration::from_millis(5);
 /// Batches appended before one fsync, at most.
 const GROUP_MAX: usize = 512;
 
@@ -89,20 +92,22 @@ impl Sink {
         self.batches.lock().unwrap_or_else(PoisonError::into_inner).get(id)
     }
 
-    /// Whether a new batch would be refused now (checked before parsing one).
-    pub fn is_busy(&self) -> bool {
-        self.fresh.rows() >= self.max_fresh_rows || self.sender.capacity() == 0
-    }
-
-    /// Queues a batch for the WAL.
-    pub fn try_submit(&self, submission: Submission) -> Result<(), Refused> {
-        if self.fresh.rows() >= self.max_fresh_rows {
-            return Err(Refused::Busy);
+    /// Queues a batch for the WAL, waiting up to `patience` for the rows in memory
+    /// to fall under their bound and for room in the queue (a request slowed down
+    /// is cheaper for a client than a 503 and a retry a second later).
+    pub async fn submit(&self, submission: Submission, patience: Duration) -> Result<(), Refused> {
+        let deadline = tokio::time::Instant::now() + patience;
+        while self.fresh.rows() >= self.max_fresh_rows {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Refused::Busy);
+            }
+            tokio::time::sleep(ROOM_POLL).await;
         }
-        self.sender.try_send(submission).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => Refused::Busy,
-            mpsc::error::TrySendError::Closed(_) => Refused::Stopped,
-        })
+        match tokio::time::timeout_at(deadline, self.sender.send(submission)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Refused::Stopped),
+            Err(_) => Err(Refused::Busy),
+        }
     }
 
     /// Entries queued for the writer.

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -27,6 +28,9 @@ use crate::serve::sink::{Parsed, Refused, Submission};
 pub const SOURCE_CLUSTER_HEADER: &str = "x-meshlog-source-cluster";
 /// The header that makes a retried request idempotent.
 pub const BATCH_ID_HEADER: &str = "x-meshlog-batch-id";
+/// How long a parsed request waits for room among the rows in memory before it is
+/// told 503.
+const PATIENCE: Duration = Duration::from_secs(5);
 /// How much a compressed body is guessed to inflate, for its first reservation
 /// (access logs gzip about 8 to 12 times); one that inflates more reserves the rest.
 const INFLATION_GUESS: usize = 16;
@@ -53,10 +57,6 @@ pub async fn post_logs(
     let batch_id = header_text(&headers, BATCH_ID_HEADER);
     if let Some(outcome) = batch_id.as_deref().and_then(|id| state.sink.remembered(id)) {
         return refuse(body, limit, stored(outcome, true)).await;
-    }
-    if state.sink.is_busy() {
-        let busy = unavailable("behind: too many rows waiting to be written");
-        return refuse(body, limit, busy).await;
     }
     let Some(permit) = reserve(&state, &headers) else {
         let busy = unavailable("behind: too many request bodies being read");
@@ -170,7 +170,7 @@ async fn submit(
     permit: Reserved,
 ) -> Response {
     let (reply, receipt) = oneshot::channel();
-    match state.sink.try_submit(Submission { batch_id, parsed, reply }) {
+    match state.sink.submit(Submission { batch_id, parsed, reply }, PATIENCE).await {
         Ok(()) => {}
         Err(Refused::Busy) => {
             return unavailable("behind: the rows waiting to be written are at their bound");
