@@ -17,7 +17,6 @@ pub mod http;
 pub mod parse;
 pub mod sink;
 
-use arrow::record_batch::RecordBatch;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -32,12 +31,12 @@ use crate::pipeline::{
 };
 use crate::query::limits::QueryLimits;
 use crate::scrape::{ScrapeError, Scraper};
-use crate::storage::StorageError;
-use crate::storage::staging::StateKind;
+use crate::storage::staging::{AppendedTable, StateKind};
 use crate::storage::wal::{Wal, WalError};
 use batches::{BatchOutcome, RememberedBatches};
 use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
+use parse::concat_rows;
 use sink::Sink;
 
 /// Rows held in memory, in `flush_rows`: one hand-over being committed, one
@@ -299,8 +298,10 @@ impl Flusher<'_> {
     }
 
     fn batch(&self, handover: Handover) -> Result<SourceBatch, ServeError> {
-        let requests = concat("requests", &handover.requests)?;
-        let rejects = concat("rejects", &handover.rejects)?;
+        let requests = concat_rows(AppendedTable::Requests, &handover.requests)
+            .map_err(PipelineError::from)?;
+        let rejects =
+            concat_rows(AppendedTable::Rejects, &handover.rejects).map_err(PipelineError::from)?;
         let saved =
             self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).encode();
         Ok(SourceBatch {
@@ -310,19 +311,5 @@ impl Flusher<'_> {
             states: vec![(StateKind::SinkBatches, saved)],
             ack: None,
         })
-    }
-}
-
-/// One batch of a hand-over's parts (there is at least one).
-fn concat(table: &'static str, batches: &[RecordBatch]) -> Result<RecordBatch, ServeError> {
-    let schema = batches.first().map_or_else(|| schema_of(table), RecordBatch::schema);
-    arrow::compute::concat_batches(&schema, batches)
-        .map_err(|source| PipelineError::from(StorageError::Arrow { table, source }).into())
-}
-
-fn schema_of(table: &str) -> arrow::datatypes::SchemaRef {
-    match table {
-        "requests" => crate::storage::schema::requests(),
-        _ => crate::storage::schema::rejects(),
     }
 }

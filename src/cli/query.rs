@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::config::duration::parse_duration_arg;
 use crate::config::{Overrides, Settings};
 
-use crate::query::limits::{QueryLimits, parse_bytes};
+use crate::query::limits::{QueryLimits, parse_size_arg};
 use crate::query::params::parse_assignment;
 use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow, saved};
 
@@ -51,7 +51,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration_arg)]
     pub timeout: Duration,
     /// Stop a query whose working memory, or whose result, passes this (512MiB, 2GiB).
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_memory)]
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size_arg)]
     pub memory_limit: usize,
     /// The SQL to run over the tables `requests`, `rejects`, `failovers`,
     /// `endpoint_stats` and `cluster_stats`. Read-only: statements that would write
@@ -96,11 +96,6 @@ fn execute(args: &QueryArgs, out: &mut dyn Write) -> Result<(), QueryError> {
             (None, None) => Ok(()),
         }
     })
-}
-
-fn parse_memory(text: &str) -> Result<usize, String> {
-    parse_bytes(text)
-        .ok_or_else(|| format!("{text:?} is not a size such as \"512MiB\" or \"2GiB\""))
 }
 
 /// `--data-dir`, else the config's `data_dir` (relative to the config file), else

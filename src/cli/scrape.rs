@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::config::Settings;
 use crate::config::duration::parse_duration_arg;
 use crate::config::scrape::{ScrapeTarget, scrape_targets};
-use crate::config::{ConfigFile, Overrides, Settings};
 use crate::pipeline::{Pipeline, PipelineError, PipelineInput, PipelineOptions};
 use crate::scrape::{ScrapeError, ScrapeReport, Scraper};
 use crate::storage::committer::Recovery;
@@ -39,13 +39,7 @@ pub struct ScrapeArgs {
 /// Runs `meshlog scrape`.
 pub fn run(args: &ScrapeArgs) -> Result<(), Error> {
     let started = Instant::now();
-    let file = ConfigFile::load(&args.config)?;
-    let overrides = Overrides {
-        config: Some(args.config.clone()),
-        data_dir: args.data_dir.clone(),
-        source_cluster: None,
-    };
-    let settings = Settings::from_file(&file, &overrides)?;
+    let (file, settings) = Settings::load(&args.config, args.data_dir.clone())?;
     let targets = scrape_targets(&file, settings.source_cluster.as_ref(), &settings.topology)?;
     if targets.is_empty() {
         let message = format!(

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Error;
+use crate::config::Settings;
 use crate::config::duration::parse_duration_arg;
 use crate::config::scrape::scrape_targets;
 use crate::config::server::ServeSettings;
-use crate::config::{ConfigFile, Overrides, Settings};
-use crate::query::limits::{QueryLimits, parse_bytes};
+use crate::query::limits::{QueryLimits, parse_size_arg};
 use crate::serve::{ServeOptions, ServeReport};
 
 /// Arguments of `meshlog serve`.
@@ -47,24 +47,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration_arg)]
     query_timeout: Duration,
     /// Stop a query whose working memory, or whose result, passes this.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_memory)]
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size_arg)]
     query_memory_limit: usize,
-}
-
-fn parse_memory(text: &str) -> Result<usize, String> {
-    parse_bytes(text)
-        .ok_or_else(|| format!("{text:?} is not a size such as \"512MiB\" or \"2GiB\""))
 }
 
 /// Runs `meshlog serve`.
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
-    let file = ConfigFile::load(&args.config)?;
-    let overrides = Overrides {
-        config: Some(args.config.clone()),
-        data_dir: args.data_dir.clone(),
-        source_cluster: None,
-    };
-    let settings = Settings::from_file(&file, &overrides)?;
+    let (file, settings) = Settings::load(&args.config, args.data_dir.clone())?;
     let serve = ServeSettings::from_file(&file, args.listen.as_deref())?;
     let scrape = scrape_targets(&file, settings.source_cluster.as_ref(), &settings.topology)?;
     let query_limits =

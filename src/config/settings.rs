@@ -44,6 +44,19 @@ impl Settings {
         Settings::from_file(&file, overrides)
     }
 
+    /// The config file at `config` and its settings, the data directory overridden
+    /// by `data_dir` when given (the commands that require a config).
+    pub fn load(
+        config: &Path,
+        data_dir: Option<PathBuf>,
+    ) -> Result<(ConfigFile, Settings), ConfigError> {
+        let file = ConfigFile::load(config)?;
+        let overrides =
+            Overrides { config: Some(config.to_owned()), data_dir, source_cluster: None };
+        let settings = Settings::from_file(&file, &overrides)?;
+        Ok((file, settings))
+    }
+
     /// Settings from a loaded file and the overrides.
     pub fn from_file(file: &ConfigFile, overrides: &Overrides) -> Result<Settings, ConfigError> {
         let config = &file.config;

@@ -38,17 +38,10 @@ pub fn resolve(path: &Path) -> Result<PathBuf, QueryError> {
     Ok(canonical)
 }
 
-/// As [`resolve`], with the commit log's records (none for a directory that has no
-/// log yet), once every file they list is checked to be there.
-pub fn resolve_with_log(path: &Path) -> Result<(PathBuf, Vec<CommitRecord>), QueryError> {
-    let data_dir = resolve(path)?;
-    let records = committed_files(&data_dir)?;
-    Ok((data_dir, records))
-}
-
-/// The commit log, once every file it lists is there (a torn last record is
-/// ignored: a writer may be appending it).
-fn committed_files(data_dir: &Path) -> Result<Vec<CommitRecord>, QueryError> {
+/// The commit log of a resolved data directory (none for one with no log yet),
+/// once every file it lists is there (a torn last record is ignored: a writer may
+/// be appending it).
+pub fn read_committed(data_dir: &Path) -> Result<Vec<CommitRecord>, QueryError> {
     let log = data_dir.join(META_DIR).join(COMMIT_LOG);
     let records = CommitLog::read(&log).map_err(QueryError::Damaged)?;
     check_files_present(&records, data_dir).map_err(QueryError::Damaged)?;

@@ -34,6 +34,7 @@ use super::params::BoundQuery;
 use super::table::MeshTable;
 use super::window::TimeWindow;
 use super::{QueryError, data_dir};
+use crate::storage::commit_log::CommitRecord;
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
@@ -76,8 +77,8 @@ impl QueryEngine {
         limits: QueryLimits,
     ) -> Result<QueryEngine, QueryError> {
         let data_dir = data_dir::resolve(data_dir)?;
-        let fresh = FreshRows::from_wal(&data_dir)?;
-        QueryEngine::open_fresh(&data_dir, window, limits, &fresh)
+        let (fresh, records) = FreshRows::from_wal(&data_dir)?;
+        QueryEngine::open_on(data_dir, &records, window, limits, &fresh)
     }
 
     /// As [`QueryEngine::open_with`], with `fresh` rows beside the files (the
@@ -88,8 +89,20 @@ impl QueryEngine {
         limits: QueryLimits,
         fresh: &FreshRows,
     ) -> Result<QueryEngine, QueryError> {
-        let (data_dir, records) = data_dir::resolve_with_log(data_dir)?;
-        let visibility = Visibility::of(&records, fresh.visible_commit).map(Arc::new);
+        let data_dir = data_dir::resolve(data_dir)?;
+        let records = data_dir::read_committed(&data_dir)?;
+        QueryEngine::open_on(data_dir, &records, window, limits, fresh)
+    }
+
+    /// The session over a resolved `data_dir` whose commit log holds `records`.
+    fn open_on(
+        data_dir: PathBuf,
+        records: &[CommitRecord],
+        window: TimeWindow,
+        limits: QueryLimits,
+        fresh: &FreshRows,
+    ) -> Result<QueryEngine, QueryError> {
+        let visibility = Visibility::of(records, fresh.visible_commit).map(Arc::new);
         let config = SessionConfig::new().with_information_schema(true);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)

@@ -10,15 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
-use arrow::compute::cast;
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 
 use super::QueryError;
+use super::data_dir::read_committed;
 use super::time_range::MICROS_PER_HOUR;
-use crate::storage::commit_log::{COMMIT_LOG, CommitLog, CommitRecord, last_wal_seq};
-use crate::storage::layout::META_DIR;
+use crate::storage::commit_log::{CommitRecord, last_wal_seq};
+use crate::storage::schema::{PARTITION_COLUMNS, conform_columns};
 use crate::storage::wal;
 
 /// Rows besides the committed files, and the newest commit whose files count.
@@ -35,18 +35,18 @@ impl FreshRows {
     /// WAL is read before the commit log: an entry committed in between is then
     /// both in a file the log lists and among the entries, and is dropped here;
     /// its segment is removed only a commit later, so none is missed.
-    pub fn from_wal(data_dir: &Path) -> Result<FreshRows, QueryError> {
+    /// Also returns the commit log as read then (its files checked to be there).
+    pub fn from_wal(data_dir: &Path) -> Result<(FreshRows, Vec<CommitRecord>), QueryError> {
         let entries = wal::read_after(data_dir, 0).map_err(QueryError::Wal)?;
+        let log = read_committed(data_dir)?;
         if entries.is_empty() {
-            return Ok(FreshRows::default());
+            return Ok((FreshRows::default(), log));
         }
-        let log = CommitLog::read(&data_dir.join(META_DIR).join(COMMIT_LOG))
-            .map_err(QueryError::Damaged)?;
         let committed = last_wal_seq(&log);
-        let visible_commit = log.last().map(|record| record.seq);
+        let visible_commit = Some(log.last().map_or(0, |record| record.seq));
         let fresh = entries.into_iter().filter(|entry| entry.seq > committed);
         let (requests, rejects) = fresh.map(|entry| (entry.requests, entry.rejects)).unzip();
-        Ok(FreshRows { visible_commit: Some(visible_commit.unwrap_or(0)), requests, rejects })
+        Ok((FreshRows { visible_commit, requests, rejects }, log))
     }
 }
 
@@ -103,14 +103,11 @@ fn as_table_batch(
     schema: &SchemaRef,
     time_column: Option<&str>,
 ) -> Result<RecordBatch> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        let column = match batch.column_by_name(field.name()) {
-            Some(column) => cast(column, field.data_type())?,
-            None => continue,
-        };
-        columns.push(column);
-    }
+    let file_fields = match time_column {
+        Some(_) => &schema.fields()[..schema.fields().len() - PARTITION_COLUMNS.len()],
+        None => &schema.fields()[..],
+    };
+    let mut columns = conform_columns(batch, file_fields)?;
     if let Some(time_column) = time_column {
         let (date, hour) = partition_columns(batch, time_column)?;
         columns.push(date);

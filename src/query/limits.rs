@@ -21,6 +21,12 @@ impl Default for QueryLimits {
     }
 }
 
+/// A size given on the command line (`--memory-limit 512MiB`).
+pub fn parse_size_arg(text: &str) -> Result<usize, String> {
+    parse_bytes(text)
+        .ok_or_else(|| format!("{text:?} is not a size such as \"512MiB\" or \"2GiB\""))
+}
+
 /// Bytes in a size such as `512MiB`, `2GiB`, `1GB` or `1048576`.
 pub fn parse_bytes(text: &str) -> Option<usize> {
     let text = text.trim();

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use arrow::compute::{cast, concat_batches};
+use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::oneshot;
@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use crate::pipeline::{BatchContent, Origin, PipelineInput, SourceBatch};
 use crate::storage::commit_log::{COMMIT_LOG, CommitLog, live_files};
 use crate::storage::layout::META_DIR;
-use crate::storage::schema;
+use crate::storage::schema::{self, conform_columns};
 use crate::storage::staging::AppendedTable;
 
 /// Rows a merged file holds at most (bounded: a merge is held in memory).
@@ -219,20 +219,12 @@ fn table_schema(table: AppendedTable) -> SchemaRef {
     }
 }
 
-/// `batch` with the columns of `schema`, by name, cast to its types.
+/// `batch` with the columns of `schema` ([`conform_columns`]).
 fn as_schema(
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(column) => cast(column, field.data_type()),
-            None => Ok(arrow::array::new_null_array(field.data_type(), batch.num_rows())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema.clone(), columns)
+    RecordBatch::try_new(schema.clone(), conform_columns(batch, schema.fields())?)
 }
 
 #[cfg(test)]

@@ -71,8 +71,8 @@ impl Followers {
     ) -> Result<Followers, FollowError> {
         let mut tasks = Vec::new();
         for source in sources {
-            let mut follower = Follower::new(source, settings, fresh.clone(), start.0.clone())?;
-            follower.max_rows = max_rows;
+            let follower =
+                Follower::new(source, settings, fresh.clone(), max_rows, start.0.clone())?;
             let stop = stop.clone();
             tasks.push(tokio::task::spawn_blocking(move || follower.run(&stop)));
         }
@@ -118,6 +118,7 @@ impl Follower {
         source: &FileSourceConfig,
         settings: &Settings,
         fresh: Arc<Fresh>,
+        max_rows: usize,
         records: Vec<CommitRecord>,
     ) -> Result<Follower, FollowError> {
         let format = source.format.clone().unwrap_or_else(|| "auto".to_owned());
@@ -140,7 +141,7 @@ impl Follower {
             fresh,
             positions: CommitLog::positions_only(records),
             files: HashMap::new(),
-            max_rows: usize::MAX,
+            max_rows,
         })
     }
 

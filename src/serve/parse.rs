@@ -20,6 +20,7 @@ use crate::ingest::source_reader::read_line;
 use crate::process::{LineOrigin, Processor};
 use crate::storage::StorageError;
 use crate::storage::schema;
+use crate::storage::staging::AppendedTable;
 
 /// Bytes of an over-long line kept in its reject.
 const TOO_LONG_HEAD_BYTES: usize = 256;
@@ -132,8 +133,10 @@ fn merge(mut parts: Vec<Parsed>) -> Result<Parsed, ParseError> {
     if parts.len() == 1 {
         return Ok(parts.remove(0));
     }
-    let requests = concat("requests", parts.iter().map(|part| &part.requests).collect())?;
-    let rejects = concat("rejects", parts.iter().map(|part| &part.rejects).collect())?;
+    let requests: Vec<RecordBatch> = parts.iter().map(|part| part.requests.clone()).collect();
+    let rejects: Vec<RecordBatch> = parts.iter().map(|part| part.rejects.clone()).collect();
+    let requests = concat_rows(AppendedTable::Requests, &requests)?;
+    let rejects = concat_rows(AppendedTable::Rejects, &rejects)?;
     Ok(Parsed {
         requests,
         rejects,
@@ -142,8 +145,19 @@ fn merge(mut parts: Vec<Parsed>) -> Result<Parsed, ParseError> {
     })
 }
 
-/// One batch of `batches` (at least two), which share a schema.
-fn concat(table: &'static str, batches: Vec<&RecordBatch>) -> Result<RecordBatch, StorageError> {
-    let schema = batches[0].schema();
-    concat_batches(&schema, batches).map_err(|source| StorageError::Arrow { table, source })
+/// One batch of `batches` of `table` (rows that share a schema; none gives an
+/// empty batch of the table's).
+pub fn concat_rows(
+    table: AppendedTable,
+    batches: &[RecordBatch],
+) -> Result<RecordBatch, StorageError> {
+    let schema = match batches.first() {
+        Some(batch) => batch.schema(),
+        None => match table {
+            AppendedTable::Rejects => schema::rejects(),
+            _ => schema::requests(),
+        },
+    };
+    concat_batches(&schema, batches)
+        .map_err(|source| StorageError::Arrow { table: table.dir(), source })
 }

@@ -109,11 +109,6 @@ impl Sink {
             Err(_) => Err(Refused::Busy),
         }
     }
-
-    /// Entries queued for the writer.
-    pub fn queued(&self) -> usize {
-        QUEUE_DEPTH - self.sender.capacity()
-    }
 }
 
 struct Writer {

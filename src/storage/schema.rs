@@ -283,3 +283,19 @@ pub fn stored(schema: &SchemaRef) -> SchemaRef {
     });
     Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), schema.metadata().clone()))
 }
+
+/// The columns of `fields`, taken from `batch` by name and cast to their types (a
+/// column `batch` lacks is all nulls): rows read back from a file, or held in
+/// memory, in the shape a table or a scan wants.
+pub fn conform_columns(
+    batch: &RecordBatch,
+    fields: &[FieldRef],
+) -> Result<Vec<ArrayRef>, ArrowError> {
+    fields
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => arrow::compute::cast(column, field.data_type()),
+            None => Ok(arrow::array::new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect()
+}

@@ -22,6 +22,8 @@ use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use super::StorageError;
+
 /// The WAL's directory, under the data directory.
 pub const WAL_DIR: &str = "_meshlog/wal";
 const MAGIC: u32 = 0x4D4C_5731;
@@ -32,13 +34,8 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 /// Why the WAL cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
-    #[error("cannot {action} {path}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error(
         "{path} is damaged at byte {offset} ({problem}); the entries after it cannot be \
          trusted: move the file aside to start without them (their clients were told \
@@ -52,7 +49,7 @@ pub enum WalError {
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> WalError + 'p {
-    move |source| WalError::Io { action, path: path.to_owned(), source }
+    move |source| StorageError::io(action, path, source).into()
 }
 
 /// What an entry says besides its rows.
@@ -182,7 +179,8 @@ pub fn read_after(data_dir: &Path, committed: u64) -> Result<Vec<WalEntry>, WalE
     for (_, path) in segments(&dir)? {
         match read_segment_as_reader(&path, committed) {
             Ok(read) => entries.extend(read),
-            Err(WalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(WalError::Storage(StorageError::Io { source, .. }))
+                if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }
     }
