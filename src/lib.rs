@@ -26,8 +26,10 @@
 //!
 //! Where to start: [`cli`] owns the commands; [`pipeline`] owns a data directory
 //! while writing (sources hand it batches; [`ingest::run`] reads files into it on
-//! the calling thread; [`serve`] runs it for good, fed by HTTP, followed files and
-//! scrapes, and answers queries over the files plus the rows still in memory); [`storage::schema`] fixes the tables. Parsing lives in the
+//! the calling thread; [`serve`] runs it for good, fed by its closed set of sources
+//! — HTTP, followed files, scrapes: [`serve::sources`] — and answers queries over the
+//! files plus the rows still in memory); [`storage::schema`] fixes the tables.
+//! Parsing lives in the
 //! pure, synchronous `meshlog-parsers` crate (`parsers/`), which has no I/O of its
 //! own; [`simulate`] generates realistic logs with known truth for the demo and the
 //! tests; [`learn`] infers the topology from endpoint dumps.

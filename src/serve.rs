@@ -1,12 +1,14 @@
-//! `meshlog serve`: one long-running process, one pipeline, every source. The HTTP
-//! sink's batches go through the write-ahead log ([`sink`], [`crate::storage::wal`])
-//! into the in-memory rows ([`fresh`]), which the flusher hands to the pipeline
-//! when they are many or old enough; followed files ([`follow`]) add their reads to
-//! the same rows, checkpointed by file position; the admin scrape targets send their
-//! snapshots to the same pipeline. Queries ([`http`]) read the committed files and
-//! the rows in memory. On start the WAL's entries that no commit holds are replayed;
-//! on SIGTERM or Ctrl-C the server stops taking requests, finishes those under way,
-//! hands everything over, commits and exits.
+//! `meshlog serve`: one long-running process, one pipeline, every source. The
+//! sources ([`sources`]: the HTTP sink, followed files, admin scrape targets) are
+//! one closed set, each built from its configuration and run until the stop
+//! signal. The HTTP sink's batches go through the write-ahead log ([`sink`],
+//! [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
+//! hands to the pipeline when they are many or old enough; followed files
+//! ([`follow`]) add their reads to the same rows, checkpointed by file position; the
+//! scrape targets send their snapshots to the same pipeline. Queries ([`http`])
+//! read the committed files and the rows in memory. On start the WAL's entries that
+//! no commit holds are replayed; on SIGTERM or Ctrl-C the server stops taking
+//! requests, finishes those under way, hands everything over, commits and exits.
 
 pub mod batches;
 pub mod body;
@@ -16,6 +18,7 @@ pub mod fresh;
 pub mod http;
 pub mod parse;
 pub mod sink;
+pub mod sources;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -30,7 +33,7 @@ use crate::pipeline::{
     SourceBatch,
 };
 use crate::query::limits::QueryLimits;
-use crate::scrape::{ScrapeError, Scraper};
+use crate::scrape::ScrapeError;
 use crate::storage::staging::{AppendedTable, StateKind};
 use crate::storage::wal::{Wal, WalError};
 use batches::{BatchOutcome, RememberedBatches};
@@ -38,6 +41,7 @@ use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
 use parse::concat_rows;
 use sink::Sink;
+use sources::{SourceConfig, SourceContext};
 
 /// Rows held in memory, in `flush_rows`: one hand-over being committed, one
 /// waiting; past that, the sink answers 503 and followed files wait.
@@ -131,7 +135,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
     if replayed > 0 {
         tracing::info!(entries = replayed, "replayed the write-ahead log");
     }
-    let follow_start = follow::Followers::start_positions(pipeline.log());
+    let follow_start = follow::StartPositions::of(pipeline.log());
     let committing = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || pipeline.run())
@@ -196,8 +200,8 @@ fn remembered_batches(
     Ok(Arc::new(Mutex::new(remembered)))
 }
 
-/// Runs the HTTP server, the scrapers and the followers on a runtime until a stop
-/// signal; returns once requests under way are answered (or the deadline passed).
+/// Runs every source on a runtime until a stop signal; returns once each has
+/// finished what it held (the HTTP sink: requests under way, up to the deadline).
 fn serve_until_stopped(
     options: &ServeOptions,
     state: AppState,
@@ -213,30 +217,24 @@ fn serve_until_stopped(
         .build()
         .map_err(|source| ServeError::Start { what: "the async runtime", source })?;
     runtime.block_on(async move {
-        let address = options.serve.listen;
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| ServeError::Listen { address, source })?;
         let (stop_sender, stop) = watch::channel(false);
         let state = Arc::new(state);
+        let context = SourceContext {
+            settings: &options.settings,
+            app: state.clone(),
+            input,
+            fresh: state.fresh.clone(),
+            max_fresh_rows: options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH),
+            positions: &follow_start,
+            stop,
+        };
+        let mut running = Vec::new();
+        for source in SourceConfig::all(&options.serve, &options.scrape) {
+            running.push(source.start(&context).await?);
+        }
+        // The sources hold the pipeline's queue from here on.
+        drop(context);
         state.ready.store(true, Ordering::Release);
-        tracing::info!(%address, data_dir = %state.data_dir.display(), "serving");
-        let scraping = start_scrapers(&options.scrape, input.clone(), stop.clone())?;
-        let following = follow::Followers::start(
-            &options.serve.files,
-            &options.settings,
-            state.fresh.clone(),
-            options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH),
-            follow_start,
-            stop.clone(),
-        )?;
-        drop(input);
-        let router = http::router(state.clone());
-        let mut shutdown = stop.clone();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stopped| *stopped).await;
-        });
-        let server = tokio::spawn(async move { server.await });
         let signal = tokio::select! {
             signal = crate::shutdown::stop_signal() => signal,
             () = wal_failed.notified() => "the write-ahead log failed",
@@ -244,36 +242,11 @@ fn serve_until_stopped(
         tracing::info!(signal, "stopping: finishing requests under way, then committing");
         state.ready.store(false, Ordering::Release);
         let _ = stop_sender.send(true);
-        let deadline = options.serve.shutdown_timeout;
-        if tokio::time::timeout(deadline, server).await.is_err() {
-            tracing::warn!(?deadline, "requests still under way at the deadline were cut off");
+        for source in running {
+            source.finish().await?;
         }
-        for task in scraping {
-            let _ = task.await;
-        }
-        following.join().await?;
         Ok(())
     })
-}
-
-fn start_scrapers(
-    targets: &[ScrapeTarget],
-    input: PipelineInput,
-    mut stop: watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut scraper = Scraper::new(targets.to_vec(), input)?;
-    let task = tokio::spawn(async move {
-        let until = async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        };
-        if let Err(error) = scraper.run(until).await {
-            tracing::error!(%error, "scraping stopped");
-        }
-    });
-    Ok(vec![task])
 }
 
 /// Hands the in-memory rows to the pipeline when they are many or old enough.

@@ -42,49 +42,15 @@ pub enum FollowError {
     Pattern { pattern: String, message: String },
     #[error("[[sources]] format {spec:?} is not a format meshlog reads")]
     Format { spec: String },
-    #[error("a file follower failed")]
-    Task(#[source] tokio::task::JoinError),
 }
 
-/// The committed positions followers start from.
+/// The committed positions followers start from (read before the pipeline starts
+/// writing).
 pub struct StartPositions(Vec<CommitRecord>);
 
-/// The running followers.
-pub struct Followers {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Followers {
-    /// The positions committed so far (read before the pipeline starts writing).
-    pub fn start_positions(log: &CommitLog) -> StartPositions {
+impl StartPositions {
+    pub fn of(log: &CommitLog) -> StartPositions {
         StartPositions(log.records().to_vec())
-    }
-
-    /// Starts one follower per source, on blocking threads, until `stop`.
-    pub fn start(
-        sources: &[FileSourceConfig],
-        settings: &Settings,
-        fresh: Arc<Fresh>,
-        max_rows: usize,
-        start: StartPositions,
-        stop: watch::Receiver<bool>,
-    ) -> Result<Followers, FollowError> {
-        let mut tasks = Vec::new();
-        for source in sources {
-            let follower =
-                Follower::new(source, settings, fresh.clone(), max_rows, start.0.clone())?;
-            let stop = stop.clone();
-            tasks.push(tokio::task::spawn_blocking(move || follower.run(&stop)));
-        }
-        Ok(Followers { tasks })
-    }
-
-    /// Waits for every follower to finish its last poll.
-    pub async fn join(self) -> Result<(), FollowError> {
-        for task in self.tasks {
-            task.await.map_err(FollowError::Task)?;
-        }
-        Ok(())
     }
 }
 
@@ -100,7 +66,8 @@ struct Followed {
     held_partial: bool,
 }
 
-struct Follower {
+/// One `[[sources]] type = "file"` at work.
+pub struct Follower {
     patterns: Vec<String>,
     format: String,
     cluster: Option<Arc<str>>,
@@ -114,12 +81,13 @@ struct Follower {
 }
 
 impl Follower {
-    fn new(
+    /// The follower of `source`'s files, from the committed `start` positions.
+    pub fn new(
         source: &FileSourceConfig,
         settings: &Settings,
         fresh: Arc<Fresh>,
         max_rows: usize,
-        records: Vec<CommitRecord>,
+        start: &StartPositions,
     ) -> Result<Follower, FollowError> {
         let format = source.format.clone().unwrap_or_else(|| "auto".to_owned());
         if meshlog_parsers::LineParser::new(&format).is_err() {
@@ -139,14 +107,14 @@ impl Follower {
             topology: settings.topology.clone(),
             poll: source.poll_ms.map_or(DEFAULT_POLL, |ms| Duration::from_millis(ms.max(10))),
             fresh,
-            positions: CommitLog::positions_only(records),
+            positions: CommitLog::positions_only(start.0.clone()),
             files: HashMap::new(),
             max_rows,
         })
     }
 
-    /// Polls until `stop`, then once more.
-    fn run(mut self, stop: &watch::Receiver<bool>) {
+    /// Polls until `stop`, then once more. Blocks: run it on a blocking thread.
+    pub fn run(mut self, stop: &watch::Receiver<bool>) {
         loop {
             let stopping = *stop.borrow();
             self.poll_once();

@@ -250,6 +250,30 @@ fn followed_files_survive_rotation_copytruncate_and_a_restart() {
     assert_eq!(stored[0]["n"], 6);
 }
 
+/// `meshlog serve` with `config`, expected to stop before it is ready: its stderr.
+fn refused_start(config: &std::path::Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "serve started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_source_that_cannot_start_stops_the_server_with_its_reason() {
+    let dir = scratch("serve-bad-source");
+    let source = "[[sources]]\ntype = \"file\"\npaths = [\"/var/log/[istio/*.log\"]\n";
+    let (config, _) = write_config(&dir, "", source);
+    let stderr = refused_start(&config);
+    assert!(stderr.contains("/var/log/[istio/*.log"), "{stderr}");
+    // The address is taken: the HTTP source cannot start.
+    let (config, port) = write_config(&dir, "", "");
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let stderr = refused_start(&config);
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{stderr}");
+}
+
 #[test]
 fn sigterm_commits_everything_and_exits_0() {
     let dir = scratch("serve-sigterm");

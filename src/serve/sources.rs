@@ -1,0 +1,168 @@
+//! The sources `meshlog serve` runs, one closed set of kinds: the HTTP sink
+//! (`[server]`), followed files (`[[sources]] type = "file"`) and the Envoy admin
+//! scrape targets (`[[scrape]]`). Each kind's configuration is built, with what it
+//! needs of the server ([`SourceContext`]), into a [`RunningSource`]: a task that
+//! runs until the stop signal and then finishes what it holds (the HTTP sink answers
+//! the requests under way, up to `shutdown_timeout`; a follower reads once more; a
+//! scrape round under way ends). A configuration that cannot start (an address in
+//! use, a bad pattern) stops the server before it says it is ready. A new kind of
+//! source (OTLP, Kafka) is one more variant here, built the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::ServeError;
+use super::follow::{self, StartPositions};
+use super::fresh::Fresh;
+use super::http::{self, AppState};
+use crate::config::Settings;
+use crate::config::scrape::ScrapeTarget;
+use crate::config::server::{FileSourceConfig, ServeSettings};
+use crate::pipeline::PipelineInput;
+use crate::scrape::Scraper;
+
+/// One source of `meshlog serve`, as configured.
+pub enum SourceConfig {
+    /// `POST /api/v1/logs` and the rest of the HTTP API, on `[server] listen`.
+    Http(HttpSourceConfig),
+    /// Files followed like `tail -F`.
+    File(FileSourceConfig),
+    /// Envoy admin endpoints, polled on their schedules.
+    Scrape(Vec<ScrapeTarget>),
+}
+
+/// Where the HTTP sink listens, and how long it finishes requests once stopping.
+pub struct HttpSourceConfig {
+    pub listen: std::net::SocketAddr,
+    pub shutdown_timeout: Duration,
+}
+
+/// What sources are built with.
+pub struct SourceContext<'a> {
+    pub settings: &'a Settings,
+    /// The HTTP handlers' shared state.
+    pub app: Arc<AppState>,
+    /// The pipeline's queue, for sources that send it batches themselves.
+    pub input: PipelineInput,
+    /// The rows in memory, for sources whose reads are queryable at once.
+    pub fresh: Arc<Fresh>,
+    /// Rows in memory past which followed files wait.
+    pub max_fresh_rows: usize,
+    /// Where followed files stand, as committed.
+    pub positions: &'a StartPositions,
+    /// Turns `true` when the server stops.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A source at work.
+pub struct RunningSource {
+    kind: &'static str,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl SourceConfig {
+    /// Every source `serve` and `scrape` configure: the HTTP sink first, then the
+    /// followed files, then the scrape targets (when there are any).
+    pub fn all(serve: &ServeSettings, scrape: &[ScrapeTarget]) -> Vec<SourceConfig> {
+        let http =
+            HttpSourceConfig { listen: serve.listen, shutdown_timeout: serve.shutdown_timeout };
+        let mut sources = vec![SourceConfig::Http(http)];
+        sources.extend(serve.files.iter().cloned().map(SourceConfig::File));
+        if !scrape.is_empty() {
+            sources.push(SourceConfig::Scrape(scrape.to_vec()));
+        }
+        sources
+    }
+
+    /// Starts the source; it runs until the context's stop signal. Must be called
+    /// within the server's async runtime.
+    pub async fn start(self, context: &SourceContext<'_>) -> Result<RunningSource, ServeError> {
+        let (kind, task) = match self {
+            SourceConfig::Http(config) => ("HTTP", start_http(config, context).await?),
+            SourceConfig::File(config) => ("file", start_follow(&config, context)?),
+            SourceConfig::Scrape(targets) => ("scrape", start_scrape(targets, context)?),
+        };
+        Ok(RunningSource { kind, task })
+    }
+}
+
+impl RunningSource {
+    /// Waits until the source has finished (after the stop signal).
+    pub async fn finish(self) -> Result<(), ServeError> {
+        self.task.await.map_err(|_| ServeError::Panicked(self.kind))?
+    }
+}
+
+type SourceTask = tokio::task::JoinHandle<Result<(), ServeError>>;
+
+/// Binds the address (so a taken one fails the start), then serves until stopped,
+/// finishing requests under way until the deadline.
+async fn start_http(
+    config: HttpSourceConfig,
+    context: &SourceContext<'_>,
+) -> Result<SourceTask, ServeError> {
+    let address = config.listen;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Listen { address, source })?;
+    tracing::info!(%address, data_dir = %context.app.data_dir.display(), "serving");
+    let router = http::router(context.app.clone());
+    let mut stopping = context.stop.clone();
+    let mut deadline = context.stop.clone();
+    let task = tokio::spawn(async move {
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|stopped| *stopped).await;
+        });
+        let cut_off = async move {
+            let _ = deadline.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(config.shutdown_timeout).await;
+        };
+        tokio::select! {
+            served = server => served.map_err(|source| ServeError::Listen { address, source }),
+            () = cut_off => {
+                let deadline = config.shutdown_timeout;
+                tracing::warn!(?deadline, "requests still under way at the deadline were cut off");
+                Ok(())
+            }
+        }
+    });
+    Ok(task)
+}
+
+fn start_follow(
+    config: &FileSourceConfig,
+    context: &SourceContext<'_>,
+) -> Result<SourceTask, ServeError> {
+    let follower = follow::Follower::new(
+        config,
+        context.settings,
+        context.fresh.clone(),
+        context.max_fresh_rows,
+        context.positions,
+    )?;
+    let stop = context.stop.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        follower.run(&stop);
+        Ok(())
+    }))
+}
+
+fn start_scrape(
+    targets: Vec<ScrapeTarget>,
+    context: &SourceContext<'_>,
+) -> Result<SourceTask, ServeError> {
+    let mut scraper = Scraper::new(targets, context.input.clone())?;
+    let mut stop = context.stop.clone();
+    Ok(tokio::spawn(async move {
+        let until = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(error) = scraper.run(until).await {
+            // The other sources go on: a scrape failure is the scrape's alone.
+            tracing::error!(%error, "scraping stopped");
+        }
+        Ok(())
+    }))
+}
