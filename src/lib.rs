@@ -6,7 +6,7 @@
 //! HTTP POST /api/v1/logs ─ serve::body (decompress, records) ─ serve::parse (Processor)
 //!   ─ serve::sink (storage::wal, group fsync, then 200) ─ serve::fresh (rows in memory,
 //!   queryable) ─ flusher: SourceBatch when large or old ───────────────┐
-//! followed files (serve::follow, tail -F) ─ Processor ─ serve::fresh ─┘
+//! followed files (serve::follow, tail -F) ─ Processor ─ serve::sink ──┘
 //! file / stdin ─ ingest::source (identity, resume offset) ─ ingest::lines::LineReader
 //!   ─▶ raw line ─ meshlog_parsers::stream::LogStream (envelope → format) ─▶ AccessLogRecord
 //!   ─ process::Processor: enrich::Enricher (topology → locality, dst_cluster)

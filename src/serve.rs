@@ -115,6 +115,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
     let remembered = remembered_batches(&pipeline, options.serve.remembered_batches)?;
     let (wal, replay) = Wal::open(&data_dir, wal_committed)?;
     let replayed = replay.len();
+    let replayed_files: Vec<_> = replay.iter().map(|entry| entry.meta.files.clone()).collect();
     for entry in replay {
         if let Some(id) = entry.meta.batch_id {
             let outcome =
@@ -125,17 +126,17 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
                 .insert(id, outcome);
         }
         let part = FreshPart {
-            wal_seq: Some(entry.seq),
+            wal_seq: entry.seq,
             requests: entry.requests,
             rejects: entry.rejects,
-            files: Vec::new(),
+            files: entry.meta.files,
         };
         fresh.push(part);
     }
     if replayed > 0 {
         tracing::info!(entries = replayed, "replayed the write-ahead log");
     }
-    let follow_start = follow::StartPositions::of(pipeline.log());
+    let follow_start = follow::StartPositions::of(pipeline.log(), replayed_files);
     let committing = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || pipeline.run())

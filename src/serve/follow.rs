@@ -4,8 +4,11 @@
 //! poll. A file is held open by its handle, so when it is renamed away (rotation)
 //! the lines written to it before the rename are still read; a copy renamed into
 //! place, a `copytruncate` and a compressed rotation are recognised by content, as
-//! for `meshlog ingest`. Each read becomes a [`FreshPart`] with the file's position,
-//! committed with its rows, so a restart neither loses nor repeats a line.
+//! for `meshlog ingest`. Each read goes through the write-ahead log as the HTTP
+//! sink's batches do ([`Sink::store_blocking`]), with the file's position: so its rows
+//! are visible at once to `meshlog query` beside the server, and the position is
+//! committed with them, so a restart neither loses nor repeats a line (it resumes
+//! after the reads the WAL holds).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,14 +19,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use super::fresh::{Fresh, FreshPart};
+use super::fresh::Fresh;
+use super::sink::{Parsed, Sink};
 use crate::config::Settings;
 use crate::config::server::FileSourceConfig;
 use crate::ingest::IngestError;
 use crate::ingest::source::{LIVE_WITHIN, OpenedSource, open_file};
 use crate::ingest::source_reader::SourceReader;
 use crate::process::Processor;
-use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
+use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord, FilePosition};
 
 /// How often files are looked at, unless the source says.
 const DEFAULT_POLL: Duration = Duration::from_millis(250);
@@ -44,13 +48,18 @@ pub enum FollowError {
     Format { spec: String },
 }
 
-/// The committed positions followers start from (read before the pipeline starts
-/// writing).
+/// The positions followers start from: the committed ones (read before the
+/// pipeline starts writing), then those of the reads the WAL replayed.
 pub struct StartPositions(Vec<CommitRecord>);
 
 impl StartPositions {
-    pub fn of(log: &CommitLog) -> StartPositions {
-        StartPositions(log.records().to_vec())
+    /// `replayed`: each replayed entry's positions, oldest first (a later one wins).
+    pub fn of(log: &CommitLog, replayed: Vec<Vec<FilePosition>>) -> StartPositions {
+        let mut positions = CommitLog::positions_only(log.records().to_vec());
+        for entry in replayed.into_iter().filter(|files| !files.is_empty()) {
+            positions.remember(entry.into_iter().map(Checkpoint::File).collect());
+        }
+        StartPositions(positions.records().to_vec())
     }
 }
 
@@ -74,6 +83,9 @@ pub struct Follower {
     topology: Arc<crate::enrich::Topology>,
     poll: Duration,
     fresh: Arc<Fresh>,
+    sink: Sink,
+    /// The WAL's writer stopped: nothing more can be stored.
+    stopped: bool,
     positions: CommitLog,
     files: HashMap<(u64, u64), Followed>,
     /// Rows in memory past which reading waits (files keep what is not read).
@@ -86,6 +98,7 @@ impl Follower {
         source: &FileSourceConfig,
         settings: &Settings,
         fresh: Arc<Fresh>,
+        sink: Sink,
         max_rows: usize,
         start: &StartPositions,
     ) -> Result<Follower, FollowError> {
@@ -107,6 +120,8 @@ impl Follower {
             topology: settings.topology.clone(),
             poll: source.poll_ms.map_or(DEFAULT_POLL, |ms| Duration::from_millis(ms.max(10))),
             fresh,
+            sink,
+            stopped: false,
             positions: CommitLog::positions_only(start.0.clone()),
             files: HashMap::new(),
             max_rows,
@@ -118,7 +133,7 @@ impl Follower {
         loop {
             let stopping = *stop.borrow();
             self.poll_once();
-            if stopping {
+            if stopping || self.stopped {
                 return;
             }
             std::thread::sleep(self.poll);
@@ -134,7 +149,9 @@ impl Follower {
         }
         let keys: Vec<(u64, u64)> = self.files.keys().copied().collect();
         for key in keys {
-            self.read_new_lines(key);
+            if !self.stopped {
+                self.read_new_lines(key);
+            }
         }
         self.files.retain(|_, followed| followed.away <= GRACE_POLLS);
     }
@@ -210,7 +227,7 @@ impl Follower {
         let mut reader = SourceReader::new(opened, &self.format, MAX_LINE_BYTES)?;
         let mut processor = Processor::new(self.topology.clone(), self.cluster.clone());
         let mut before = reader.position();
-        while !reader.finished {
+        while !reader.finished && !self.stopped {
             while self.fresh.rows() >= self.max_rows {
                 std::thread::sleep(self.poll);
             }
@@ -218,9 +235,16 @@ impl Follower {
             let after = reader.position();
             if processor.buffered() > 0 || after != before || moved_back {
                 let (requests, rejects) = processor.take_batches()?;
+                let (accepted, rejected) = (requests.num_rows() as u64, rejects.num_rows() as u64);
+                let parsed = Parsed { requests, rejects, accepted, rejected };
                 let files: Vec<_> = after.clone().into_iter().collect();
-                self.positions.remember(files.iter().cloned().map(Checkpoint::File).collect());
-                self.fresh.push(FreshPart { wal_seq: None, requests, rejects, files });
+                if self.sink.store_blocking(parsed, files.clone()).is_none() {
+                    // The WAL's writer stopped (it failed): the server is stopping,
+                    // and this read is done again after the restart.
+                    self.stopped = true;
+                    return Ok(false);
+                }
+                self.positions.remember(files.into_iter().map(Checkpoint::File).collect());
             }
             (before, moved_back) = (after, false);
         }

@@ -1,5 +1,5 @@
 //! The rows `meshlog serve` holds in memory until they are in Parquet: each
-//! acknowledged HTTP batch (also in the WAL) and each read of a followed file is a
+//! acknowledged HTTP batch and each read of a followed file, once in the WAL, is a
 //! [`FreshPart`]. The flusher hands the parts over to the pipeline when they are
 //! many or old enough ([`Fresh::wait_due`]); when the commit that holds them is
 //! published, [`Fresh`] (a [`PublishObserver`]) drops them and moves its visible
@@ -19,8 +19,8 @@ use crate::storage::commit_log::{Checkpoint, FilePosition, SinkPosition};
 /// Rows from one batch or one read, not yet in Parquet.
 #[derive(Debug, Clone)]
 pub struct FreshPart {
-    /// Its WAL entry (HTTP batches; followed files need none: the file is kept).
-    pub wal_seq: Option<u64>,
+    /// Its WAL entry.
+    pub wal_seq: u64,
     pub requests: RecordBatch,
     pub rejects: RecordBatch,
     /// Where the followed files stand once these rows are stored.
@@ -169,7 +169,7 @@ fn take_handover(state: &mut State) -> Handover {
         handover.rows += part.requests.num_rows() + part.rejects.num_rows();
         handover.requests.push(part.requests.clone());
         handover.rejects.push(part.rejects.clone());
-        state.wal_handed = state.wal_handed.max(part.wal_seq.unwrap_or(0));
+        state.wal_handed = state.wal_handed.max(part.wal_seq);
         for position in &part.files {
             files.insert(position.path.clone(), position.clone());
         }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batches::{BatchOutcome, RememberedBatches};
 use super::fresh::{Fresh, FreshPart};
+use crate::storage::commit_log::FilePosition;
 use crate::storage::wal::{EntryMeta, Wal, WalError};
 
 /// Requests waiting for the writer before new ones are refused.
@@ -35,6 +36,8 @@ pub struct Parsed {
 pub struct Submission {
     pub batch_id: Option<String>,
     pub parsed: Parsed,
+    /// Where the followed files it was read from stand once it is stored.
+    pub files: Vec<FilePosition>,
     pub reply: oneshot::Sender<Receipt>,
 }
 
@@ -109,6 +112,15 @@ impl Sink {
             Err(_) => Err(Refused::Busy),
         }
     }
+
+    /// Stores a batch from a thread outside the async runtime (a followed file's
+    /// read), waiting for room and for the fsync; `None` if the writer stopped.
+    pub fn store_blocking(&self, parsed: Parsed, files: Vec<FilePosition>) -> Option<Receipt> {
+        let (reply, receipt) = oneshot::channel();
+        let submission = Submission { batch_id: None, parsed, files, reply };
+        self.sender.blocking_send(submission).ok()?;
+        receipt.blocking_recv().ok()
+    }
 }
 
 struct Writer {
@@ -152,16 +164,16 @@ impl Writer {
         }
         self.wal.sync()?;
         for Appended { seq, submission } in appended {
-            let Submission { batch_id, parsed, reply } = submission;
+            let Submission { batch_id, parsed, files, reply } = submission;
             let outcome = BatchOutcome { accepted: parsed.accepted, rejected: parsed.rejected };
             if let Some(id) = batch_id {
                 self.batches.lock().unwrap_or_else(PoisonError::into_inner).insert(id, outcome);
             }
             let part = FreshPart {
-                wal_seq: Some(seq),
+                wal_seq: seq,
                 requests: parsed.requests,
                 rejects: parsed.rejects,
-                files: Vec::new(),
+                files,
             };
             self.fresh.push(part);
             let _ = reply.send(Receipt { outcome, duplicate: false });
@@ -191,6 +203,7 @@ impl Writer {
             batch_id: submission.batch_id.clone(),
             accepted: parsed.accepted,
             rejected: parsed.rejected,
+            files: submission.files.clone(),
         };
         let seq = self.wal.append(&meta, &parsed.requests, &parsed.rejects)?;
         Ok(Appended { seq, submission })

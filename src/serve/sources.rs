@@ -139,6 +139,7 @@ fn start_follow(
         config,
         context.settings,
         context.fresh.clone(),
+        context.app.sink.clone(),
         context.max_fresh_rows,
         context.positions,
     )?;

@@ -23,6 +23,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use super::StorageError;
+use super::commit_log::FilePosition;
 
 /// The WAL's directory, under the data directory.
 pub const WAL_DIR: &str = "_meshlog/wal";
@@ -60,6 +61,10 @@ pub struct EntryMeta {
     /// Lines stored as rows, and lines rejected.
     pub accepted: u64,
     pub rejected: u64,
+    /// Where the followed files the rows were read from stand once they are stored
+    /// (none for HTTP batches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FilePosition>,
 }
 
 /// One accepted batch.
@@ -385,7 +390,7 @@ mod tests {
     }
 
     fn meta(id: &str) -> EntryMeta {
-        EntryMeta { batch_id: Some(id.into()), accepted: 2, rejected: 1 }
+        EntryMeta { batch_id: Some(id.into()), accepted: 2, rejected: 1, files: Vec::new() }
     }
 
     #[test]

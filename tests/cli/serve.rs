@@ -250,6 +250,50 @@ fn followed_files_survive_rotation_copytruncate_and_a_restart() {
     assert_eq!(stored[0]["n"], 6);
 }
 
+#[test]
+fn followed_lines_are_visible_to_meshlog_query_at_once_and_replayed_once_after_a_crash() {
+    let dir = scratch("serve-follow-wal");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let source = format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
+        logs.display()
+    );
+    // Nothing is committed for an hour: the rows are in the WAL and in memory only.
+    let (config, port) = write_config(&dir, "flush_interval = \"1h\"", &source);
+    let server = Server::start(&config, port);
+    let path = logs.join("app.log");
+    let append = |text: String| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    };
+    let data = dir.join("data");
+    let sql = "select count(distinct request_id) as n, count(*) as rows from requests";
+    let wait_for_cli = |rows: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while query_json(&data, sql)[0]["rows"] != rows {
+            assert!(std::time::Instant::now() < deadline, "meshlog query never saw {rows} rows");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    append(format!("{}\n{}\n{}\n", line("w1"), line("w2"), line("w3")));
+    wait_for_cli(3);
+    assert!(walk(&data.join("requests")).is_empty(), "committed before the flush interval");
+    // Killed with the rows in the WAL only: replayed, and the file resumed after them.
+    server.kill();
+    append(format!("{}\n", line("w4")));
+    let server = Server::start(&config, port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.query(sql)[0]["rows"] != 4 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", server.query(sql));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(server.stop().success());
+    let stored = query_json(&data, sql);
+    assert_eq!((stored[0]["n"].clone(), stored[0]["rows"].clone()), (4.into(), 4.into()));
+}
+
 /// `meshlog serve` with `config`, expected to stop before it is ready: its stderr.
 fn refused_start(config: &std::path::Path) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))

@@ -170,7 +170,8 @@ async fn submit(
     permit: Reserved,
 ) -> Response {
     let (reply, receipt) = oneshot::channel();
-    match state.sink.submit(Submission { batch_id, parsed, reply }, PATIENCE).await {
+    let submission = Submission { batch_id, parsed, files: Vec::new(), reply };
+    match state.sink.submit(submission, PATIENCE).await {
         Ok(()) => {}
         Err(Refused::Busy) => {
             return unavailable("behind: the rows waiting to be written are at their bound");
