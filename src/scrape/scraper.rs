@@ -165,16 +165,17 @@ impl Scraper {
         snapshots
     }
 
-    /// Backs a target off and says why, in one line.
+    /// Backs a target off and says why, in one warning.
     fn failed(&mut self, index: usize, reasons: &[String]) {
         let delay = self.schedules[index].failed(Instant::now());
         let failures = self.schedules[index].failures();
         self.report.targets[index].failures += 1;
-        say!(
-            "meshlog scrape: {}: {}; next try in {}s ({failures} failed in a row)",
-            self.targets[index].name,
-            reasons.join("; "),
-            delay.as_secs_f64()
+        tracing::warn!(
+            target = %self.targets[index].name,
+            reason = %reasons.join("; "),
+            next_try_s = delay.as_secs_f64(),
+            failed_in_a_row = failures,
+            "scrape failed",
         );
     }
 

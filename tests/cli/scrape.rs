@@ -343,10 +343,11 @@ fn an_unreachable_target_is_logged_and_backed_off_while_the_others_are_stored() 
     let output = scrape(&config, &data_dir, &["--duration", "3s"]);
     let log = stderr(&output);
     assert!(output.status.success(), "{log}");
-    let failure =
-        format!("meshlog scrape: down: GET {down_url}/clusters?format=json: cannot connect: ");
+    let failure = format!(
+        "meshlog: warning: scrape failed target=down reason=GET {down_url}/clusters?format=json: cannot connect: "
+    );
     assert!(log.contains(&failure), "{log}");
-    assert!(log.contains("; next try in 2s (1 failed in a row)"), "{log}");
+    assert!(log.contains(" next_try_s=2.0 failed_in_a_row=1"), "{log}");
     let down_summary = log
         .lines()
         .find(|line| line.contains(&format!("down ({down_url}): 0 snapshots, ")))
