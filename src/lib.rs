@@ -52,6 +52,7 @@ pub mod error;
 mod fast_hash;
 pub mod ingest;
 pub mod learn;
+pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod query;

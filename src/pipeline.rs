@@ -17,11 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::storage::commit_log::Checkpoint;
-pub use batch::{Acknowledged, BatchContent, Origin, PipelineInput, PipelineStopped, SourceBatch};
+pub use batch::{
+    Acknowledged, BatchContent, Origin, PipelineInput, PipelineStopped, QueueWatch, SourceBatch,
+};
 pub use stages::DetectorCounts;
 
 use crate::analytics::failover::{Episode, FailoverSettings, StateError};
 use crate::enrich::Topology;
+use crate::metrics::Metrics;
 use crate::stats::StatsCounts;
 use crate::storage::StorageError;
 use crate::storage::commit_log::CommitLog;
@@ -53,6 +56,9 @@ pub struct PipelineOptions {
     pub queue_depth: usize,
     /// Told of every commit as it becomes visible, before its acknowledgement.
     pub observer: Option<Arc<dyn PublishObserver>>,
+    /// Given the failover episodes, the admin snapshots' endpoints and the commits'
+    /// timings (`meshlog serve`'s `/metrics`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Told of each commit on the publishing thread, the moment its files are visible
@@ -86,6 +92,7 @@ pub struct Pipeline {
     receiver: mpsc::Receiver<SourceBatch>,
     sources_ended: Arc<AtomicBool>,
     observer: Option<Arc<dyn PublishObserver>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Pipeline {
@@ -93,8 +100,11 @@ impl Pipeline {
     /// and returns the input end of its queue.
     pub fn open(options: &PipelineOptions) -> Result<(Pipeline, PipelineInput), PipelineError> {
         let (mut committer, recovery) = Committer::open(&options.data_dir)?;
-        let (stages, settings_changed) =
+        let (mut stages, settings_changed) =
             Stages::load(&mut committer, options.topology.clone(), &options.failover)?;
+        if let Some(metrics) = &options.metrics {
+            stages.report_to(metrics.clone());
+        }
         let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
         let sources_ended = Arc::new(AtomicBool::new(false));
         let input = PipelineInput { sender, sources_ended: sources_ended.clone() };
@@ -107,6 +117,7 @@ impl Pipeline {
             receiver,
             sources_ended,
             observer,
+            metrics: options.metrics.clone(),
         };
         Ok((pipeline, input))
     }
@@ -137,22 +148,25 @@ impl Pipeline {
             mut receiver,
             sources_ended,
             observer,
+            metrics,
             ..
         } = self;
         let (mut stager, publisher) = committer.into_halves();
         let (sender, staged) = std::sync::mpsc::sync_channel::<Publishable>(1);
         let mut report = std::thread::scope(|scope| {
-            let publishing = scope.spawn(move || publish_all(publisher, staged, observer));
+            let publishing = scope.spawn(move || publish_all(publisher, staged, observer, metrics));
             let staging = (|| {
                 while let Some(batch) = receiver.blocking_recv() {
                     if sources_ended.load(Ordering::Acquire) {
                         stager.set_threads(all_cores());
                     }
                     let snapshots = matches!(batch.content, BatchContent::Snapshots(_));
+                    let newest_row = batch.content.newest_request();
                     let (mut pending, counts) = stages.prepare(batch.content, batch.checkpoints)?;
                     pending.states.extend(batch.states);
                     let commit = stager.stage(pending)?;
-                    let publishable = Publishable { commit, ack: batch.ack, snapshots, counts };
+                    let publishable =
+                        Publishable { commit, ack: batch.ack, snapshots, counts, newest_row };
                     if sender.send(publishable).is_err() {
                         return Ok(());
                     }
@@ -160,7 +174,13 @@ impl Pipeline {
                 if let Some(pending) = stages.settle()? {
                     let commit = stager.stage(pending)?;
                     let counts = StatsCounts::default();
-                    let publishable = Publishable { commit, ack: None, snapshots: false, counts };
+                    let publishable = Publishable {
+                        commit,
+                        ack: None,
+                        snapshots: false,
+                        counts,
+                        newest_row: None,
+                    };
                     let _ = sender.send(publishable);
                 }
                 Ok::<_, PipelineError>(())
@@ -184,6 +204,8 @@ struct Publishable {
     ack: Option<oneshot::Sender<Acknowledged>>,
     snapshots: bool,
     counts: StatsCounts,
+    /// The log time of its newest request row, in µs.
+    newest_row: Option<i64>,
 }
 
 /// Publishes every staged commit, in order, acknowledging each once durable.
@@ -191,12 +213,17 @@ fn publish_all(
     mut publisher: Publisher,
     staged: std::sync::mpsc::Receiver<Publishable>,
     observer: Option<Arc<dyn PublishObserver>>,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<PipelineReport, PipelineError> {
     let mut report = PipelineReport::default();
-    for Publishable { commit, ack, snapshots, counts } in staged {
+    for Publishable { commit, ack, snapshots, counts, newest_row } in staged {
         let commit_seq = commit.record.seq;
         let checkpoints = commit.record.sources.clone();
+        let started = std::time::Instant::now();
         let stored = publisher.publish(commit)?;
+        if let Some(metrics) = &metrics {
+            metrics.committed(started.elapsed(), newest_row);
+        }
         if let Some(observer) = &observer {
             observer.published(commit_seq, &checkpoints);
         }

@@ -28,6 +28,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::config::Settings;
 use crate::config::scrape::ScrapeTarget;
 use crate::config::server::ServeSettings;
+use crate::metrics::Metrics;
 use crate::pipeline::{
     BatchContent, Origin, Pipeline, PipelineError, PipelineInput, PipelineOptions, PipelineReport,
     SourceBatch,
@@ -40,7 +41,7 @@ use batches::{BatchOutcome, RememberedBatches};
 use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
 use parse::concat_rows;
-use sink::Sink;
+use sink::{Sink, SinkShared};
 use sources::{SourceConfig, SourceContext};
 
 /// Rows held in memory, in `flush_rows`: one hand-over being committed, one
@@ -77,6 +78,8 @@ pub enum ServeError {
     Panicked(&'static str),
     #[error(transparent)]
     Follow(#[from] follow::FollowError),
+    #[error("cannot set up the metrics")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// What `meshlog serve` is told.
@@ -98,12 +101,14 @@ pub struct ServeReport {
 pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
     let data_dir = options.settings.data_dir.clone();
     let fresh = Arc::new(Fresh::new(data_dir.clone()));
+    let metrics = Arc::new(Metrics::new()?);
     let pipeline_options = PipelineOptions {
         data_dir: data_dir.clone(),
         topology: options.settings.topology.clone(),
         failover: options.settings.failover.clone(),
         queue_depth: 2,
         observer: Some(fresh.clone()),
+        metrics: Some(metrics.clone()),
     };
     let (mut pipeline, input) = Pipeline::open(&pipeline_options)?;
     if let Some(summary) = pipeline.take_recovery().summary() {
@@ -143,15 +148,22 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         .map_err(|source| ServeError::Start { what: "the pipeline thread", source })?;
     let max_fresh_rows = options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH);
     let wal_failed = Arc::new(tokio::sync::Notify::new());
-    let (sink, writer) =
-        Sink::start(wal, fresh.clone(), remembered.clone(), max_fresh_rows, wal_failed.clone())
-            .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
+    let shared = SinkShared {
+        fresh: fresh.clone(),
+        batches: remembered.clone(),
+        max_fresh_rows,
+        metrics: metrics.clone(),
+        failed: wal_failed.clone(),
+    };
+    let (sink, writer) = Sink::start(wal, shared)
+        .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
     let compactor = compact::Compactor {
         data_dir: data_dir.clone(),
         input: input.clone(),
         interval: options.serve.compact_interval,
         min_files: options.serve.compact_min_files,
         stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        metrics: Some(metrics.clone()),
     };
     let stop_compacting = compactor.stop.clone();
     let flusher =
@@ -171,6 +183,8 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
                 options.serve.max_inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
             ready: false.into(),
+            metrics: metrics.clone(),
+            queue: input.watch(),
         };
         let served = serve_until_stopped(&options, state, input, follow_start, &wal_failed);
         // The HTTP side is done: the WAL thread ends once its queue is empty, then

@@ -54,6 +54,7 @@ pub fn run(args: &ScrapeArgs) -> Result<(), Error> {
         failover: settings.failover.clone(),
         queue_depth: 1,
         observer: None,
+        metrics: None,
     };
     let (mut pipeline, input) = Pipeline::open(&options).map_err(ScrapeError::from)?;
     let recovery = pipeline.take_recovery();

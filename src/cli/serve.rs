@@ -28,6 +28,8 @@ use crate::serve::{ServeOptions, ServeReport};
   POST /api/v1/query   {\"sql\": \"…\"} or {\"saved\": \"NAME\", \"params\": {…}}, with
                        optional \"since\"/\"until\"; Accept: application/json (default),
                        text/csv or application/vnd.apache.arrow.stream.
+  GET  /metrics        Prometheus metrics (meshlog_*, process_*); the token is
+                       required when tokens are configured.
   GET  /healthz        200 while the process runs.
   GET  /readyz         200 once recovered and committing; 503 while stopping.
 Followed files: [[sources]] type = \"file\", paths = [globs], source_cluster, format.

@@ -83,6 +83,7 @@ pub fn ingest(options: &IngestOptions, inputs: &[PathBuf]) -> Result<IngestRepor
         failover: options.failover.clone(),
         queue_depth: 1,
         observer: None,
+        metrics: None,
     };
     let (mut pipeline, input) = Pipeline::open(&pipeline_options)?;
     let inputs = sort_inputs(inputs, &options.dumps, pipeline.log())?;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
 use tokio::sync::{mpsc, oneshot};
 
@@ -35,6 +36,16 @@ pub enum BatchContent {
     /// Committed rows merged from the files they `replaced` (a compaction): stored
     /// again as they are, seen by no stage.
     Compacted { table: AppendedTable, rows: RecordBatch, replaced: Vec<std::path::PathBuf> },
+}
+
+impl BatchContent {
+    /// The log time of the newest access-log row it holds, in µs.
+    pub fn newest_request(&self) -> Option<i64> {
+        let BatchContent::Requests { requests, .. } = self else { return None };
+        let ts = requests.column_by_name("ts")?;
+        let ts = ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?;
+        arrow::compute::max(ts)
+    }
 }
 
 /// One batch from one source.
@@ -84,9 +95,25 @@ impl PipelineInput {
         self.sender.send(batch).await.map_err(|_| PipelineStopped)
     }
 
+    /// A view of how many batches wait in the queue, which does not keep it open.
+    pub fn watch(&self) -> QueueWatch {
+        QueueWatch(self.sender.downgrade())
+    }
+
     /// Says that no source will send more than what is queued: the pipeline then
     /// shares the last batches' column work between all cores.
     pub fn sources_ended(&self) {
         self.sources_ended.store(true, Ordering::Release);
+    }
+}
+
+/// How many batches wait in the pipeline's queue (for metrics).
+#[derive(Clone)]
+pub struct QueueWatch(mpsc::WeakSender<SourceBatch>);
+
+impl QueueWatch {
+    /// Batches waiting; 0 once the pipeline is gone.
+    pub fn queued(&self) -> usize {
+        self.0.upgrade().map_or(0, |sender| sender.max_capacity() - sender.capacity())
     }
 }

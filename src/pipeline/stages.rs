@@ -10,19 +10,32 @@ use super::PipelineError;
 use super::batch::BatchContent;
 use crate::analytics::failover::{Episode, FailoverDetector, FailoverSettings};
 use crate::enrich::Topology;
+use crate::metrics::Metrics;
+use crate::metrics::traffic::{EndpointGauges, FailoverGauges};
 use crate::process::failovers::{corroborate_all, failovers_batch, load_detector, save_detector};
 use crate::process::observations::observe_requests;
 use crate::stats::StatsCounts;
 use crate::stats::commit::{decode_counters, snapshot_rows};
 use crate::stats::counters::CounterState;
+use crate::storage::StorageError;
 use crate::storage::commit_log::Checkpoint;
 use crate::storage::committer::{AppendedTable, Committer, PendingCommit, StateKind};
+use crate::storage::schema::ENDPOINT_STATS_DIR;
 
 /// The state of every stage, as of the last batch prepared.
 pub struct Stages {
     topology: Arc<Topology>,
     detector: FailoverDetector,
     counters: CounterState,
+    /// Where the episodes and the snapshots' endpoints are shown as metrics.
+    metrics: Option<StageMetrics>,
+}
+
+/// The metrics the stages keep up to date.
+struct StageMetrics {
+    metrics: Arc<Metrics>,
+    failovers: FailoverGauges,
+    endpoints: EndpointGauges,
 }
 
 /// What the detector left out or holds.
@@ -56,8 +69,16 @@ impl Stages {
         if saved.is_some() {
             committer.restore_failovers(&failovers_batch(&loaded.detector.episodes())?)?;
         }
-        let stages = Stages { topology, detector: loaded.detector, counters };
+        let stages = Stages { topology, detector: loaded.detector, counters, metrics: None };
         Ok((stages, loaded.settings_changed))
+    }
+
+    /// Shows the failover episodes (from now on, those that start count as started)
+    /// and the endpoints of each admin snapshot in `metrics`.
+    pub fn report_to(&mut self, metrics: Arc<Metrics>) {
+        let failovers = FailoverGauges::new(&metrics, &self.detector.episodes());
+        let endpoints = EndpointGauges::default();
+        self.metrics = Some(StageMetrics { metrics, failovers, endpoints });
     }
 
     /// Runs `content` through its stages into a commit that reaches `checkpoints`;
@@ -72,6 +93,9 @@ impl Stages {
         match content {
             BatchContent::Requests { requests, rejects } => {
                 observe_requests(&mut self.detector, &requests)?;
+                if let Some(shown) = &mut self.metrics {
+                    shown.failovers.update(&shown.metrics, &self.detector.episodes());
+                }
                 pending.add_rows(AppendedTable::Requests, requests);
                 pending.add_rows(AppendedTable::Rejects, rejects);
                 save_detector(&mut pending, &self.detector)?;
@@ -82,6 +106,12 @@ impl Stages {
             }
             BatchContent::Snapshots(groups) => {
                 let rows = snapshot_rows(&self.topology, self.counters.clone(), groups)?;
+                if let Some(shown) = &mut self.metrics {
+                    let endpoints = &rows.stats.endpoint_stats;
+                    shown.endpoints.update(&shown.metrics, endpoints).map_err(|source| {
+                        StorageError::Arrow { table: ENDPOINT_STATS_DIR, source }
+                    })?;
+                }
                 rows.stats.add_to(&mut pending);
                 pending.add_rows(AppendedTable::Rejects, rows.rejects);
                 if !rows.evidence.is_empty() {

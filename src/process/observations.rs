@@ -151,13 +151,13 @@ fn failed_flags(flags: Option<&str>) -> bool {
 
 /// A string column as the builders make it: a dictionary, or plain strings once a
 /// dictionary grew too large.
-enum Strings<'a> {
+pub(crate) enum Strings<'a> {
     Plain(&'a StringArray),
     Dictionary(&'a DictionaryArray<UInt32Type>, &'a StringArray),
 }
 
 impl<'a> Strings<'a> {
-    fn of(name: &str, array: &'a dyn Array) -> Result<Strings<'a>, ArrowError> {
+    pub(crate) fn of(name: &str, array: &'a dyn Array) -> Result<Strings<'a>, ArrowError> {
         if let Some(plain) = array.as_string_opt::<i32>() {
             return Ok(Strings::Plain(plain));
         }
@@ -172,7 +172,7 @@ impl<'a> Strings<'a> {
     }
 
     #[inline]
-    fn value(&self, row: usize) -> Option<&'a str> {
+    pub(crate) fn value(&self, row: usize) -> Option<&'a str> {
         match self {
             Strings::Plain(strings) => strings.is_valid(row).then(|| strings.value(row)),
             Strings::Dictionary(keys, values) => {

@@ -6,6 +6,7 @@
 //! completes, finishing (and committing) a round that is under way.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -17,6 +18,7 @@ use super::report::{RoundReport, ScrapeReport};
 use super::schedule::Schedule;
 use super::store::{RawSnapshot, RoundStored, into_groups};
 use crate::config::scrape::{AdminEndpoint, ScrapeTarget};
+use crate::metrics::Metrics;
 use crate::pipeline::{BatchContent, Origin, PipelineInput, SourceBatch};
 
 /// Targets due this soon join the round under way rather than make their own commit
@@ -39,6 +41,8 @@ pub struct Scraper {
     /// The pipeline that stores each round.
     input: PipelineInput,
     report: ScrapeReport,
+    /// Where failures and reachability per target are shown (`meshlog serve`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Scraper {
@@ -47,7 +51,14 @@ impl Scraper {
         let now = Instant::now();
         let schedules = targets.iter().map(|target| Schedule::new(target.interval, now)).collect();
         let report = ScrapeReport::new(&targets);
-        Ok(Scraper { targets, schedules, fetcher: Fetcher::new()?, input, report })
+        let fetcher = Fetcher::new()?;
+        Ok(Scraper { targets, schedules, fetcher, input, report, metrics: None })
+    }
+
+    /// Shows each target's failures and whether its last scrape succeeded in `metrics`.
+    pub fn report_to(mut self, metrics: Arc<Metrics>) -> Scraper {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// What has been done so far.
@@ -156,10 +167,18 @@ impl Scraper {
             }
         }
         for &index in due {
-            if failures[index].is_empty() {
+            let up = failures[index].is_empty();
+            if up {
                 self.schedules[index].succeeded(started);
             } else {
                 self.failed(index, &failures[index]);
+            }
+            if let Some(metrics) = &self.metrics {
+                let target = [self.targets[index].name.as_str()];
+                metrics.scrape_up.with_label_values(&target).set(i64::from(up));
+                if !up {
+                    metrics.scrape_failures.with_label_values(&target).inc();
+                }
             }
         }
         snapshots

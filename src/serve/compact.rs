@@ -21,6 +21,7 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::oneshot;
 
+use crate::metrics::Metrics;
 use crate::pipeline::{BatchContent, Origin, PipelineInput, SourceBatch};
 use crate::storage::commit_log::{COMMIT_LOG, CommitLog, live_files};
 use crate::storage::layout::META_DIR;
@@ -72,6 +73,8 @@ pub struct Compactor {
     pub interval: Duration,
     pub min_files: usize,
     pub stop: Arc<AtomicBool>,
+    /// Where each merge's duration goes.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Compactor {
@@ -100,9 +103,13 @@ impl Compactor {
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
+            let started = Instant::now();
             let rows = read_rows(&self.data_dir, &merge)?;
             if !self.commit(merge, rows) {
                 break;
+            }
+            if let Some(metrics) = &self.metrics {
+                metrics.compaction_duration.observe(started.elapsed().as_secs_f64());
             }
             made += 1;
         }

@@ -1,17 +1,19 @@
 //! The HTTP side of `meshlog serve` (axum): the sink `POST /api/v1/logs`, the
-//! query API `POST /api/v1/query`, and `/healthz` and `/readyz`. Bearer tokens,
-//! when configured, are required on the `/api` routes and compared in constant
-//! time; the probes answer without them. Each handler owns one route, in its own
+//! query API `POST /api/v1/query`, `GET /metrics`, and `/healthz` and `/readyz`.
+//! Bearer tokens, when configured, are required on the `/api` routes and
+//! `/metrics` and compared in constant time; the probes answer without them. Every
+//! answer is counted by route and status. Each handler owns one route, in its own
 //! file; [`AppState`] is what they share.
 
 mod logs;
+mod metrics;
 mod query;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +25,8 @@ use super::fresh::Fresh;
 use super::sink::Sink;
 use crate::config::server::ServeSettings;
 use crate::enrich::Topology;
+use crate::metrics::Metrics;
+use crate::pipeline::QueueWatch;
 use crate::query::limits::QueryLimits;
 
 /// Seconds a client is told to wait when the server is behind.
@@ -41,6 +45,9 @@ pub struct AppState {
     pub inflight: Arc<Semaphore>,
     /// Recovered and committing; cleared when stopping.
     pub ready: AtomicBool,
+    pub metrics: Arc<Metrics>,
+    /// The pipeline's queue, for its depth.
+    pub queue: QueueWatch,
 }
 
 /// The routes, with `state`.
@@ -49,12 +56,28 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/v1/logs", post(logs::post_logs).layer(DefaultBodyLimit::disable()))
         .route("/api/v1/query", post(query::post_query).layer(DefaultBodyLimit::max(1 << 20)))
+        .route("/metrics", get(metrics::get_metrics))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .layer(middleware::from_fn_with_state(state.clone(), count_answers))
         .with_state(state)
+}
+
+/// Counts each answer by the route it matched (`other` for none) and its status.
+async fn count_answers(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or("other");
+    let code = response.status();
+    state.metrics.http_requests.with_label_values(&[route, code.as_str()]).inc();
+    response
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {

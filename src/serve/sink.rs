@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batches::{BatchOutcome, RememberedBatches};
 use super::fresh::{Fresh, FreshPart};
+use crate::metrics::{Metrics, traffic};
 use crate::storage::commit_log::FilePosition;
 use crate::storage::wal::{EntryMeta, Wal, WalError};
 
@@ -58,6 +59,19 @@ pub enum Refused {
     Stopped,
 }
 
+/// What the writer shares with the rest of the server.
+pub struct SinkShared {
+    /// Where durable rows are held until they are in Parquet.
+    pub fresh: Arc<Fresh>,
+    pub batches: Arc<Mutex<RememberedBatches>>,
+    /// Rows in memory past which batches wait (and requests are told 503).
+    pub max_fresh_rows: usize,
+    /// Where durable lines are counted.
+    pub metrics: Arc<Metrics>,
+    /// Told if the WAL fails.
+    pub failed: Arc<tokio::sync::Notify>,
+}
+
 /// The sending end of the writer; cheap to clone.
 #[derive(Clone)]
 pub struct Sink {
@@ -68,17 +82,15 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts the writer thread on `wal`; `failed` is told if the WAL fails (the
-    /// server then stops, with the error).
+    /// Starts the writer thread on `wal`; `shared.failed` is told if the WAL fails
+    /// (the server then stops, with the error).
     pub fn start(
         wal: Wal,
-        fresh: Arc<Fresh>,
-        batches: Arc<Mutex<RememberedBatches>>,
-        max_fresh_rows: usize,
-        failed: Arc<tokio::sync::Notify>,
+        shared: SinkShared,
     ) -> std::io::Result<(Sink, std::thread::JoinHandle<Result<(), WalError>>)> {
+        let SinkShared { fresh, batches, max_fresh_rows, metrics, failed } = shared;
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer = Writer { wal, fresh: fresh.clone(), batches: batches.clone() };
+        let writer = Writer { wal, fresh: fresh.clone(), batches: batches.clone(), metrics };
         let thread = std::thread::Builder::new().name("wal".into()).spawn(move || {
             let written = writer.run(receiver);
             if let Err(error) = &written {
@@ -127,6 +139,7 @@ struct Writer {
     wal: Wal,
     fresh: Arc<Fresh>,
     batches: Arc<Mutex<RememberedBatches>>,
+    metrics: Arc<Metrics>,
 }
 
 /// A batch appended to the WAL, waiting for the group's fsync.
@@ -169,6 +182,7 @@ impl Writer {
             if let Some(id) = batch_id {
                 self.batches.lock().unwrap_or_else(PoisonError::into_inner).insert(id, outcome);
             }
+            self.count(&parsed, files.is_empty());
             let part = FreshPart {
                 wal_seq: seq,
                 requests: parsed.requests,
@@ -182,6 +196,19 @@ impl Writer {
             let _ = reply.send(Receipt { outcome, duplicate: true });
         }
         Ok(())
+    }
+
+    /// Counts a durable batch's lines in the metrics (`http` or `file`).
+    fn count(&self, parsed: &Parsed, from_http: bool) {
+        let source = if from_http { "http" } else { "file" };
+        let lines = &self.metrics.lines;
+        lines.with_label_values(&[source, "stored"]).inc_by(parsed.accepted);
+        lines.with_label_values(&[source, "rejected"]).inc_by(parsed.rejected);
+        let counted = traffic::count_requests(&self.metrics, &parsed.requests)
+            .and_then(|()| traffic::count_rejects(&self.metrics, source, &parsed.rejects));
+        if let Err(error) = counted {
+            tracing::warn!(%error, "a batch is missing from the traffic metrics");
+        }
     }
 
     /// What an earlier batch with this id gave: stored before, or earlier in this group.

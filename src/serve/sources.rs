@@ -154,7 +154,8 @@ fn start_scrape(
     targets: Vec<ScrapeTarget>,
     context: &SourceContext<'_>,
 ) -> Result<SourceTask, ServeError> {
-    let mut scraper = Scraper::new(targets, context.input.clone())?;
+    let mut scraper =
+        Scraper::new(targets, context.input.clone())?.report_to(context.app.metrics.clone());
     let mut stop = context.stop.clone();
     Ok(tokio::spawn(async move {
         let until = async move {

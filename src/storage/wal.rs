@@ -138,12 +138,7 @@ impl Wal {
 
     /// Bytes in the WAL's segments on disk.
     pub fn disk_bytes(&self) -> u64 {
-        segments(&self.dir)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(_, path)| fs::metadata(path).ok())
-            .map(|metadata| metadata.len())
-            .sum()
+        segment_bytes(&self.dir)
     }
 
     fn roll(&mut self) -> Result<(), WalError> {
@@ -154,6 +149,20 @@ impl Wal {
         self.segment_bytes = 0;
         Ok(())
     }
+}
+
+/// Bytes in the WAL's segments under `data_dir` (0 when there is none).
+pub fn disk_bytes(data_dir: &Path) -> u64 {
+    segment_bytes(&data_dir.join(WAL_DIR))
+}
+
+fn segment_bytes(dir: &Path) -> u64 {
+    segments(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(_, path)| fs::metadata(path).ok())
+        .map(|metadata| metadata.len())
+        .sum()
 }
 
 /// Removes the closed segments under `data_dir` whose entries are all at or

@@ -10,6 +10,7 @@ mod envelopes;
 mod faults;
 mod ingest;
 mod live_files;
+mod metrics;
 mod parse;
 mod query;
 mod scenarios;

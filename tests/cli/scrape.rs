@@ -22,7 +22,7 @@ const GATEWAY: &str = "34.168.157.2:15443";
 
 /// One host's counters and outlier state in a snapshot.
 #[derive(Debug, Clone, Copy)]
-struct HostState {
+pub(crate) struct HostState {
     rq_total: u64,
     rq_error: u64,
     ejected: bool,
@@ -33,10 +33,10 @@ const fn host(rq_total: u64, rq_error: u64, ejected: bool) -> HostState {
 }
 
 /// What the gateway's admin port says in one phase: pod 68, pod 74, the east-west gateway.
-type Phase = [(&'static str, HostState); 3];
+pub(crate) type Phase = [(&'static str, HostState); 3];
 
 /// Healthy twice, then both pods ejected while the gateway takes the traffic (twice).
-const FAILOVER: [Phase; 4] = [
+pub(crate) const FAILOVER: [Phase; 4] = [
     [("POD68", host(100, 0, false)), ("POD74", host(120, 0, false)), ("GW", host(0, 0, false))],
     [("POD68", host(150, 0, false)), ("POD74", host(170, 0, false)), ("GW", host(0, 0, false))],
     [("POD68", host(160, 6, true)), ("POD74", host(175, 4, true)), ("GW", host(80, 0, false))],
@@ -84,7 +84,7 @@ fn stats_prometheus(phase: &Phase) -> String {
 
 /// Starts a fake admin port; the n-th GET of each endpoint gets phase n (the last
 /// one again once they run out). Returns its base URL.
-fn admin_server(phases: &'static [Phase]) -> String {
+pub(crate) fn admin_server(phases: &'static [Phase]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -137,7 +137,7 @@ fn config(dir: &Path, scrape: &str) -> PathBuf {
     path
 }
 
-fn scrape_entry(name: &str, url: &str) -> String {
+pub(crate) fn scrape_entry(name: &str, url: &str) -> String {
     format!("[[scrape]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"1s\"\ntimeout = \"2s\"\n")
 }
 

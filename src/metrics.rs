@@ -1,0 +1,287 @@
+//! `meshlog serve`'s Prometheus metrics (`GET /metrics`, the `prometheus` crate's
+//! text format). Every name starts with `meshlog_`, and every label is bounded as
+//! PRODUCT.md §5 asks — source cluster, service, dst_cluster, locality, code class,
+//! response flag, Envoy cluster, health, reporting source, reject reason, scrape
+//! target, HTTP route — never a request, a path or a pod IP. Three owners feed
+//! them: the pipeline's stages ([`traffic`]: the request rows of each batch on its
+//! way to a commit, the open failover episodes, the endpoints of admin snapshots),
+//! the server (lines stored and rejected once durable, HTTP answers, the queue, the
+//! WAL, commits and compactions) and the scraper (failures and reachability per
+//! target). The process's own `process_*` metrics (CPU, memory, files) come with them.
+
+pub mod traffic;
+
+use prometheus::core::Collector;
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Latency buckets in seconds: from a sidecar hop to a timeout.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Commit and compaction durations in seconds.
+const WORK_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Every metric `meshlog serve` exposes.
+pub struct Metrics {
+    registry: Registry,
+    /// `meshlog_requests_total`.
+    pub requests: IntCounterVec,
+    /// `meshlog_response_flags_total`.
+    pub response_flags: IntCounterVec,
+    /// `meshlog_request_duration_seconds`.
+    pub request_duration: HistogramVec,
+    /// `meshlog_failover_open`.
+    pub failover_open: IntGaugeVec,
+    /// `meshlog_failovers_started_total`.
+    pub failovers_started: IntCounterVec,
+    /// `meshlog_endpoint_hosts`.
+    pub endpoint_hosts: IntGaugeVec,
+    /// `meshlog_lines_total`.
+    pub lines: IntCounterVec,
+    /// `meshlog_rejected_lines_total`.
+    pub rejected_lines: IntCounterVec,
+    /// `meshlog_http_requests_total`.
+    pub http_requests: IntCounterVec,
+    /// `meshlog_pipeline_queue_batches`.
+    pub queue_batches: IntGauge,
+    /// `meshlog_rows_in_memory`.
+    pub rows_in_memory: IntGauge,
+    /// `meshlog_wal_bytes`.
+    pub wal_bytes: IntGauge,
+    /// `meshlog_commit_duration_seconds`.
+    pub commit_duration: Histogram,
+    /// `meshlog_compaction_duration_seconds`.
+    pub compaction_duration: Histogram,
+    /// `meshlog_last_commit_timestamp_seconds`.
+    pub last_commit: Gauge,
+    /// `meshlog_newest_committed_row_timestamp_seconds`.
+    pub newest_committed_row: Gauge,
+    /// `meshlog_scrape_failures_total`.
+    pub scrape_failures: IntCounterVec,
+    /// `meshlog_scrape_target_up`.
+    pub scrape_up: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Every metric at zero, registered.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let metrics = Metrics {
+            requests: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_requests_total",
+                        "Requests stored, by where they were served and their code class.",
+                    ),
+                    &[
+                        "source_cluster",
+                        "service",
+                        "dst_cluster",
+                        "locality",
+                        "via_gateway",
+                        "code_class",
+                    ],
+                )?,
+            )?,
+            response_flags: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_response_flags_total",
+                        "Requests stored with each Envoy response flag.",
+                    ),
+                    &["source_cluster", "service", "flag"],
+                )?,
+            )?,
+            request_duration: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "meshlog_request_duration_seconds",
+                        "Request duration (%DURATION%) of the requests stored, by locality.",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["source_cluster", "locality"],
+                )?,
+            )?,
+            failover_open: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "meshlog_failover_open",
+                        "1 while a failover episode of the service is open, by the cluster serving it.",
+                    ),
+                    &["source_cluster", "service", "target_cluster"],
+                )?,
+            )?,
+            failovers_started: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_failovers_started_total",
+                        "Failover episodes the detector opened since the server started.",
+                    ),
+                    &["source_cluster", "service"],
+                )?,
+            )?,
+            endpoint_hosts: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "meshlog_endpoint_hosts",
+                        "Endpoints in the last admin snapshot of each source cluster, by Envoy cluster, health and priority.",
+                    ),
+                    &["source_cluster", "envoy_cluster", "health", "priority"],
+                )?,
+            )?,
+            lines: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_lines_total",
+                        "Access-log lines made durable, by source kind and outcome (stored or rejected).",
+                    ),
+                    &["source", "outcome"],
+                )?,
+            )?,
+            rejected_lines: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_rejected_lines_total",
+                        "Lines kept in the rejects table, by source kind and reason.",
+                    ),
+                    &["source", "reason"],
+                )?,
+            )?,
+            http_requests: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_http_requests_total",
+                        "HTTP requests answered, by route and status code.",
+                    ),
+                    &["route", "code"],
+                )?,
+            )?,
+            queue_batches: register(
+                &registry,
+                IntGauge::new(
+                    "meshlog_pipeline_queue_batches",
+                    "Batches waiting in the pipeline's queue.",
+                )?,
+            )?,
+            rows_in_memory: register(
+                &registry,
+                IntGauge::new(
+                    "meshlog_rows_in_memory",
+                    "Rows acknowledged or read and not yet in Parquet.",
+                )?,
+            )?,
+            wal_bytes: register(
+                &registry,
+                IntGauge::new(
+                    "meshlog_wal_bytes",
+                    "Bytes in the write-ahead log's segments on disk.",
+                )?,
+            )?,
+            commit_duration: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "meshlog_commit_duration_seconds",
+                        "Time to make a staged commit durable and visible.",
+                    )
+                    .buckets(WORK_BUCKETS.to_vec()),
+                )?,
+            )?,
+            compaction_duration: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "meshlog_compaction_duration_seconds",
+                        "Time to merge one hour's small files of one table.",
+                    )
+                    .buckets(WORK_BUCKETS.to_vec()),
+                )?,
+            )?,
+            last_commit: register(
+                &registry,
+                Gauge::new(
+                    "meshlog_last_commit_timestamp_seconds",
+                    "When the last commit was made (Unix time).",
+                )?,
+            )?,
+            newest_committed_row: register(
+                &registry,
+                Gauge::new(
+                    "meshlog_newest_committed_row_timestamp_seconds",
+                    "Log time of the newest request row committed (Unix time); time() minus it is the freshness lag.",
+                )?,
+            )?,
+            scrape_failures: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "meshlog_scrape_failures_total",
+                        "Failed scrapes of an Envoy admin target.",
+                    ),
+                    &["target"],
+                )?,
+            )?,
+            scrape_up: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "meshlog_scrape_target_up",
+                        "1 when the last scrape of the target succeeded, else 0.",
+                    ),
+                    &["target"],
+                )?,
+            )?,
+            registry,
+        };
+        metrics.register_process()?;
+        Ok(metrics)
+    }
+
+    /// The process's `process_*` metrics, where the platform has them.
+    fn register_process(&self) -> Result<(), prometheus::Error> {
+        #[cfg(target_os = "linux")]
+        {
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            self.registry.register(Box::new(process))?;
+        }
+        Ok(())
+    }
+
+    /// A commit that took `took` to publish, whose newest request row (if any) is of
+    /// log time `newest_row` (µs).
+    pub fn committed(&self, took: std::time::Duration, newest_row: Option<i64>) {
+        self.commit_duration.observe(took.as_secs_f64());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        self.last_commit.set(now.map_or(0.0, |now| now.as_secs_f64()));
+        if let Some(micros) = newest_row {
+            let seconds = micros as f64 / 1e6;
+            if seconds > self.newest_committed_row.get() {
+                self.newest_committed_row.set(seconds);
+            }
+        }
+    }
+
+    /// Every metric, in Prometheus' text format.
+    pub fn encode(&self) -> Result<String, prometheus::Error> {
+        TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}
+
+fn register<C: Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> Result<C, prometheus::Error> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
