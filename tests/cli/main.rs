@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
+mod alerts;
 mod demo;
 mod envelopes;
 mod faults;

@@ -58,7 +58,7 @@ pub fn write_config(dir: &Path, server: &str, extra: &str) -> (PathBuf, u16) {
     (path, port)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

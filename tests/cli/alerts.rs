@@ -1,0 +1,190 @@
+//! `dashboards/alerts/`: the Prometheus rules pass `promtool check rules` with every
+//! lint fatal, and their unit tests (`promtool test rules`) pass — each alert fires
+//! on the series its test feeds and stays silent before. End to end, a real
+//! Prometheus (Debian's package) scraping a live `meshlog serve` fed a simulated
+//! failover through the HTTP sink sees the failover alert go pending, fire, and
+//! resolve once the episode ends.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::serve_support::{Server, free_port, try_request};
+use super::support::{Value, meshlog_ok, scratch};
+
+fn promtool(args: &[&str], dir: &Path) {
+    let output = Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("promtool (Debian package prometheus; scripts/test.sh installs it)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool {args:?}: {said}");
+}
+
+fn alerts_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/alerts")
+}
+
+#[test]
+fn alert_rules_pass_promtool_lint() {
+    promtool(&["check", "rules", "--lint=all", "--lint-fatal", "meshlog.rules.yml"], &alerts_dir());
+}
+
+#[test]
+fn alert_rules_pass_their_unit_tests() {
+    promtool(&["test", "rules", "tests/meshlog.test.yml"], &alerts_dir());
+}
+
+#[test]
+fn every_alert_has_a_unit_test_and_a_runbook_section() {
+    let rules = std::fs::read_to_string(alerts_dir().join("meshlog.rules.yml")).unwrap();
+    let tests = std::fs::read_to_string(alerts_dir().join("tests/meshlog.test.yml")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let alerts: Vec<&str> =
+        rules.lines().filter_map(|line| line.trim().strip_prefix("- alert: ")).collect();
+    assert!(alerts.len() >= 10, "{alerts:?}");
+    for alert in alerts {
+        assert!(tests.contains(&format!("alertname: {alert}\n")), "{alert} has no unit test");
+        assert!(readme.contains(&format!("\n#### {alert}\n")), "{alert} has no runbook section");
+        let anchor = format!("README.md#{}\n", alert.to_lowercase());
+        assert!(rules.contains(&anchor), "{alert}'s runbook_url is not its README section");
+    }
+}
+
+/// A Prometheus server (Debian's package) for one test, stopped when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `target` and evaluating `rules` every second.
+    fn start(dir: &Path, target: u16, rules: &str) -> Prometheus {
+        std::fs::write(dir.join("rules.yml"), rules).unwrap();
+        let config = format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             rule_files: [rules.yml]\n\
+             scrape_configs:\n  - job_name: meshlog\n    static_configs: [{{targets: [\"127.0.0.1:{target}\"]}}]\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus (Debian package prometheus; scripts/test.sh installs it)");
+        Prometheus { child, port }
+    }
+
+    /// The state (`pending`, `firing`) of each active alert named `name` whose labels
+    /// include `service`.
+    fn alert_states(&self, name: &str, service: &str) -> Vec<String> {
+        let Ok(answer) = try_request(self.port, "GET", "/api/v1/alerts", &[], b"") else {
+            return Vec::new();
+        };
+        let Ok(alerts) = serde_json::from_str::<Value>(&answer.body) else { return Vec::new() };
+        let listed = alerts["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        listed
+            .iter()
+            .filter(|alert| alert["labels"]["alertname"] == name)
+            .filter(|alert| alert["labels"]["service"] == service)
+            .map(|alert| alert["state"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The second of the simulated run a line of the simulator's Istio log is stamped
+/// with (every run starts on the hour).
+fn log_second(line: &str) -> u64 {
+    let minutes: u64 = line[15..17].parse().unwrap();
+    let seconds: u64 = line[18..20].parse().unwrap();
+    minutes * 60 + seconds
+}
+
+#[test]
+fn a_simulated_failover_fires_the_alert_in_a_real_prometheus_and_resolves() {
+    let dir = scratch("alert-fires");
+    let sim = dir.join("sim");
+    meshlog_ok(&["simulate", "--out-dir", sim.to_str().unwrap(), "--minutes", "8", "--rate", "60"]);
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("truth.json")).unwrap()).unwrap();
+    let episode = &truth["episodes"][0];
+    assert_eq!(episode["source_cluster"], "cluster1");
+    let service = episode["service"].as_str().unwrap().to_owned();
+    let mesh = std::fs::read_to_string(sim.join("mesh.toml")).unwrap();
+    let mesh: String = mesh
+        .lines()
+        .filter(|line| !line.starts_with("data_dir"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let port = free_port();
+    let config = dir.join("mesh.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"data\"\n{mesh}\n[server]\nlisten = \"127.0.0.1:{port}\"\nflush_interval = \"1s\"\n"),
+    )
+    .unwrap();
+    let server = Server::start(&config, port);
+    // The rules as shipped, their `for` durations cut to 3 s to fit a test.
+    let rules = std::fs::read_to_string(alerts_dir().join("meshlog.rules.yml")).unwrap();
+    let rules = with_short_for_durations(&rules);
+    let prometheus = Prometheus::start(&dir, port, &rules);
+    // The cluster's log, replayed at 6× its pace: 3 s of log time every half second.
+    let log = std::fs::read_to_string(sim.join("cluster1.log")).unwrap();
+    let lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    let mut seen: Vec<String> = Vec::new();
+    let started = std::time::Instant::now();
+    let mut next = 0;
+    for (step, until) in (3..=8 * 60 + 3).step_by(3).enumerate() {
+        let batch: Vec<String> =
+            lines[next..].iter().take_while(|line| log_second(line) < until).cloned().collect();
+        next += batch.len();
+        if !batch.is_empty() {
+            assert_eq!(server.post_lines(&batch, &[]).status, 200);
+        }
+        seen.extend(prometheus.alert_states("MeshlogFailoverStarted", &service));
+        let due = started + std::time::Duration::from_millis(500 * (step as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+    }
+    assert_eq!(next, lines.len());
+    seen.dedup();
+    assert!(seen.contains(&"pending".to_owned()), "never pending: {seen:?}");
+    assert!(seen.contains(&"firing".to_owned()), "never firing: {seen:?}");
+    let pending = seen.iter().position(|state| state == "pending");
+    let firing = seen.iter().position(|state| state == "firing");
+    assert!(pending < firing, "{seen:?}");
+    // The episode ended in the log: the alert resolves.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !prometheus.alert_states("MeshlogFailoverStarted", &service).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the alert never resolved");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(server.stop().success());
+}
+
+/// `rules` with every `for:` duration set to 3 s.
+fn with_short_for_durations(rules: &str) -> String {
+    rules
+        .lines()
+        .map(|line| match line.trim_start().strip_prefix("for: ") {
+            Some(_) => format!("{}for: 3s\n", &line[..line.len() - line.trim_start().len()]),
+            None => format!("{line}\n"),
+        })
+        .collect()
+}
