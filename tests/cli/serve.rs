@@ -132,6 +132,12 @@ fn status_codes_keep_the_acknowledgement_contract() {
     let rejects = server.request("POST", "/api/v1/query", &[auth], sql).json();
     assert_eq!(rejects.as_array().unwrap().len(), 1, "{rejects:?}");
     assert_eq!(server.request("POST", "/api/v1/query", &[], sql).status, 401);
+    // The metrics need the token too; the refused requests are among them.
+    assert_eq!(server.request("GET", "/metrics", &[], b"").status, 401);
+    let metrics = server.request("GET", "/metrics", &[auth], b"");
+    assert_eq!(metrics.status, 200);
+    let refused = "meshlog_http_requests_total{code=\"401\",route=\"/api/v1/logs\"} 2";
+    assert!(metrics.body.contains(refused), "{}", metrics.body);
     assert!(server.stop().success());
 }
 
