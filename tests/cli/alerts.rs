@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::serve_support::{Server, free_port, try_request};
+use super::prometheus_support::Prometheus;
+use super::serve_support::{Server, free_port};
 use super::support::{Value, meshlog_ok, scratch};
 
 fn promtool(args: &[&str], dir: &Path) {
@@ -53,59 +54,6 @@ fn every_alert_has_a_unit_test_and_a_runbook_section() {
         assert!(readme.contains(&format!("\n#### {alert}\n")), "{alert} has no runbook section");
         let anchor = format!("README.md#{}\n", alert.to_lowercase());
         assert!(rules.contains(&anchor), "{alert}'s runbook_url is not its README section");
-    }
-}
-
-/// A Prometheus server (Debian's package) for one test, stopped when dropped.
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Prometheus {
-    /// Starts Prometheus scraping `target` and evaluating `rules` every second.
-    fn start(dir: &Path, target: u16, rules: &str) -> Prometheus {
-        std::fs::write(dir.join("rules.yml"), rules).unwrap();
-        let config = format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             rule_files: [rules.yml]\n\
-             scrape_configs:\n  - job_name: meshlog\n    static_configs: [{{targets: [\"127.0.0.1:{target}\"]}}]\n"
-        );
-        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus (Debian package prometheus; scripts/test.sh installs it)");
-        Prometheus { child, port }
-    }
-
-    /// The state (`pending`, `firing`) of each active alert named `name` whose labels
-    /// include `service`.
-    fn alert_states(&self, name: &str, service: &str) -> Vec<String> {
-        let Ok(answer) = try_request(self.port, "GET", "/api/v1/alerts", &[], b"") else {
-            return Vec::new();
-        };
-        let Ok(alerts) = serde_json::from_str::<Value>(&answer.body) else { return Vec::new() };
-        let listed = alerts["data"]["alerts"].as_array().cloned().unwrap_or_default();
-        listed
-            .iter()
-            .filter(|alert| alert["labels"]["alertname"] == name)
-            .filter(|alert| alert["labels"]["service"] == service)
-            .map(|alert| alert["state"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

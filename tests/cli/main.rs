@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod alerts;
+mod dashboards;
 mod demo;
 mod envelopes;
 mod faults;
@@ -13,6 +14,7 @@ mod ingest;
 mod live_files;
 mod metrics;
 mod parse;
+mod prometheus_support;
 mod query;
 mod scenarios;
 mod scrape;

@@ -1,0 +1,105 @@
+//! `dashboards/*.json`: every Prometheus target of every panel, with Grafana's
+//! macros and template variables expanded as Grafana expands them, runs against a
+//! real Prometheus scraping a live `meshlog serve` (lines posted, some rejected,
+//! one scrape target up and one down) and returns series; each template variable's
+//! `label_values` query returns values.
+
+use std::path::Path;
+
+use super::prometheus_support::Prometheus;
+use super::scrape::{FAILOVER, admin_server, scrape_entry};
+use super::serve_support::{Server, line, write_config};
+use super::support::{Value, scratch};
+
+fn dashboards() -> Vec<(String, Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            found.push((name, serde_json::from_str(&text).unwrap()));
+        }
+    }
+    assert!(!found.is_empty(), "no dashboard");
+    found
+}
+
+/// `expr` as Grafana sends it with "All" selected in every variable, a 1 s scrape
+/// interval and a 1 m dashboard interval.
+fn expand(expr: &str, dashboard: &Value) -> String {
+    let mut expanded = expr
+        .replace("$__rate_interval", "1m")
+        .replace("$__interval", "15s")
+        .replace("$__range", "5m");
+    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        let name = variable["name"].as_str().unwrap();
+        let all = variable["allValue"].as_str().unwrap_or(".*");
+        expanded = expanded.replace(&format!("${{{name}}}"), all).replace(&format!("${name}"), all);
+    }
+    expanded
+}
+
+/// Every (panel title, expression) of the dashboard's Prometheus targets.
+fn prometheus_targets(dashboard: &Value) -> Vec<(String, String)> {
+    let mut targets = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let source = &target["datasource"]["type"];
+            let source = if source.is_null() { &panel["datasource"]["type"] } else { source };
+            if source == "prometheus" {
+                let title = panel["title"].as_str().unwrap().to_owned();
+                targets.push((title, target["expr"].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    targets
+}
+
+#[test]
+fn every_prometheus_panel_returns_series_from_a_live_server() {
+    let dir = scratch("dashboards-prometheus");
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", down.local_addr().unwrap());
+    drop(down);
+    let scrape = format!(
+        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
+        scrape_entry("gateway", &admin_server(&FAILOVER)),
+        scrape_entry("down", &down_url)
+    );
+    let (config, port) = write_config(&dir, "flush_interval = \"1s\"", &scrape);
+    let server = Server::start(&config, port);
+    let prometheus = Prometheus::start(&dir, port, "groups: []\n");
+    // Lines (and a reject) over a few seconds, so that every rate has points.
+    for round in 0..6 {
+        let mut lines: Vec<String> = (0..20).map(|n| line(&format!("dash-{round}-{n}"))).collect();
+        lines.push("not an access log line".into());
+        assert_eq!(server.post_lines(&lines, &[]).status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+    }
+    prometheus.wait_for_scrapes(5);
+    for (name, dashboard) in dashboards() {
+        for variable in dashboard["templating"]["list"].as_array().unwrap() {
+            let query = variable["definition"].as_str().unwrap();
+            let (label, metric) = query
+                .strip_prefix("label_values(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|args| args.split_once(", "))
+                .map(|(metric, label)| (label, metric))
+                .unwrap_or_else(|| panic!("{name}: unsupported variable query {query}"));
+            let values = prometheus.label_values(label, metric);
+            assert!(!values["data"].as_array().unwrap().is_empty(), "{name}: {query}: {values}");
+        }
+        let targets = prometheus_targets(&dashboard);
+        assert!(!targets.is_empty(), "{name}: no Prometheus target");
+        for (title, expr) in targets {
+            let promql = expand(&expr, &dashboard);
+            let answer = prometheus.query(&promql);
+            assert_eq!(answer["status"], "success", "{name} / {title}: {promql}: {answer}");
+            let series = answer["data"]["result"].as_array().unwrap();
+            assert!(!series.is_empty(), "{name} / {title}: {promql} returned no series");
+        }
+    }
+    assert!(server.stop().success());
+}
