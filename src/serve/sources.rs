@@ -59,12 +59,13 @@ pub struct SourceContext<'a> {
 /// A source at work.
 pub struct RunningSource {
     kind: &'static str,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    task: SourceTask,
 }
 
 impl SourceConfig {
-    /// Every source `serve` and `scrape` configure: the HTTP sink first, then the
-    /// followed files, then the scrape targets (when there are any).
+    /// Every source the config gives: the HTTP sink (`[server]`) first, then the
+    /// followed files (`[[sources]]`), then the scrape targets (`[[scrape]]`, when
+    /// there are any).
     pub fn all(serve: &ServeSettings, scrape: &[ScrapeTarget]) -> Vec<SourceConfig> {
         let http =
             HttpSourceConfig { listen: serve.listen, shutdown_timeout: serve.shutdown_timeout };
@@ -95,6 +96,7 @@ impl RunningSource {
     }
 }
 
+/// A source's task: done once it has finished what it held after the stop signal.
 type SourceTask = tokio::task::JoinHandle<Result<(), ServeError>>;
 
 /// Binds the address (so a taken one fails the start), then serves until stopped,
