@@ -3,12 +3,15 @@
 //! on the series its test feeds and stays silent before. End to end, a real
 //! Prometheus (Debian's package) scraping a live `meshlog serve` fed a simulated
 //! failover through the HTTP sink sees the failover alert go pending, fire, and
-//! resolve once the episode ends.
+//! resolve once the episode ends; then every dashboard panel is asked over that run
+//! ([`super::dashboards`]).
 
 use std::path::Path;
 use std::process::Command;
 
-use super::prometheus_support::Prometheus;
+use super::dashboards::check_every_panel;
+use super::prometheus_support::{Prometheus, unix_now};
+use super::scrape::{FAILOVER, admin_server, scrape_entry};
 use super::serve_support::{Server, free_port};
 use super::support::{Value, meshlog_ok, scratch};
 
@@ -66,7 +69,7 @@ fn log_second(line: &str) -> u64 {
 }
 
 #[test]
-fn a_simulated_failover_fires_the_alert_in_a_real_prometheus_and_resolves() {
+fn a_simulated_failover_fires_the_alert_and_fills_every_dashboard_panel() {
     let dir = scratch("alert-fires");
     let sim = dir.join("sim");
     meshlog_ok(&["simulate", "--out-dir", sim.to_str().unwrap(), "--minutes", "8", "--rate", "60"]);
@@ -83,9 +86,18 @@ fn a_simulated_failover_fires_the_alert_in_a_real_prometheus_and_resolves() {
         .collect();
     let port = free_port();
     let config = dir.join("mesh.toml");
+    // Admin scrape targets for the endpoint panels: one answering, one down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", down.local_addr().unwrap());
+    drop(down);
+    let scrape = format!(
+        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
+        scrape_entry("gateway", &admin_server(&FAILOVER)),
+        scrape_entry("down", &down_url)
+    );
     std::fs::write(
         &config,
-        format!("data_dir = \"data\"\n{mesh}\n[server]\nlisten = \"127.0.0.1:{port}\"\nflush_interval = \"1s\"\n"),
+        format!("data_dir = \"data\"\n{mesh}\n[server]\nlisten = \"127.0.0.1:{port}\"\nflush_interval = \"1s\"\n{scrape}"),
     )
     .unwrap();
     let server = Server::start(&config, port);
@@ -98,11 +110,13 @@ fn a_simulated_failover_fires_the_alert_in_a_real_prometheus_and_resolves() {
     let lines: Vec<String> = log.lines().map(str::to_owned).collect();
     let mut seen: Vec<String> = Vec::new();
     let started = std::time::Instant::now();
+    let started_unix = unix_now();
     let mut next = 0;
     for (step, until) in (3..=8 * 60 + 3).step_by(3).enumerate() {
-        let batch: Vec<String> =
+        let mut batch: Vec<String> =
             lines[next..].iter().take_while(|line| log_second(line) < until).cloned().collect();
         next += batch.len();
+        batch.push("a line cut short by a shipper".into());
         if !batch.is_empty() {
             assert_eq!(server.post_lines(&batch, &[]).status, 200);
         }
@@ -123,6 +137,8 @@ fn a_simulated_failover_fires_the_alert_in_a_real_prometheus_and_resolves() {
         assert!(std::time::Instant::now() < deadline, "the alert never resolved");
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
+    // Every dashboard panel has data over the run, as Grafana would show it.
+    check_every_panel(&prometheus, started_unix, unix_now());
     assert!(server.stop().success());
 }
 

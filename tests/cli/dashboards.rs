@@ -1,15 +1,15 @@
 //! `dashboards/*.json`: every Prometheus target of every panel, with Grafana's
-//! macros and template variables expanded as Grafana expands them, runs against a
-//! real Prometheus scraping a live `meshlog serve` (lines posted, some rejected,
-//! one scrape target up and one down) and returns series; each template variable's
-//! `label_values` query returns values.
+//! macros and template variables expanded as Grafana expands them, asked as a
+//! range query of a real Prometheus scraping a live `meshlog serve`, returns
+//! series; each template variable's `label_values` query returns values. The live
+//! server is the one of the end-to-end alert test (`alerts.rs`): a simulated
+//! failover fed through the HTTP sink, some lines rejected, one scrape target up
+//! and one down.
 
 use std::path::Path;
 
 use super::prometheus_support::Prometheus;
-use super::scrape::{FAILOVER, admin_server, scrape_entry};
-use super::serve_support::{Server, line, write_config};
-use super::support::{Value, scratch};
+use super::support::Value;
 
 fn dashboards() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
@@ -57,35 +57,16 @@ fn prometheus_targets(dashboard: &Value) -> Vec<(String, String)> {
     targets
 }
 
-#[test]
-fn every_prometheus_panel_returns_series_from_a_live_server() {
-    let dir = scratch("dashboards-prometheus");
-    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down_url = format!("http://{}", down.local_addr().unwrap());
-    drop(down);
-    let scrape = format!(
-        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
-        scrape_entry("gateway", &admin_server(&FAILOVER)),
-        scrape_entry("down", &down_url)
-    );
-    let (config, port) = write_config(&dir, "flush_interval = \"1s\"", &scrape);
-    let server = Server::start(&config, port);
-    let prometheus = Prometheus::start(&dir, port, "groups: []\n");
-    // Lines (and a reject) over a few seconds, so that every rate has points.
-    for round in 0..6 {
-        let mut lines: Vec<String> = (0..20).map(|n| line(&format!("dash-{round}-{n}"))).collect();
-        lines.push("not an access log line".into());
-        assert_eq!(server.post_lines(&lines, &[]).status, 200);
-        std::thread::sleep(std::time::Duration::from_millis(700));
-    }
-    prometheus.wait_for_scrapes(5);
+/// Every dashboard's template variables return values, and every Prometheus panel
+/// target, asked as Grafana asks for a panel over `start..end`, returns series.
+pub fn check_every_panel(prometheus: &Prometheus, start: f64, end: f64) {
     for (name, dashboard) in dashboards() {
         for variable in dashboard["templating"]["list"].as_array().unwrap() {
-            let query = variable["definition"].as_str().unwrap();
+            let query = expand(variable["definition"].as_str().unwrap(), &dashboard);
             let (label, metric) = query
                 .strip_prefix("label_values(")
                 .and_then(|rest| rest.strip_suffix(')'))
-                .and_then(|args| args.split_once(", "))
+                .and_then(|args| args.rsplit_once(", "))
                 .map(|(metric, label)| (label, metric))
                 .unwrap_or_else(|| panic!("{name}: unsupported variable query {query}"));
             let values = prometheus.label_values(label, metric);
@@ -95,11 +76,10 @@ fn every_prometheus_panel_returns_series_from_a_live_server() {
         assert!(!targets.is_empty(), "{name}: no Prometheus target");
         for (title, expr) in targets {
             let promql = expand(&expr, &dashboard);
-            let answer = prometheus.query(&promql);
+            let answer = prometheus.query_range(&promql, start, end);
             assert_eq!(answer["status"], "success", "{name} / {title}: {promql}: {answer}");
             let series = answer["data"]["result"].as_array().unwrap();
             assert!(!series.is_empty(), "{name} / {title}: {promql} returned no series");
         }
     }
-    assert!(server.stop().success());
 }

@@ -62,11 +62,13 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
-    /// The answer of an instant query (`/api/v1/query`), once Prometheus answers.
-    pub fn query(&self, promql: &str) -> Value {
-        let body = format!("query={}", percent_encode(promql));
+    /// The answer of a range query (`/api/v1/query_range`, a 1 s step), as Grafana
+    /// asks for a time-series panel.
+    pub fn query_range(&self, promql: &str, start: f64, end: f64) -> Value {
+        let body = format!("query={}&start={start:.3}&end={end:.3}&step=1", percent_encode(promql));
         let headers = [("Content-Type", "application/x-www-form-urlencoded")];
-        let answer = try_request(self.port, "POST", "/api/v1/query", &headers, body.as_bytes())
+        let path = "/api/v1/query_range";
+        let answer = try_request(self.port, "POST", path, &headers, body.as_bytes())
             .unwrap_or_else(|error| panic!("prometheus: {error}"));
         serde_json::from_str(&answer.body).unwrap_or_else(|_| panic!("{promql}: {answer:?}"))
     }
@@ -76,32 +78,6 @@ impl Prometheus {
         let path = format!("/api/v1/label/{name}/values?match[]={}", percent_encode(metric));
         let answer = try_request(self.port, "GET", &path, &[], b"").unwrap();
         serde_json::from_str(&answer.body).unwrap()
-    }
-
-    /// Waits until Prometheus has scraped meshlog `scrapes` times (so that rates over
-    /// a minute have points).
-    pub fn wait_for_scrapes(&self, scrapes: u32) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let promql = "count_over_time(up{job=\"meshlog\"}[1m])";
-        loop {
-            let ready =
-                try_request(self.port, "GET", "/-/ready", &[], b"").is_ok_and(|a| a.status == 200);
-            let count = if ready {
-                self.query(promql)["data"]["result"][0]["value"][1]
-                    .as_str()
-                    .and_then(|n| n.parse::<u32>().ok())
-            } else {
-                None
-            };
-            if count.is_some_and(|count| count >= scrapes) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "prometheus never scraped meshlog {scrapes} times"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
     }
 }
 
@@ -115,4 +91,9 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+/// Now, in Unix seconds (for range queries).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
 }
