@@ -3,11 +3,12 @@
 //! PRODUCT.md §5 asks — source cluster, service, dst_cluster, locality, code class,
 //! response flag, Envoy cluster, health, reporting source, reject reason, scrape
 //! target, HTTP route — never a request, a path or a pod IP. Three owners feed
-//! them: the pipeline's stages ([`traffic`]: the request rows of each batch on its
-//! way to a commit, the open failover episodes, the endpoints of admin snapshots),
-//! the server (lines stored and rejected once durable, HTTP answers, the queue, the
-//! WAL, commits and compactions) and the scraper (failures and reachability per
-//! target). The process's own `process_*` metrics (CPU, memory, files) come with them.
+//! them: the pipeline's stages (as each batch reaches the failover detector: the
+//! open episodes; the endpoints of admin snapshots), the server (the traffic of
+//! the request rows and the lines stored and rejected, counted by the WAL's writer
+//! once durable; HTTP answers, the queue, the WAL, commits and compactions) and the
+//! scraper (failures and reachability per target). The process's own `process_*`
+//! metrics (CPU, memory, files) come with them.
 
 pub mod traffic;
 
@@ -22,6 +23,9 @@ const LATENCY_BUCKETS: [f64; 14] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Commit and compaction durations in seconds.
 const WORK_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Log times this far past the wall clock are a skewed clock, not freshness.
+const FUTURE_TOLERANCE_S: f64 = 300.0;
 
 /// Every metric `meshlog serve` exposes.
 pub struct Metrics {
@@ -219,7 +223,7 @@ impl Metrics {
                 &registry,
                 Gauge::new(
                     "meshlog_newest_committed_row_timestamp_seconds",
-                    "Log time of the newest request row committed (Unix time); time() minus it is the freshness lag.",
+                    "Log time of the newest request row committed since the start (Unix time; 0 before the first); time() minus it is the freshness lag.",
                 )?,
             )?,
             scrape_failures: register(
@@ -244,6 +248,13 @@ impl Metrics {
             )?,
             registry,
         };
+        // Present at 0 from the start, so that "nothing stored since the start" shows
+        // (and alerts) instead of being absent.
+        for source in ["http", "file"] {
+            for outcome in ["stored", "rejected"] {
+                metrics.lines.with_label_values(&[source, outcome]);
+            }
+        }
         metrics.register_process()?;
         Ok(metrics)
     }
@@ -258,17 +269,19 @@ impl Metrics {
         Ok(())
     }
 
-    /// A commit that took `took` to publish, whose newest request row (if any) is of
-    /// log time `newest_row` (µs).
+    /// A commit that took `took` to publish, whose newest request row (if it held
+    /// any) is of log time `newest_row` (µs). Only commits of requests move the
+    /// freshness gauges (not those of snapshots or compactions), and a row stamped
+    /// in the future (a skewed clock) does not.
     pub fn committed(&self, took: std::time::Duration, newest_row: Option<i64>) {
         self.commit_duration.observe(took.as_secs_f64());
+        let Some(micros) = newest_row else { return };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        self.last_commit.set(now.map_or(0.0, |now| now.as_secs_f64()));
-        if let Some(micros) = newest_row {
-            let seconds = micros as f64 / 1e6;
-            if seconds > self.newest_committed_row.get() {
-                self.newest_committed_row.set(seconds);
-            }
+        let now = now.map_or(0.0, |now| now.as_secs_f64());
+        self.last_commit.set(now);
+        let seconds = micros as f64 / 1e6;
+        if seconds > self.newest_committed_row.get() && seconds <= now + FUTURE_TOLERANCE_S {
+            self.newest_committed_row.set(seconds);
         }
     }
 

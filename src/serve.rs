@@ -147,13 +147,14 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         .spawn(move || pipeline.run())
         .map_err(|source| ServeError::Start { what: "the pipeline thread", source })?;
     let max_fresh_rows = options.serve.flush_rows.saturating_mul(FRESH_ROWS_PER_FLUSH);
-    let wal_failed = Arc::new(tokio::sync::Notify::new());
+    // Told when the WAL's writer or the pipeline fails: the server then stops.
+    let failed = Arc::new(tokio::sync::Notify::new());
     let shared = SinkShared {
         fresh: fresh.clone(),
         batches: remembered.clone(),
         max_fresh_rows,
         metrics: metrics.clone(),
-        failed: wal_failed.clone(),
+        failed: failed.clone(),
     };
     let (sink, writer) = Sink::start(wal, shared)
         .map_err(|source| ServeError::Start { what: "the WAL thread", source })?;
@@ -166,8 +167,13 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
         metrics: Some(metrics.clone()),
     };
     let stop_compacting = compactor.stop.clone();
-    let flusher =
-        Flusher { fresh: fresh.clone(), input: input.clone(), remembered, options: &options };
+    let flusher = Flusher {
+        fresh: fresh.clone(),
+        input: input.clone(),
+        remembered,
+        options: &options,
+        failed: failed.clone(),
+    };
     let served = std::thread::scope(|scope| {
         let flushing = scope.spawn(|| flusher.run());
         let compacting = scope.spawn(|| compactor.run());
@@ -186,7 +192,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
             metrics: metrics.clone(),
             queue: input.watch(),
         };
-        let served = serve_until_stopped(&options, state, input, follow_start, &wal_failed);
+        let served = serve_until_stopped(&options, state, input, follow_start, &failed);
         // The HTTP side is done: the WAL thread ends once its queue is empty, then
         // the flusher hands everything over and lets go of the pipeline.
         let written = writer.join().map_err(|_| ServeError::Panicked("WAL"));
@@ -222,7 +228,7 @@ fn serve_until_stopped(
     state: AppState,
     input: PipelineInput,
     follow_start: follow::StartPositions,
-    wal_failed: &tokio::sync::Notify,
+    failed: &tokio::sync::Notify,
 ) -> Result<(), ServeError> {
     // Parsing runs on the blocking threads: a few of them keep both cores busy, and
     // fewer threads mean fewer allocator arenas holding memory.
@@ -243,16 +249,18 @@ fn serve_until_stopped(
             positions: &follow_start,
             stop,
         };
-        let mut running = Vec::new();
+        let mut built = Vec::new();
         for source in SourceConfig::all(&options.serve, &options.scrape) {
-            running.push(source.start(&context).await?);
+            built.push(source.build(&context).await?);
         }
         // The sources hold the pipeline's queue from here on.
+        let stop = context.stop.clone();
         drop(context);
+        let running: Vec<_> = built.into_iter().map(|source| source.spawn(&stop)).collect();
         state.ready.store(true, Ordering::Release);
         let signal = tokio::select! {
             signal = crate::shutdown::stop_signal() => signal,
-            () = wal_failed.notified() => "the write-ahead log failed",
+            () = failed.notified() => "the write-ahead log or the pipeline failed",
         };
         tracing::info!(signal, "stopping: finishing requests under way, then committing");
         state.ready.store(false, Ordering::Release);
@@ -270,6 +278,8 @@ struct Flusher<'o> {
     input: PipelineInput,
     remembered: Arc<Mutex<RememberedBatches>>,
     options: &'o ServeOptions,
+    /// Told if the pipeline stops taking batches (it failed).
+    failed: Arc<tokio::sync::Notify>,
 }
 
 impl Flusher<'_> {
@@ -278,7 +288,10 @@ impl Flusher<'_> {
         while let Some(handover) = self.fresh.wait_due(rows, age) {
             let batch = self.batch(handover)?;
             if self.input.send_blocking(batch).is_err() {
-                // The pipeline failed: its own error is the one reported.
+                // The pipeline failed (its own error is the one reported): stop the
+                // server, which then is not ready.
+                tracing::error!("the pipeline stopped; stopping");
+                self.failed.notify_one();
                 break;
             }
         }

@@ -12,6 +12,8 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use arrow::error::ArrowError;
 
 use super::Metrics;
+use meshlog_parsers::ResponseFlags;
+
 use crate::analytics::failover::Episode;
 use crate::fast_hash::FastMap;
 use crate::process::observations::Strings;
@@ -88,11 +90,20 @@ pub fn count_requests(metrics: &Metrics, requests: &RecordBatch) -> Result<(), A
         metrics.requests.with_label_values(&labels).inc_by(count);
     }
     for ([cluster, service, flags], count) in by_flags {
-        for flag in flags.split(',').map(str::trim).filter(|flag| !flag.is_empty()) {
+        for flag in flag_labels(flags) {
             metrics.response_flags.with_label_values(&[cluster, service, flag]).inc_by(count);
         }
     }
     Ok(())
+}
+
+/// The `flag` labels of a `response_flags` value: each known Envoy flag by its
+/// short name (long names too: `NoHealthyUpstream` is `UH`), and `other` once for
+/// anything else (a custom field, a format mismatch), so the label stays bounded.
+fn flag_labels(flags: &str) -> impl Iterator<Item = &'static str> {
+    let known = ResponseFlags::parse(flags).names();
+    let other = ResponseFlags::unknown(flags).next().map(|_| "other");
+    known.chain(other)
 }
 
 /// Adds a durable `rejects` batch to the reject counters of `source`.
@@ -167,65 +178,87 @@ fn key(episode: &Episode) -> EpisodeKey {
     (episode.source_cluster.clone(), episode.service.clone(), episode.started_at_micros)
 }
 
-/// `meshlog_endpoint_hosts`: per source cluster, the series its last snapshot gave.
+/// The hosts of one snapshot (or of a source cluster), by Envoy cluster, health and
+/// priority.
+type HostsByLabels = HashMap<[String; 3], HashSet<String>>;
+
+/// `meshlog_endpoint_hosts`: each proxy's last snapshot, and the series shown per
+/// source cluster (the union of its proxies' last snapshots, so that proxies
+/// scraped in different rounds, or one failing, do not make the series flap).
 #[derive(Default)]
 pub struct EndpointGauges {
-    series: HashMap<String, HashSet<[String; 3]>>,
+    by_proxy: HashMap<(String, String), HostsByLabels>,
+    shown: HashMap<String, HashSet<[String; 3]>>,
 }
 
 impl EndpointGauges {
-    /// Shows the endpoints of an `endpoint_stats` batch: for each source cluster in
-    /// it, the distinct hosts by Envoy cluster, health and priority, replacing what
-    /// its last snapshot showed.
+    /// Takes the snapshots of an `endpoint_stats` batch as each proxy's last, and
+    /// shows, for each source cluster they are of, the distinct hosts by Envoy
+    /// cluster, health and priority over all its proxies.
     pub fn update(&mut self, metrics: &Metrics, endpoints: &RecordBatch) -> Result<(), ArrowError> {
-        let source_cluster = strings(endpoints, "source_cluster")?;
-        let envoy_cluster = strings(endpoints, "envoy_cluster")?;
-        let host = strings(endpoints, "host")?;
-        let healthy = column(endpoints, "healthy")?.as_boolean_opt();
-        let priority = column(endpoints, "priority")?.as_primitive_opt::<Int32Type>();
-        let mut hosts: HashMap<&str, HashMap<[String; 3], HashSet<&str>>> = HashMap::new();
-        for row in 0..endpoints.num_rows() {
-            let health = match healthy.filter(|column| column.is_valid(row)) {
-                Some(column) if column.value(row) => "healthy",
-                Some(_) => "unhealthy",
-                None => UNKNOWN,
-            };
-            let priority = priority
-                .and_then(|column| column.is_valid(row).then(|| column.value(row).to_string()));
-            let labels = [
-                envoy_cluster.value(row).unwrap_or(UNKNOWN).to_owned(),
-                health.to_owned(),
-                priority.unwrap_or_else(|| UNKNOWN.to_owned()),
-            ];
-            let cluster = source_cluster.value(row).unwrap_or(UNKNOWN);
-            let host = host.value(row).unwrap_or(UNKNOWN);
-            hosts.entry(cluster).or_default().entry(labels).or_default().insert(host);
-        }
-        for (cluster, by_labels) in hosts {
-            self.replace(metrics, cluster, by_labels);
+        let snapshots = snapshots(endpoints)?;
+        let clusters: HashSet<String> =
+            snapshots.keys().map(|(cluster, _)| cluster.clone()).collect();
+        self.by_proxy.extend(snapshots);
+        for cluster in clusters {
+            self.show(metrics, &cluster);
         }
         Ok(())
     }
 
-    fn replace(
-        &mut self,
-        metrics: &Metrics,
-        cluster: &str,
-        by_labels: HashMap<[String; 3], HashSet<&str>>,
-    ) {
-        let shown = self.series.entry(cluster.to_owned()).or_default();
+    fn show(&mut self, metrics: &Metrics, cluster: &str) {
+        let mut hosts: HashMap<&[String; 3], HashSet<&str>> = HashMap::new();
+        let proxies = self.by_proxy.iter().filter(|((of, _), _)| of == cluster);
+        for (labels, found) in proxies.flat_map(|(_, by_labels)| by_labels) {
+            hosts.entry(labels).or_default().extend(found.iter().map(String::as_str));
+        }
+        let shown = self.shown.entry(cluster.to_owned()).or_default();
         for [envoy_cluster, health, priority] in shown.iter() {
-            if !by_labels.contains_key(&[envoy_cluster.clone(), health.clone(), priority.clone()]) {
+            if !hosts.contains_key(&[envoy_cluster.clone(), health.clone(), priority.clone()]) {
                 let labels = [cluster, envoy_cluster, health, priority];
                 let _ = metrics.endpoint_hosts.remove_label_values(&labels);
             }
         }
-        for ([envoy_cluster, health, priority], hosts) in &by_labels {
+        for ([envoy_cluster, health, priority], found) in &hosts {
             let labels = [cluster, envoy_cluster, health, priority];
-            metrics.endpoint_hosts.with_label_values(&labels).set(hosts.len() as i64);
+            metrics.endpoint_hosts.with_label_values(&labels).set(found.len() as i64);
         }
-        *shown = by_labels.into_keys().collect();
+        *shown = hosts.into_keys().cloned().collect();
     }
+}
+
+/// The hosts each (source cluster, proxy) of an `endpoint_stats` batch reported.
+fn snapshots(
+    endpoints: &RecordBatch,
+) -> Result<HashMap<(String, String), HostsByLabels>, ArrowError> {
+    let source_cluster = strings(endpoints, "source_cluster")?;
+    let proxy = strings(endpoints, "proxy")?;
+    let envoy_cluster = strings(endpoints, "envoy_cluster")?;
+    let host = strings(endpoints, "host")?;
+    let healthy = column(endpoints, "healthy")?.as_boolean_opt();
+    let priority = column(endpoints, "priority")?.as_primitive_opt::<Int32Type>();
+    let mut found: HashMap<(String, String), HostsByLabels> = HashMap::new();
+    for row in 0..endpoints.num_rows() {
+        let health = match healthy.filter(|column| column.is_valid(row)) {
+            Some(column) if column.value(row) => "healthy",
+            Some(_) => "unhealthy",
+            None => UNKNOWN,
+        };
+        let priority =
+            priority.and_then(|column| column.is_valid(row).then(|| column.value(row).to_string()));
+        let labels = [
+            envoy_cluster.value(row).unwrap_or(UNKNOWN).to_owned(),
+            health.to_owned(),
+            priority.unwrap_or_else(|| UNKNOWN.to_owned()),
+        ];
+        let snapshot = (
+            source_cluster.value(row).unwrap_or(UNKNOWN).to_owned(),
+            proxy.value(row).unwrap_or(UNKNOWN).to_owned(),
+        );
+        let hosts = found.entry(snapshot).or_default().entry(labels).or_default();
+        hosts.insert(host.value(row).unwrap_or(UNKNOWN).to_owned());
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -259,7 +292,7 @@ mod tests {
             ("service", text(&[Some("reviews"), Some("reviews"), None])),
             ("dst_cluster", text(&[Some("cluster2"), Some("cluster1"), None])),
             ("locality", text(&[Some("cross_cluster"), Some("local"), Some("unknown")])),
-            ("response_flags", text(&[Some("-"), Some("UH,URX"), Some("NR")])),
+            ("response_flags", text(&[Some("-"), Some("UH,URX"), Some("NoRouteFound,X9")])),
             ("via_gateway", Arc::new(BooleanArray::from(vec![true, false, false])) as ArrayRef),
             ("response_code", Arc::new(Int32Array::from(vec![Some(200), Some(503), None]))),
             ("duration_ms", Arc::new(Int64Array::from(vec![Some(12), Some(3000), None]))),
@@ -274,10 +307,12 @@ mod tests {
         assert_eq!(value(&metrics, "meshlog_requests_total", &failed), Some(2.0));
         let unnamed = [("service", "unknown"), ("code_class", "none")];
         assert_eq!(value(&metrics, "meshlog_requests_total", &unnamed), Some(2.0));
-        for flag in ["UH", "URX", "NR"] {
+        for flag in ["UH", "URX", "NR", "other"] {
             let labels = [("flag", flag)];
             assert_eq!(value(&metrics, "meshlog_response_flags_total", &labels), Some(2.0));
         }
+        let unknown = [("flag", "X9")];
+        assert_eq!(value(&metrics, "meshlog_response_flags_total", &unknown), None, "bounded");
         assert_eq!(value(&metrics, "meshlog_response_flags_total", &[("flag", "-")]), None);
         let slow = [("locality", "local"), ("le", "2.5")];
         assert_eq!(value(&metrics, "meshlog_request_duration_seconds_bucket", &slow), Some(0.0));
@@ -326,10 +361,11 @@ mod tests {
         assert_eq!(value(&metrics, "meshlog_failovers_started_total", &started), Some(1.0));
     }
 
-    fn endpoints(rows: &[(&str, bool, i32)]) -> RecordBatch {
+    fn endpoints(proxy: &str, rows: &[(&str, bool, i32)]) -> RecordBatch {
         let column = |values: Vec<Option<&str>>| text(&values);
         RecordBatch::try_from_iter([
             ("source_cluster", column(rows.iter().map(|_| Some("cluster1")).collect())),
+            ("proxy", column(rows.iter().map(|_| Some(proxy)).collect())),
             (
                 "envoy_cluster",
                 column(rows.iter().map(|_| Some("outbound|9080||reviews")).collect()),
@@ -353,19 +389,22 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         let mut gauges = EndpointGauges::default();
         // Two proxies see the same healthy local host: it counts once.
-        let first = endpoints(&[
-            ("10.0.0.1:9080", true, 0),
-            ("10.0.0.1:9080", true, 0),
-            ("10.1.0.1:15443", true, 1),
-        ]);
-        gauges.update(&metrics, &first).unwrap();
+        let local = ("10.0.0.1:9080", true, 0);
+        let remote = ("10.1.0.1:15443", true, 1);
+        gauges.update(&metrics, &endpoints("gateway-a", &[local, remote])).unwrap();
+        gauges.update(&metrics, &endpoints("gateway-b", &[local])).unwrap();
         let local_healthy = [("health", "healthy"), ("priority", "0")];
         assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), Some(1.0));
-        // The local host fails its checks: the healthy series is gone, not stale.
-        gauges.update(&metrics, &endpoints(&[("10.0.0.1:9080", false, 0)])).unwrap();
+        let remote_healthy = [("priority", "1")];
+        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &remote_healthy), Some(1.0));
+        // The local host fails its checks, as each proxy's next snapshot says in
+        // turn: the healthy series is gone once no proxy sees it healthy.
+        let failed = ("10.0.0.1:9080", false, 0);
+        gauges.update(&metrics, &endpoints("gateway-a", &[failed])).unwrap();
+        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), Some(1.0), "b's");
+        gauges.update(&metrics, &endpoints("gateway-b", &[failed])).unwrap();
         assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), None);
-        let remote = [("priority", "1")];
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &remote), None);
+        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &remote_healthy), None);
         let failing = [("health", "unhealthy"), ("priority", "0")];
         assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &failing), Some(1.0));
     }

@@ -191,7 +191,7 @@ impl Scraper {
         self.report.targets[index].failures += 1;
         tracing::warn!(
             target = %self.targets[index].name,
-            reason = %reasons.join("; "),
+            reason = ?reasons.join("; "),
             next_try_s = delay.as_secs_f64(),
             failed_in_a_row = failures,
             "scrape failed",

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::fresh::Fresh;
 use super::sink::{Parsed, Sink};
-use crate::config::Settings;
+use super::sources::SourceContext;
 use crate::config::server::FileSourceConfig;
 use crate::ingest::IngestError;
 use crate::ingest::source::{LIVE_WITHIN, OpenedSource, open_file};
@@ -84,6 +84,7 @@ pub struct Follower {
     poll: Duration,
     fresh: Arc<Fresh>,
     sink: Sink,
+    stop: watch::Receiver<bool>,
     /// The WAL's writer stopped: nothing more can be stored.
     stopped: bool,
     positions: CommitLog,
@@ -93,15 +94,12 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// The follower of `source`'s files, from the committed `start` positions.
+    /// The follower of `source`'s files, from the positions the context starts at.
     pub fn new(
         source: &FileSourceConfig,
-        settings: &Settings,
-        fresh: Arc<Fresh>,
-        sink: Sink,
-        max_rows: usize,
-        start: &StartPositions,
+        context: &SourceContext<'_>,
     ) -> Result<Follower, FollowError> {
+        let settings = context.settings;
         let format = source.format.clone().unwrap_or_else(|| "auto".to_owned());
         if meshlog_parsers::LineParser::new(&format).is_err() {
             return Err(FollowError::Format { spec: format });
@@ -119,25 +117,32 @@ impl Follower {
             cluster: cluster.or_else(|| settings.source_cluster.clone()),
             topology: settings.topology.clone(),
             poll: source.poll_ms.map_or(DEFAULT_POLL, |ms| Duration::from_millis(ms.max(10))),
-            fresh,
-            sink,
+            fresh: context.fresh.clone(),
+            sink: context.app.sink.clone(),
+            stop: context.stop.clone(),
             stopped: false,
-            positions: CommitLog::positions_only(start.0.clone()),
+            positions: CommitLog::positions_only(context.positions.0.clone()),
             files: HashMap::new(),
-            max_rows,
+            max_rows: context.max_fresh_rows,
         })
     }
 
-    /// Polls until `stop`, then once more. Blocks: run it on a blocking thread.
-    pub fn run(mut self, stop: &watch::Receiver<bool>) {
+    /// Polls until the stop signal (or until the server that would send it is gone),
+    /// then once more. Blocks: run it on a thread of its own.
+    pub fn run(mut self) {
         loop {
-            let stopping = *stop.borrow();
+            let stopping = self.stopping();
             self.poll_once();
             if stopping || self.stopped {
                 return;
             }
             std::thread::sleep(self.poll);
         }
+    }
+
+    /// The server is stopping, or gone without saying so (it failed to start).
+    fn stopping(&self) -> bool {
+        *self.stop.borrow() || self.stop.has_changed().is_err()
     }
 
     fn poll_once(&mut self) {
@@ -229,6 +234,10 @@ impl Follower {
         let mut before = reader.position();
         while !reader.finished && !self.stopped {
             while self.fresh.rows() >= self.max_rows {
+                if self.stopping() {
+                    // What is not read now is read after the restart.
+                    return Ok(false);
+                }
                 std::thread::sleep(self.poll);
             }
             reader.read_slice(&mut processor, None, SLICE_LINES, None)?;

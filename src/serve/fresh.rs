@@ -170,8 +170,12 @@ fn take_handover(state: &mut State) -> Handover {
         handover.requests.push(part.requests.clone());
         handover.rejects.push(part.rejects.clone());
         state.wal_handed = state.wal_handed.max(part.wal_seq);
+        // One position per file, by identity: after a rotation the old file and the
+        // new one have the same path, and each needs its own.
         for position in &part.files {
-            files.insert(position.path.clone(), position.clone());
+            let identity = &position.identity;
+            let key = (identity.device, identity.inode, identity.fingerprint);
+            files.insert(key, position.clone());
         }
     }
     handover.checkpoints = files.into_values().map(Checkpoint::File).collect();

@@ -1,6 +1,7 @@
-//! The HTTP sink's writer: one thread takes the parsed batches of every request,
-//! appends each to the WAL, makes the whole group durable with one fsync, then
-//! holds the rows in [`Fresh`] and tells each request it is stored. A batch whose
+//! The write-ahead log's writer: one thread takes the parsed batches of every HTTP
+//! request and every read of a followed file, appends each to the WAL, makes the
+//! whole group durable with one fsync, then holds the rows in [`Fresh`], tells each
+//! request it is stored, and counts them in the metrics. A batch whose
 //! id is remembered is not stored again: its request gets the first answer. The
 //! queue in front of the thread is bounded, and so are the rows held in memory:
 //! past either, [`Sink::try_submit`] says [`Refused::Busy`] (the client gets 503 and
@@ -176,36 +177,47 @@ impl Writer {
             }
         }
         self.wal.sync()?;
+        // Counted once every request of the group is answered: off the ack path.
+        let mut stored = Vec::with_capacity(appended.len());
         for Appended { seq, submission } in appended {
             let Submission { batch_id, parsed, files, reply } = submission;
             let outcome = BatchOutcome { accepted: parsed.accepted, rejected: parsed.rejected };
             if let Some(id) = batch_id {
                 self.batches.lock().unwrap_or_else(PoisonError::into_inner).insert(id, outcome);
             }
-            self.count(&parsed, files.is_empty());
+            let source = if files.is_empty() { "http" } else { "file" };
             let part = FreshPart {
                 wal_seq: seq,
                 requests: parsed.requests,
                 rejects: parsed.rejects,
                 files,
             };
+            stored.push((source, outcome, part.requests.clone(), part.rejects.clone()));
             self.fresh.push(part);
             let _ = reply.send(Receipt { outcome, duplicate: false });
         }
         for (reply, outcome) in duplicates {
             let _ = reply.send(Receipt { outcome, duplicate: true });
         }
+        for (source, outcome, requests, rejects) in stored {
+            self.count(source, outcome, &requests, &rejects);
+        }
         Ok(())
     }
 
-    /// Counts a durable batch's lines in the metrics (`http` or `file`).
-    fn count(&self, parsed: &Parsed, from_http: bool) {
-        let source = if from_http { "http" } else { "file" };
+    /// Counts a durable batch's lines in the metrics, by its `source` kind.
+    fn count(
+        &self,
+        source: &str,
+        outcome: BatchOutcome,
+        requests: &RecordBatch,
+        rejects: &RecordBatch,
+    ) {
         let lines = &self.metrics.lines;
-        lines.with_label_values(&[source, "stored"]).inc_by(parsed.accepted);
-        lines.with_label_values(&[source, "rejected"]).inc_by(parsed.rejected);
-        let counted = traffic::count_requests(&self.metrics, &parsed.requests)
-            .and_then(|()| traffic::count_rejects(&self.metrics, source, &parsed.rejects));
+        lines.with_label_values(&[source, "stored"]).inc_by(outcome.accepted);
+        lines.with_label_values(&[source, "rejected"]).inc_by(outcome.rejected);
+        let counted = traffic::count_requests(&self.metrics, requests)
+            .and_then(|()| traffic::count_rejects(&self.metrics, source, rejects));
         if let Err(error) = counted {
             tracing::warn!(%error, "a batch is missing from the traffic metrics");
         }

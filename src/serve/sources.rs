@@ -50,7 +50,7 @@ pub struct SourceContext<'a> {
     pub fresh: Arc<Fresh>,
     /// Rows in memory past which followed files wait.
     pub max_fresh_rows: usize,
-    /// Where followed files stand, as committed.
+    /// Where followed files start.
     pub positions: &'a StartPositions,
     /// Turns `true` when the server stops.
     pub stop: watch::Receiver<bool>,
@@ -77,15 +77,52 @@ impl SourceConfig {
         sources
     }
 
-    /// Starts the source; it runs until the context's stop signal. Must be called
-    /// within the server's async runtime.
-    pub async fn start(self, context: &SourceContext<'_>) -> Result<RunningSource, ServeError> {
-        let (kind, task) = match self {
-            SourceConfig::Http(config) => ("HTTP", start_http(config, context).await?),
-            SourceConfig::File(config) => ("file", start_follow(&config, context)?),
-            SourceConfig::Scrape(targets) => ("scrape", start_scrape(targets, context)?),
-        };
-        Ok(RunningSource { kind, task })
+    /// Builds the source, ready to run: an address is bound, patterns and formats
+    /// checked, nothing runs yet — so a source that cannot start stops the server
+    /// before any other has started. Must be called within the server's runtime.
+    pub async fn build(self, context: &SourceContext<'_>) -> Result<BuiltSource, ServeError> {
+        Ok(match self {
+            SourceConfig::Http(config) => BuiltSource::Http(build_http(config, context).await?),
+            SourceConfig::File(config) => {
+                BuiltSource::File(Box::new(follow::Follower::new(&config, context)?))
+            }
+            SourceConfig::Scrape(targets) => BuiltSource::Scrape(Box::new(
+                Scraper::new(targets, context.input.clone())?
+                    .report_to(context.app.metrics.clone()),
+            )),
+        })
+    }
+}
+
+/// A source built and not yet running.
+pub enum BuiltSource {
+    Http(HttpServer),
+    File(Box<follow::Follower>),
+    Scrape(Box<Scraper>),
+}
+
+/// The HTTP sink's bound listener and routes.
+pub struct HttpServer {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    config: HttpSourceConfig,
+}
+
+impl BuiltSource {
+    /// Runs the source until `stop` turns `true`.
+    pub fn spawn(self, stop: &watch::Receiver<bool>) -> RunningSource {
+        let stop = stop.clone();
+        match self {
+            BuiltSource::Http(server) => {
+                RunningSource { kind: "HTTP", task: run_http(server, stop) }
+            }
+            BuiltSource::File(follower) => {
+                RunningSource { kind: "file", task: run_follow(*follower) }
+            }
+            BuiltSource::Scrape(scraper) => {
+                RunningSource { kind: "scrape", task: run_scrape(*scraper, stop) }
+            }
+        }
     }
 }
 
@@ -99,21 +136,26 @@ impl RunningSource {
 /// A source's task: done once it has finished what it held after the stop signal.
 type SourceTask = tokio::task::JoinHandle<Result<(), ServeError>>;
 
-/// Binds the address (so a taken one fails the start), then serves until stopped,
-/// finishing requests under way until the deadline.
-async fn start_http(
+/// Binds the address, so that a taken one fails the start.
+async fn build_http(
     config: HttpSourceConfig,
     context: &SourceContext<'_>,
-) -> Result<SourceTask, ServeError> {
+) -> Result<HttpServer, ServeError> {
     let address = config.listen;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| ServeError::Listen { address, source })?;
-    tracing::info!(%address, data_dir = %context.app.data_dir.display(), "serving");
     let router = http::router(context.app.clone());
-    let mut stopping = context.stop.clone();
-    let mut deadline = context.stop.clone();
-    let task = tokio::spawn(async move {
+    Ok(HttpServer { listener, router, config })
+}
+
+/// Serves until stopped, finishing requests under way until the deadline.
+fn run_http(server: HttpServer, stop: watch::Receiver<bool>) -> SourceTask {
+    let HttpServer { listener, router, config } = server;
+    let address = config.listen;
+    tracing::info!(%address, "serving");
+    let (mut stopping, mut deadline) = (stop.clone(), stop);
+    tokio::spawn(async move {
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopping.wait_for(|stopped| *stopped).await;
         });
@@ -129,37 +171,27 @@ async fn start_http(
                 Ok(())
             }
         }
+    })
+}
+
+/// Follows on a thread of its own (not one of the runtime's blocking threads, which
+/// parse request bodies), told done through a channel.
+fn run_follow(follower: follow::Follower) -> SourceTask {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new().name("follow".into()).spawn(move || {
+        follower.run();
+        let _ = done.send(());
     });
-    Ok(task)
+    tokio::spawn(async move {
+        match thread {
+            Ok(_) => finished.await.map_err(|_| ServeError::Panicked("file follower")),
+            Err(source) => Err(ServeError::Start { what: "a file follower's thread", source }),
+        }
+    })
 }
 
-fn start_follow(
-    config: &FileSourceConfig,
-    context: &SourceContext<'_>,
-) -> Result<SourceTask, ServeError> {
-    let follower = follow::Follower::new(
-        config,
-        context.settings,
-        context.fresh.clone(),
-        context.app.sink.clone(),
-        context.max_fresh_rows,
-        context.positions,
-    )?;
-    let stop = context.stop.clone();
-    Ok(tokio::task::spawn_blocking(move || {
-        follower.run(&stop);
-        Ok(())
-    }))
-}
-
-fn start_scrape(
-    targets: Vec<ScrapeTarget>,
-    context: &SourceContext<'_>,
-) -> Result<SourceTask, ServeError> {
-    let mut scraper =
-        Scraper::new(targets, context.input.clone())?.report_to(context.app.metrics.clone());
-    let mut stop = context.stop.clone();
-    Ok(tokio::spawn(async move {
+fn run_scrape(mut scraper: Scraper, mut stop: watch::Receiver<bool>) -> SourceTask {
+    tokio::spawn(async move {
         let until = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
@@ -168,5 +200,5 @@ fn start_scrape(
             tracing::error!(%error, "scraping stopped");
         }
         Ok(())
-    }))
+    })
 }

@@ -78,7 +78,9 @@ fn metrics_count_what_is_stored_and_pass_promtool() {
         let found = samples(&answer.body);
         let scraped = sum(&found, "meshlog_scrape_target_up", &[("target", "gateway")]) == 1.0;
         let endpoints = sum(&found, "meshlog_endpoint_hosts", &[("source_cluster", "cluster1")]);
-        if scraped && endpoints > 0.0 {
+        // Lines are counted just after their requests are answered.
+        let stored = sum(&found, "meshlog_lines_total", &[("outcome", "stored")]);
+        if scraped && endpoints > 0.0 && stored == 5.0 {
             break answer;
         }
         assert!(std::time::Instant::now() < deadline, "no scrape shown: {}", answer.body);

@@ -344,7 +344,7 @@ fn an_unreachable_target_is_logged_and_backed_off_while_the_others_are_stored() 
     let log = stderr(&output);
     assert!(output.status.success(), "{log}");
     let failure = format!(
-        "meshlog: warning: scrape failed target=down reason=GET {down_url}/clusters?format=json: cannot connect: "
+        "meshlog: warning: scrape failed target=down reason=\"GET {down_url}/clusters?format=json: cannot connect: "
     );
     assert!(log.contains(&failure), "{log}");
     assert!(log.contains(" next_try_s=2.0 failed_in_a_row=1"), "{log}");

@@ -300,21 +300,84 @@ fn followed_lines_are_visible_to_meshlog_query_at_once_and_replayed_once_after_a
     assert_eq!((stored[0]["n"].clone(), stored[0]["rows"].clone()), (4.into(), 4.into()));
 }
 
+#[test]
+fn a_rotated_file_and_its_successor_read_in_one_commit_both_keep_their_position() {
+    let dir = scratch("serve-rotate-commit");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let source = format!(
+        "[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log*\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
+        logs.display()
+    );
+    // One commit for everything, at the stop.
+    let (config, port) = write_config(&dir, "flush_interval = \"1h\"", &source);
+    let server = Server::start(&config, port);
+    let path = logs.join("app.log");
+    let append = |path: &std::path::Path, text: String| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    };
+    let sql = "select count(distinct request_id) as n, count(*) as rows from requests";
+    let wait_for = |server: &Server, rows: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while server.query(sql)[0]["rows"] != rows {
+            assert!(std::time::Instant::now() < deadline, "{:?}", server.query(sql));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    append(&path, format!("{}\n", line("r1")));
+    wait_for(&server, 1);
+    // Renamed away (the follower still calls it app.log), written to, and a new app.log.
+    std::fs::rename(&path, logs.join("app.log.1")).unwrap();
+    append(&logs.join("app.log.1"), format!("{}\n", line("r2")));
+    append(&path, format!("{}\n", line("r3")));
+    wait_for(&server, 3);
+    assert!(server.stop().success());
+    let server = Server::start(&config, port);
+    append(&path, format!("{}\n", line("r4")));
+    wait_for(&server, 4);
+    let counted = server.query(sql);
+    assert_eq!((counted[0]["n"].clone(), counted[0]["rows"].clone()), (4.into(), 4.into()));
+    assert!(server.stop().success());
+}
+
 /// `meshlog serve` with `config`, expected to stop before it is ready: its stderr.
+/// (It must exit within 30 s: a server that hangs instead fails the test.)
 fn refused_start(config: &std::path::Path) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))
+    let stderr_path = config.with_file_name("refused.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshlog"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
         .unwrap();
-    assert!(!output.status.success(), "serve started");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "serve neither started nor exited: {}",
+                std::fs::read_to_string(&stderr_path).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success(), "serve started");
+    std::fs::read_to_string(&stderr_path).unwrap()
 }
 
 #[test]
 fn a_source_that_cannot_start_stops_the_server_with_its_reason() {
     let dir = scratch("serve-bad-source");
-    let source = "[[sources]]\ntype = \"file\"\npaths = [\"/var/log/[istio/*.log\"]\n";
-    let (config, _) = write_config(&dir, "", source);
+    // A good file source, then a bad one: the server stops, it does not hang with
+    // the first one running.
+    let good = format!("[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log\"]\n", dir.display());
+    let bad = "[[sources]]\ntype = \"file\"\npaths = [\"/var/log/[istio/*.log\"]\n";
+    let (config, _) = write_config(&dir, "", &format!("{good}{bad}"));
     let stderr = refused_start(&config);
     assert!(stderr.contains("/var/log/[istio/*.log"), "{stderr}");
     // The address is taken: the HTTP source cannot start.
