@@ -28,8 +28,9 @@ pub struct Origin {
 
 /// What a batch holds.
 pub enum BatchContent {
-    /// Access-log rows and the lines rejected on the way.
-    Requests { requests: RecordBatch, rejects: RecordBatch },
+    /// Access-log rows and the lines rejected on the way, in one or more parts (in
+    /// the order they were read: the failover detector sees them in that order).
+    Requests { requests: Vec<RecordBatch>, rejects: Vec<RecordBatch> },
     /// Admin snapshots (`/clusters`, `/stats`…), one group per reporting cluster.
     Snapshots(Vec<SnapshotGroup>),
     /// Committed rows merged from the files they `replaced` (a compaction): stored

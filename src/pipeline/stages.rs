@@ -71,9 +71,13 @@ impl Stages {
         let mut counts = StatsCounts::default();
         match content {
             BatchContent::Requests { requests, rejects } => {
-                observe_requests(&mut self.detector, &requests)?;
-                pending.add_rows(AppendedTable::Requests, requests);
-                pending.add_rows(AppendedTable::Rejects, rejects);
+                for part in requests {
+                    observe_requests(&mut self.detector, &part)?;
+                    pending.add_rows(AppendedTable::Requests, part);
+                }
+                for part in rejects {
+                    pending.add_rows(AppendedTable::Rejects, part);
+                }
                 save_detector(&mut pending, &self.detector)?;
             }
             BatchContent::Compacted { table, rows, replaced } => {
