@@ -38,7 +38,7 @@ work="$(mktemp -d)"
 server=""
 # Probe lines carry this request id prefix (scripts/bench/serve_load.py).
 PROBE_PREFIX="meshlog-bench-probe-"
-# Rows go to Parquet every flush_rows (default 131072) or after this long.
+# Rows go to Parquet every flush_rows (default 65536) or after this long.
 FLUSH_INTERVAL="5s"
 MODES=(text ndjson)
 

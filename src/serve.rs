@@ -35,12 +35,11 @@ use crate::pipeline::{
 };
 use crate::query::limits::QueryLimits;
 use crate::scrape::ScrapeError;
-use crate::storage::staging::{AppendedTable, StateKind};
+use crate::storage::staging::StateKind;
 use crate::storage::wal::{Wal, WalError};
 use batches::{BatchOutcome, RememberedBatches};
 use fresh::{Fresh, FreshPart, Handover};
 use http::AppState;
-use parse::concat_rows;
 use sink::{Sink, SinkShared};
 use sources::{SourceConfig, SourceContext};
 
@@ -286,7 +285,7 @@ impl Flusher<'_> {
     fn run(self) -> Result<(), ServeError> {
         let (rows, age) = (self.options.serve.flush_rows, self.options.serve.flush_interval);
         while let Some(handover) = self.fresh.wait_due(rows, age) {
-            let batch = self.batch(handover)?;
+            let batch = self.batch(handover);
             if self.input.send_blocking(batch).is_err() {
                 // The pipeline failed (its own error is the one reported): stop the
                 // server, which then is not ready.
@@ -298,19 +297,18 @@ impl Flusher<'_> {
         Ok(())
     }
 
-    fn batch(&self, handover: Handover) -> Result<SourceBatch, ServeError> {
-        let requests = concat_rows(AppendedTable::Requests, &handover.requests)
-            .map_err(PipelineError::from)?;
-        let rejects =
-            concat_rows(AppendedTable::Rejects, &handover.rejects).map_err(PipelineError::from)?;
+    /// The parts handed over, as they are: the stager sorts them into one time
+    /// order without joining them first.
+    fn batch(&self, handover: Handover) -> SourceBatch {
+        let Handover { requests, rejects, checkpoints, .. } = handover;
         let saved =
             self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).encode();
-        Ok(SourceBatch {
+        SourceBatch {
             origin: Origin { source: "serve".into(), source_cluster: None, format: "mixed".into() },
             content: BatchContent::Requests { requests, rejects },
-            checkpoints: handover.checkpoints,
+            checkpoints,
             states: vec![(StateKind::SinkBatches, saved)],
             ack: None,
-        })
+        }
     }
 }

@@ -269,7 +269,7 @@ impl Reader<'_> {
             source_cluster: self.options.source_cluster.clone(),
             format: self.options.format.clone(),
         };
-        let content = BatchContent::Requests { requests, rejects };
+        let content = BatchContent::Requests { requests: vec![requests], rejects: vec![rejects] };
         let checkpoints = sources.into_iter().map(Checkpoint::File).collect();
         let batch = SourceBatch { origin, content, checkpoints, states: Vec::new(), ack: None };
         self.input.send_blocking(batch).map_err(|_| IngestError::CommitterStopped)

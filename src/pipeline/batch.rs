@@ -29,8 +29,9 @@ pub struct Origin {
 
 /// What a batch holds.
 pub enum BatchContent {
-    /// Access-log rows and the lines rejected on the way.
-    Requests { requests: RecordBatch, rejects: RecordBatch },
+    /// Access-log rows and the lines rejected on the way, in one or more parts (in
+    /// the order they were read: the failover detector sees them in that order).
+    Requests { requests: Vec<RecordBatch>, rejects: Vec<RecordBatch> },
     /// Admin snapshots (`/clusters`, `/stats`…), one group per reporting cluster.
     Snapshots(Vec<SnapshotGroup>),
     /// Committed rows merged from the files they `replaced` (a compaction): stored
@@ -42,9 +43,13 @@ impl BatchContent {
     /// The log time of the newest access-log row it holds, in µs.
     pub fn newest_request(&self) -> Option<i64> {
         let BatchContent::Requests { requests, .. } = self else { return None };
-        let ts = requests.column_by_name("ts")?;
-        let ts = ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?;
-        arrow::compute::max(ts)
+        let newest = |part: &RecordBatch| {
+            let ts = part.column_by_name("ts")?;
+            arrow::compute::max(
+                ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?,
+            )
+        };
+        requests.iter().filter_map(newest).max()
     }
 }
 

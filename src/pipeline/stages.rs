@@ -92,12 +92,16 @@ impl Stages {
         let mut counts = StatsCounts::default();
         match content {
             BatchContent::Requests { requests, rejects } => {
-                observe_requests(&mut self.detector, &requests)?;
+                for part in requests {
+                    observe_requests(&mut self.detector, &part)?;
+                    pending.add_rows(AppendedTable::Requests, part);
+                }
+                for part in rejects {
+                    pending.add_rows(AppendedTable::Rejects, part);
+                }
                 if let Some(shown) = &mut self.metrics {
                     shown.failovers.update(&shown.metrics, &self.detector.episodes());
                 }
-                pending.add_rows(AppendedTable::Requests, requests);
-                pending.add_rows(AppendedTable::Rejects, rejects);
                 save_detector(&mut pending, &self.detector)?;
             }
             BatchContent::Compacted { table, rows, replaced } => {

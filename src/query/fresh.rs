@@ -9,14 +9,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
-use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringBuilder};
+use arrow::datatypes::{FieldRef, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, Timelike};
 use datafusion::error::{DataFusionError, Result};
 
 use super::QueryError;
 use super::data_dir::read_committed;
-use super::time_range::MICROS_PER_HOUR;
+use super::time_range::{MICROS_PER_HOUR, TimeRange};
 use crate::storage::commit_log::{CommitRecord, last_wal_seq};
 use crate::storage::schema::{PARTITION_COLUMNS, conform_columns};
 use crate::storage::wal;
@@ -84,36 +84,92 @@ pub(crate) fn commit_of_file(name: &str) -> Option<u64> {
     name.split_once('-')?.0.parse().ok()
 }
 
-/// `batches` with the types of `schema` (a table's: file columns, then `date` and
-/// `hour` when `time_column` partitions it).
-pub(crate) fn as_table_rows(
+/// The rows of `batches` a scan reads, with the types of `schema` (a table's: file
+/// columns, then `date` and `hour` when `time_column` partitions it), only the
+/// columns of `projection` (all when `None`). A batch none of whose times is in
+/// `range` is left out, as a file of another hour is: converting a column (a
+/// dictionary to plain strings) copies it, so only what the scan reads is copied.
+pub(crate) fn scanned_rows(
     batches: &[RecordBatch],
     schema: &SchemaRef,
     time_column: Option<&str>,
+    projection: Option<&[usize]>,
+    range: TimeRange,
 ) -> Result<Vec<RecordBatch>> {
+    let all: Vec<usize>;
+    let projection = match projection {
+        Some(projection) => projection,
+        None => {
+            all = (0..schema.fields().len()).collect();
+            &all
+        }
+    };
+    let projected = Arc::new(schema.project(projection)?);
+    let scan = Scan { schema, time_column, projection, projected: &projected };
     batches
         .iter()
         .filter(|batch| batch.num_rows() > 0)
-        .map(|batch| as_table_batch(batch, schema, time_column))
+        .filter(|batch| time_column.is_none_or(|column| holds_times_in(batch, column, range)))
+        .map(|batch| scan.rows_of(batch))
         .collect()
 }
 
-fn as_table_batch(
-    batch: &RecordBatch,
-    schema: &SchemaRef,
-    time_column: Option<&str>,
-) -> Result<RecordBatch> {
-    let file_fields = match time_column {
-        Some(_) => &schema.fields()[..schema.fields().len() - PARTITION_COLUMNS.len()],
-        None => &schema.fields()[..],
-    };
-    let mut columns = conform_columns(batch, file_fields)?;
-    if let Some(time_column) = time_column {
-        let (date, hour) = partition_columns(batch, time_column)?;
-        columns.push(date);
-        columns.push(hour);
+/// What a scan of rows in memory reads.
+struct Scan<'a> {
+    schema: &'a SchemaRef,
+    time_column: Option<&'a str>,
+    projection: &'a [usize],
+    projected: &'a SchemaRef,
+}
+
+impl Scan<'_> {
+    fn rows_of(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let file_columns = match self.time_column {
+            Some(_) => self.schema.fields().len() - PARTITION_COLUMNS.len(),
+            None => self.schema.fields().len(),
+        };
+        let wanted: Vec<FieldRef> = self
+            .projection
+            .iter()
+            .filter(|index| **index < file_columns)
+            .map(|index| self.schema.fields()[*index].clone())
+            .collect();
+        let mut conformed = conform_columns(batch, &wanted)?.into_iter();
+        let mut partitions = None;
+        let mut columns = Vec::with_capacity(self.projection.len());
+        for index in self.projection {
+            let column = match (index.checked_sub(file_columns), self.time_column) {
+                (Some(partition), Some(time_column)) => {
+                    if partitions.is_none() {
+                        partitions = Some(partition_columns(batch, time_column)?);
+                    }
+                    let (date, hour) = partitions
+                        .as_ref()
+                        .ok_or_else(|| DataFusionError::Internal("no partition columns".into()))?;
+                    [date, hour][partition].clone()
+                }
+                _ => conformed.next().ok_or_else(|| {
+                    DataFusionError::Internal("a projected column is missing".into())
+                })?,
+            };
+            columns.push(column);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(self.projected.clone(), columns, &options)?)
     }
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// Whether a time of `batch`'s `time_column` is in `range` (a batch without such
+/// a column is kept: its rows are then filtered like any others).
+fn holds_times_in(batch: &RecordBatch, time_column: &str, range: TimeRange) -> bool {
+    if range == TimeRange::ALL {
+        return true;
+    }
+    let times = batch
+        .column_by_name(time_column)
+        .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>());
+    let Some(times) = times else { return true };
+    times.values().iter().any(|micros| range.overlaps(*micros, 1))
 }
 
 /// The `date` (`YYYY-MM-DD`) and `hour` (`HH`) of each row's time, UTC; each hour
@@ -139,4 +195,63 @@ fn partition_columns(batch: &RecordBatch, time_column: &str) -> Result<(ArrayRef
         }
     }
     Ok((Arc::new(dates.finish()), Arc::new(hours.finish())))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use arrow::array::{DictionaryArray, StringArray, TimestampMicrosecondArray, UInt32Array};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    const AT_23H: i64 = 1_700_002_800_000_000; // 2023-11-14T23:00:00Z
+
+    /// The table: `ts`, `name` (plain strings), `date`, `hour`.
+    fn table() -> SchemaRef {
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        Arc::new(Schema::new(vec![
+            Field::new("ts", ts, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("date", DataType::Utf8, false),
+            Field::new("hour", DataType::Utf8, false),
+        ]))
+    }
+
+    /// Rows in memory as the sink holds them: `name` a dictionary.
+    fn held(times: &[i64], name: &str) -> RecordBatch {
+        let ts = TimestampMicrosecondArray::from(times.to_vec()).with_timezone("UTC");
+        let keys = UInt32Array::from(vec![0; times.len()]);
+        let names = DictionaryArray::new(keys, Arc::new(StringArray::from(vec![name])));
+        RecordBatch::try_from_iter([
+            ("ts", Arc::new(ts) as ArrayRef),
+            ("name", Arc::new(names) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn strings(batch: &RecordBatch, column: usize) -> Vec<&str> {
+        batch.column(column).as_string::<i32>().iter().map(Option::unwrap).collect()
+    }
+
+    /// A query converted every row in memory, every column, whatever it read.
+    #[test]
+    fn a_scan_converts_only_the_columns_it_reads_of_the_rows_in_its_time_range() {
+        let batches =
+            [held(&[AT_23H, AT_23H + 5], "early"), held(&[AT_23H + MICROS_PER_HOUR], "late")];
+        let later = TimeRange { start: Some(AT_23H + MICROS_PER_HOUR), end: None };
+        let rows = scanned_rows(&batches, &table(), Some("ts"), Some(&[3, 1]), later).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].schema().fields().len(), 2);
+        assert_eq!(strings(&rows[0], 0), ["00"]);
+        assert_eq!(strings(&rows[0], 1), ["late"]);
+        let all = scanned_rows(&batches, &table(), Some("ts"), None, TimeRange::ALL).unwrap();
+        assert_eq!(all.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(strings(&all[0], 2), ["2023-11-14", "2023-11-14"]);
+        assert_eq!(all[0].schema(), table());
+        let counted =
+            scanned_rows(&batches, &table(), Some("ts"), Some(&[]), TimeRange::ALL).unwrap();
+        assert_eq!(counted.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+    }
 }

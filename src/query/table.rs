@@ -60,7 +60,8 @@ pub struct MeshTable {
     layout: Layout,
     /// Which files are read (all when `None`).
     visibility: Option<Arc<Visibility>>,
-    /// Rows not yet in Parquet, with the table's schema.
+    /// Rows not yet in Parquet, as they are held in memory (each scan takes the
+    /// rows and columns it reads, with the table's types).
     fresh: Vec<RecordBatch>,
 }
 
@@ -102,17 +103,13 @@ impl MeshTable {
         visibility: Option<Arc<Visibility>>,
         rows: &[RecordBatch],
     ) -> Result<MeshTable> {
-        let time_column = match self.layout {
-            Layout::Partitioned { time_column } => Some(time_column),
-            Layout::Flat => None,
-        };
         if !rows.is_empty() {
             // Text read as it is held in memory (`Utf8`), so that the rows in memory
             // join the files' without a copy of their text.
             self.file_schema = Arc::new(with_plain_strings(&self.file_schema));
             self.schema = Arc::new(with_plain_strings(&self.schema));
         }
-        self.fresh = fresh::as_table_rows(rows, &self.schema, time_column)?;
+        self.fresh = rows.to_vec();
         self.visibility = visibility;
         Ok(self)
     }
@@ -156,11 +153,19 @@ impl MeshTable {
         if self.fresh.is_empty() {
             return Ok(files_plan);
         }
-        let fresh = MemorySourceConfig::try_new_exec(
-            std::slice::from_ref(&self.fresh),
-            self.schema.clone(),
-            projection.cloned(),
-        )?;
+        let time_column = match self.layout {
+            Layout::Partitioned { time_column } => Some(time_column),
+            Layout::Flat => None,
+        };
+        let range =
+            time_column.map_or(TimeRange::ALL, |column| TimeRange::from_filters(column, filters));
+        let columns = projection.map(Vec::as_slice);
+        let rows = fresh::scanned_rows(&self.fresh, &self.schema, time_column, columns, range)?;
+        if rows.is_empty() {
+            return Ok(files_plan);
+        }
+        let schema = project_schema(&self.schema, projection)?;
+        let fresh = MemorySourceConfig::try_new_exec(&[rows], schema, None)?;
         UnionExec::try_new(vec![files_plan, fresh])
     }
 

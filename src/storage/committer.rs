@@ -540,6 +540,40 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
     }
 
+    /// A batch of `(ts, n)` rows, `ts` in microseconds.
+    fn timed(rows: &[(i64, i64)]) -> RecordBatch {
+        let times = rows.iter().map(|(ts, _)| *ts).collect::<Vec<_>>();
+        let numbers = rows.iter().map(|(_, n)| *n).collect::<Vec<_>>();
+        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC"));
+        let n: ArrayRef = Arc::new(Int64Array::from(numbers));
+        RecordBatch::try_from_iter([("ts", ts), ("n", n)]).unwrap()
+    }
+
+    /// `meshlog serve` hands a commit its rows in several parts: they were staged
+    /// one file set per part, under the same names, the last part's file replacing
+    /// the others'.
+    #[test]
+    fn a_commit_of_several_parts_of_a_table_writes_them_sorted_into_one_file() {
+        let root = std::env::temp_dir().join(format!("meshlog-parts-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (mut committer, _) = Committer::open(&root).unwrap();
+        let hour = 1_700_000_000_000_000 / 3_600_000_000 * 3_600_000_000;
+        let mut pending = PendingCommit::default();
+        pending.add_rows(AppendedTable::Requests, timed(&[(hour + 30, 1), (hour + 10, 2)]));
+        pending.add_rows(AppendedTable::Requests, timed(&[(hour + 20, 3), (hour + 10, 4)]));
+        let stats = committer.commit(pending).unwrap();
+        assert_eq!((stats.files, stats.rows), (1, 4));
+        let files = parquet_files(&root.join(REQUESTS_DIR)).unwrap();
+        assert_eq!(files.len(), 1);
+        let file = File::open(&files[0]).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024);
+        let batch = reader.unwrap().next().unwrap().unwrap();
+        let numbers = batch.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(numbers.values().to_vec(), [2, 4, 3, 1]);
+        drop(committer);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
     /// A commit of no rows whose `failovers` table holds `episodes`.
     fn commit_with(committer: &mut Committer, episodes: &[Episode]) {
         let no_rejects = RecordBatch::new_empty(crate::storage::schema::rejects());

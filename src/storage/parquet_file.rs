@@ -11,9 +11,8 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use arrow::array::AsArray;
+use arrow::array::{ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -24,7 +23,6 @@ use parquet::schema::types::ColumnPath;
 use super::StorageError;
 use super::dict_column::dictionary_of;
 use super::layout::Layout;
-use super::parallel::map_in_parallel;
 use super::row_groups::write_row_groups;
 
 /// Rows per row group: large enough for good compression, small enough that the
@@ -42,23 +40,30 @@ const HIGH_CARDINALITY: [&str; 4] =
 /// usually). Numbers and times always keep theirs (`ts` prunes row groups).
 const STRING_STATISTICS: [&str; 1] = ["source_cluster"];
 
-/// Whether files store `field` with a dictionary: a string column not in
-/// [`HIGH_CARDINALITY`] (the writer settings below say the same).
-fn has_dictionary(field: &Field) -> bool {
-    field.data_type() == &DataType::Utf8 && !HIGH_CARDINALITY.contains(&field.name().as_str())
-}
-
 /// `batch` with each plain string column that files store with a dictionary turned
 /// into one (unless its distinct values are too many), on up to `threads` threads.
-/// Done before rows are sorted, the sort moves keys instead of strings.
-pub fn with_dictionaries(batch: &RecordBatch, threads: usize) -> Result<RecordBatch, ArrowError> {
+#[cfg(test)]
+pub fn with_dictionaries(
+    batch: &RecordBatch,
+    threads: usize,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let schema = batch.schema();
     let fields_and_columns: Vec<_> = schema.fields().iter().zip(batch.columns()).collect();
-    let columns = map_in_parallel(fields_and_columns, threads, |(field, column)| {
-        let strings = column.as_string_opt::<i32>().filter(|_| has_dictionary(field));
-        strings.and_then(dictionary_of).unwrap_or_else(|| column.clone())
-    });
+    let columns =
+        super::parallel::map_in_parallel(fields_and_columns, threads, |(field, column)| {
+            as_stored_dictionary(field, column.clone())
+        });
     RecordBatch::try_new(super::schema::with_column_types(&schema, &columns), columns)
+}
+
+/// `column` (of `field`) as a dictionary when it is plain strings that files store
+/// with one, unless its distinct values are too many; else as it is.
+pub fn as_stored_dictionary(field: &Field, column: ArrayRef) -> ArrayRef {
+    if HIGH_CARDINALITY.contains(&field.name().as_str()) {
+        return column;
+    }
+    let dictionary = column.as_string_opt::<i32>().and_then(dictionary_of);
+    dictionary.unwrap_or(column)
 }
 
 /// The key, in a table file's footer, of the commit it was written for (JSON: its

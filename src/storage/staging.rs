@@ -10,14 +10,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::TimestampMicrosecondArray;
+use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
 use super::commit_log::{Checkpoint, CommitRecord, FileCommit};
 use super::layout::{Layout, hour_of, partition_of};
-use super::parquet_file::{StagedFile, TableFile, relative, stage, stage_bytes, with_dictionaries};
+use super::parquet_file::{
+    StagedFile, TableFile, as_stored_dictionary, relative, stage, stage_bytes,
+};
 use super::schema::{CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, REJECTS_DIR, REQUESTS_DIR};
-use super::time_order::{sort_by_time, time_column};
+use super::time_order::{merge_by_time, time_column};
 
 /// A table a commit adds rows to, in hourly partitions of its time column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +89,9 @@ pub struct PendingCommit {
 }
 
 impl PendingCommit {
-    /// Adds `batch` to `table` (an empty batch adds nothing).
+    /// Adds `batch` to `table` (an empty batch adds nothing). The batches a commit
+    /// adds to one table are written together: sorted across them, into one file per
+    /// hour.
     pub fn add_rows(&mut self, table: AppendedTable, batch: RecordBatch) {
         self.rows.push((table, batch));
     }
@@ -181,11 +186,11 @@ impl Stager {
         let commit = serde_json::to_string(&commit)
             .map_err(|source| StorageError::State { what: "commit", source })?;
         let mut files = Vec::new();
-        for (table, rows) in &pending.rows {
+        for (table, parts) in parts_by_table(&pending.rows) {
             let target = Target { table: table.dir(), seq, commit: &commit };
             files.extend(match table.sorted() {
-                true => self.write_sorted(&target, rows)?,
-                false => self.write_partitioned(&target, rows)?,
+                true => self.write_sorted(&target, &parts)?,
+                false => self.write_unsorted(&target, &parts)?,
             });
         }
         // A compaction moves rows from the files it replaces: it adds none.
@@ -221,16 +226,29 @@ impl Stager {
         Ok(StagedCommit { files, record, failovers: pending.failovers, saved_states, stats })
     }
 
-    /// Writes `rows` of a table sorted by time, one file per hour.
+    /// Writes the rows of a table's `parts` sorted by time, one file per hour.
     fn write_sorted(
         &self,
         target: &Target<'_>,
-        rows: &RecordBatch,
+        parts: &[RecordBatch],
     ) -> Result<Vec<StagedFile>, StorageError> {
-        let arrow_error = |source| StorageError::Arrow { table: target.table, source };
-        let rows = with_dictionaries(rows, self.threads).map_err(arrow_error)?;
-        let sorted = sort_by_time(&rows, self.threads).map_err(arrow_error)?;
+        let sorted = merge_by_time(parts, self.threads, as_stored_dictionary)
+            .map_err(|source| StorageError::Arrow { table: target.table, source })?;
         self.write_partitioned(target, &sorted)
+    }
+
+    /// Writes the rows of a table's `parts` in their order, one file per hour run.
+    fn write_unsorted(
+        &self,
+        target: &Target<'_>,
+        parts: &[RecordBatch],
+    ) -> Result<Vec<StagedFile>, StorageError> {
+        let rows = match parts {
+            [one] => one.clone(),
+            _ => concat_batches(&parts[0].schema(), parts)
+                .map_err(|source| StorageError::Arrow { table: target.table, source })?,
+        };
+        self.write_partitioned(target, &rows)
     }
 
     /// Writes one file per hour of the time column (column 0); rows must be sorted.
@@ -256,6 +274,19 @@ impl Stager {
         }
         Ok(files)
     }
+}
+
+/// The rows a commit adds, by table in the order the tables first come, each
+/// table's parts in their order (one commit writes one set of files per table).
+fn parts_by_table(rows: &[(AppendedTable, RecordBatch)]) -> Vec<(AppendedTable, Vec<RecordBatch>)> {
+    let mut tables: Vec<(AppendedTable, Vec<RecordBatch>)> = Vec::new();
+    for (table, batch) in rows {
+        match tables.iter_mut().find(|(of, _)| of == table) {
+            Some((_, parts)) => parts.push(batch.clone()),
+            None => tables.push((*table, vec![batch.clone()])),
+        }
+    }
+    tables
 }
 
 /// Where a table's files of one commit go, and the commit they say they belong to.

@@ -1,34 +1,93 @@
-//! Putting a batch in time order (column 0) before it is written: a stable sort,
-//! so rows of the same time (the same millisecond, often) keep the order they were
-//! logged in; a batch already in order is kept as it is, without a copy.
+//! Putting a table's rows in time order (column 0) before they are written: a
+//! stable sort, so rows of the same time (the same millisecond, often) keep the
+//! order they arrived in; rows already in order are kept as they are, without a
+//! copy. The rows may come in several parts (the batches `meshlog serve` holds in
+//! memory): they are joined and sorted one column at a time, so that besides the
+//! parts and the result only the columns under way are held, never a joined copy of
+//! every column.
 //!
 //! Copying runs of consecutive rows instead of gathering row by row was measured
 //! and dropped: a log of several proxies (`kubectl logs -l … --prefix`, or several
 //! files read together) sorts into runs of one or two rows, and on a single proxy's
 //! nearly ordered log arrow's `MutableArrayData` saved only 2 % of the committer.
 
-use arrow::array::{ArrayRef, TimestampMicrosecondArray, UInt32Array};
-use arrow::compute::take;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, TimestampMicrosecondArray, UInt32Array};
+use arrow::compute::{cast, concat, take};
+use arrow::datatypes::{DataType, Field};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 use super::parallel::map_in_parallel;
+use super::schema::with_column_types;
 
-/// `rows` in time order (column 0, a microsecond timestamp); rows of the same
-/// time keep their order. The columns are gathered on up to `threads` threads.
-pub fn sort_by_time(rows: &RecordBatch, threads: usize) -> Result<RecordBatch, ArrowError> {
-    let times = time_column(rows).values();
-    if times.is_sorted() {
-        return Ok(rows.clone());
-    }
-    let row_count = u32::try_from(times.len()).map_err(|_| {
-        ArrowError::InvalidArgumentError(format!("{} rows are too many to sort", times.len()))
-    })?;
-    let order = UInt32Array::from(time_order(times, row_count));
-    let columns = map_in_parallel(rows.columns().to_vec(), threads, |column: ArrayRef| {
-        take(column.as_ref(), &order, None)
+/// The rows of `parts` (batches of one table, with the same columns) as one batch
+/// in time order (column 0); rows of the same time keep the parts' order. Each
+/// column is joined from the parts, passed through `prepare` (the stager turns
+/// strings into dictionaries there, so the sort moves keys, not strings) and
+/// gathered into order, on up to `threads` threads.
+pub fn merge_by_time(
+    parts: &[RecordBatch],
+    threads: usize,
+    prepare: impl Fn(&Field, ArrayRef) -> ArrayRef + Sync,
+) -> Result<RecordBatch, ArrowError> {
+    let Some(first) = parts.first() else {
+        return Err(ArrowError::InvalidArgumentError("no rows to sort".into()));
+    };
+    let times: Cow<'_, [i64]> = match parts {
+        [one] => Cow::Borrowed(time_column(one).values()),
+        _ => Cow::Owned(
+            parts.iter().flat_map(|part| time_column(part).values().iter()).copied().collect(),
+        ),
+    };
+    let order = match times.is_sorted() {
+        true => None,
+        false => {
+            let row_count = u32::try_from(times.len()).map_err(|_| {
+                ArrowError::InvalidArgumentError(format!(
+                    "{} rows are too many to sort",
+                    times.len()
+                ))
+            })?;
+            Some(UInt32Array::from(time_order(&times, row_count)))
+        }
+    };
+    drop(times);
+    let schema = first.schema();
+    let fields: Vec<(usize, &Field)> =
+        schema.fields().iter().map(AsRef::as_ref).enumerate().collect();
+    let columns = map_in_parallel(fields, threads, |(index, field)| {
+        let column = prepare(field, joined(parts, index)?);
+        match &order {
+            Some(order) => take(column.as_ref(), order, None),
+            None => Ok(column),
+        }
     });
-    RecordBatch::try_new(rows.schema(), columns.into_iter().collect::<Result<_, _>>()?)
+    let columns = columns.into_iter().collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(with_column_types(&schema, &columns), columns)
+}
+
+/// Column `index` of every part, end to end. A string column that one part holds
+/// as a dictionary and another as plain strings is joined as plain strings.
+fn joined(parts: &[RecordBatch], index: usize) -> Result<ArrayRef, ArrowError> {
+    let columns: Vec<&ArrayRef> = parts.iter().map(|part| part.column(index)).collect();
+    let first_type = columns[0].data_type();
+    if let [one] = columns[..] {
+        return Ok(one.clone());
+    }
+    if columns.iter().all(|column| column.data_type() == first_type) {
+        return concat(&columns.iter().map(|column| column.as_ref()).collect::<Vec<_>>());
+    }
+    let plain = columns
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Dictionary(_, values) => cast(column, values),
+            _ => Ok(Arc::clone(column)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    concat(&plain.iter().map(|column| column.as_ref()).collect::<Vec<_>>())
 }
 
 /// Bits of the time key sorted per pass: 2 048 buckets, whose counts stay in L1.
@@ -79,13 +138,16 @@ pub fn time_column(batch: &RecordBatch) -> &TimestampMicrosecondArray {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::sync::Arc;
-
-    use arrow::array::{Array, ArrayRef, Int32Array, StringArray};
+    use arrow::array::{AsArray, DictionaryArray, Int32Array, StringArray};
+    use arrow::datatypes::UInt32Type;
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use proptest::prelude::*;
 
     use super::*;
+
+    fn sort_by_time(rows: &RecordBatch, threads: usize) -> Result<RecordBatch, ArrowError> {
+        merge_by_time(std::slice::from_ref(rows), threads, |_, column| column)
+    }
 
     /// A batch of `times` with each row's number and a string column with nulls.
     fn batch(times: &[i64]) -> RecordBatch {
@@ -129,6 +191,53 @@ mod tests {
         let rows = batch(&[10, 10, 20, 30]);
         let sorted = sort_by_time(&rows, 2).unwrap();
         assert!(Arc::ptr_eq(sorted.column(1), rows.column(1)));
+    }
+
+    #[test]
+    fn parts_merge_into_the_order_of_their_rows_joined() {
+        let rows = batch(&[30, 10, 20, 10, 5, 30, 20]);
+        let parts = [rows.slice(0, 3), rows.slice(3, 0), rows.slice(3, 4)];
+        let merged = merge_by_time(&parts, 1, |_, column| column).unwrap();
+        assert_eq!(merged, sort_by_time(&rows, 1).unwrap());
+        assert_eq!(order(&merged), [4, 1, 3, 2, 6, 0, 5]);
+    }
+
+    #[test]
+    fn each_joined_column_passes_through_prepare_before_the_sort() {
+        let rows = batch(&[20, 10]);
+        let parts = [rows.slice(0, 1), rows.slice(1, 1)];
+        let to_dictionary = |field: &Field, column: ArrayRef| match field.name().as_str() {
+            "s" => arrow::compute::cast(
+                &column,
+                &DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8)),
+            )
+            .unwrap(),
+            _ => column,
+        };
+        let merged = merge_by_time(&parts, 2, to_dictionary).unwrap();
+        let strings = merged.column(2).as_dictionary::<UInt32Type>();
+        let values = strings.downcast_dict::<StringArray>().unwrap();
+        assert_eq!(values.into_iter().collect::<Vec<_>>(), [Some("x"), None]);
+        assert_eq!(merged.schema().field(2).data_type(), merged.column(2).data_type());
+    }
+
+    /// A part whose dictionary column outgrew its dictionary holds plain strings.
+    #[test]
+    fn a_column_held_as_a_dictionary_in_one_part_and_plain_in_another_joins_as_plain() {
+        let plain = batch(&[20, 10]);
+        let keys = UInt32Array::from(vec![0, 0]);
+        let values = Arc::new(StringArray::from(vec!["dict"]));
+        let dictionary: ArrayRef = Arc::new(DictionaryArray::new(keys, values));
+        let mut columns = plain.columns().to_vec();
+        columns[2] = dictionary;
+        let typed = with_column_types(&plain.schema(), &columns);
+        let dictionary_part = RecordBatch::try_new(typed, columns).unwrap();
+        let merged = merge_by_time(&[plain, dictionary_part], 1, |_, column| column).unwrap();
+        let strings = merged.column(2).as_string::<i32>();
+        assert_eq!(
+            strings.into_iter().collect::<Vec<_>>(),
+            [Some("x"), Some("dict"), None, Some("dict")]
+        );
     }
 
     /// Nearly ordered times, three rows to a time: a few rows stamped earlier than

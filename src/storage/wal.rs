@@ -120,7 +120,9 @@ impl Wal {
         }
         let seq = self.next_seq;
         let frame = encode_frame(seq, meta, requests, rejects)?;
-        self.segment.write_all(&frame).map_err(io("append to", &self.segment_path))?;
+        for piece in frame.pieces() {
+            self.segment.write_all(piece).map_err(io("append to", &self.segment_path))?;
+        }
         self.segment_bytes += frame.len() as u64;
         self.next_seq += 1;
         self.unsynced = true;
@@ -278,28 +280,49 @@ fn truncate(path: &Path, len: u64) -> Result<(), WalError> {
     file.sync_all().map_err(io("fsync", path))
 }
 
+/// A frame in three pieces, written one after another: the header with the payload's
+/// start, then the two IPC streams as they were encoded (not copied into one buffer).
+struct Frame {
+    head: Vec<u8>,
+    requests: Vec<u8>,
+    rejects: Vec<u8>,
+}
+
+impl Frame {
+    fn pieces(&self) -> [&[u8]; 3] {
+        [&self.head, &self.requests, &self.rejects]
+    }
+
+    fn len(&self) -> usize {
+        self.pieces().iter().map(|piece| piece.len()).sum()
+    }
+}
+
 fn encode_frame(
     seq: u64,
     meta: &EntryMeta,
     requests: &RecordBatch,
     rejects: &RecordBatch,
-) -> Result<Vec<u8>, WalError> {
+) -> Result<Frame, WalError> {
     let meta = serde_json::to_vec(meta).map_err(WalError::Meta)?;
     let requests = ipc_bytes(requests)?;
     let rejects = ipc_bytes(rejects)?;
-    let mut payload = Vec::with_capacity(20 + meta.len() + requests.len() + rejects.len());
-    payload.extend_from_slice(&seq.to_le_bytes());
-    payload.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&meta);
-    payload.extend_from_slice(&(requests.len() as u64).to_le_bytes());
-    payload.extend_from_slice(&requests);
-    payload.extend_from_slice(&rejects);
-    let mut frame = Vec::with_capacity(HEADER_BYTES + payload.len());
-    frame.extend_from_slice(&MAGIC.to_le_bytes());
-    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    frame.extend_from_slice(&payload);
-    Ok(frame)
+    let mut start = Vec::with_capacity(20 + meta.len());
+    start.extend_from_slice(&seq.to_le_bytes());
+    start.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    start.extend_from_slice(&meta);
+    start.extend_from_slice(&(requests.len() as u64).to_le_bytes());
+    let payload_len = start.len() + requests.len() + rejects.len();
+    let mut crc = crc32fast::Hasher::new();
+    for piece in [&start, &requests, &rejects] {
+        crc.update(piece);
+    }
+    let mut head = Vec::with_capacity(HEADER_BYTES + start.len());
+    head.extend_from_slice(&MAGIC.to_le_bytes());
+    head.extend_from_slice(&(payload_len as u32).to_le_bytes());
+    head.extend_from_slice(&crc.finalize().to_le_bytes());
+    head.extend_from_slice(&start);
+    Ok(Frame { head, requests, rejects })
 }
 
 fn ipc_bytes(batch: &RecordBatch) -> Result<Vec<u8>, WalError> {
