@@ -1,5 +1,6 @@
 //! `meshlog serve`'s Prometheus metrics (`GET /metrics`, the `prometheus` crate's
-//! text format). Every name starts with `meshlog_`, and every label is bounded as
+//! text format). Every name is `meshlog_<stage>_<thing>_<unit|total>`, and every
+//! label is bounded as
 //! PRODUCT.md §5 asks — source cluster, service, dst_cluster, locality, code class,
 //! response flag, Envoy cluster, health, reporting source, reject reason, scrape
 //! target, HTTP route — never a request, a path or a pod IP. Three owners feed
@@ -30,37 +31,37 @@ const FUTURE_TOLERANCE_S: f64 = 300.0;
 /// Every metric `meshlog serve` exposes.
 pub struct Metrics {
     registry: Registry,
-    /// `meshlog_requests_total`.
+    /// `meshlog_mesh_requests_total`.
     pub requests: IntCounterVec,
-    /// `meshlog_response_flags_total`.
+    /// `meshlog_mesh_response_flags_total`.
     pub response_flags: IntCounterVec,
-    /// `meshlog_request_duration_seconds`.
+    /// `meshlog_mesh_request_duration_seconds`.
     pub request_duration: HistogramVec,
-    /// `meshlog_failover_open`.
+    /// `meshlog_failover_episode_open`.
     pub failover_open: IntGaugeVec,
-    /// `meshlog_failovers_started_total`.
+    /// `meshlog_failover_episodes_started_total`.
     pub failovers_started: IntCounterVec,
-    /// `meshlog_endpoint_hosts`.
+    /// `meshlog_snapshot_endpoint_hosts`.
     pub endpoint_hosts: IntGaugeVec,
-    /// `meshlog_lines_total`.
+    /// `meshlog_ingest_lines_total`.
     pub lines: IntCounterVec,
-    /// `meshlog_rejected_lines_total`.
+    /// `meshlog_ingest_rejected_lines_total`.
     pub rejected_lines: IntCounterVec,
     /// `meshlog_http_requests_total`.
     pub http_requests: IntCounterVec,
     /// `meshlog_pipeline_queue_batches`.
     pub queue_batches: IntGauge,
-    /// `meshlog_rows_in_memory`.
+    /// `meshlog_sink_memory_rows`.
     pub rows_in_memory: IntGauge,
-    /// `meshlog_wal_bytes`.
+    /// `meshlog_wal_disk_bytes`.
     pub wal_bytes: IntGauge,
     /// `meshlog_commit_duration_seconds`.
     pub commit_duration: Histogram,
     /// `meshlog_compaction_duration_seconds`.
     pub compaction_duration: Histogram,
-    /// `meshlog_last_commit_timestamp_seconds`.
+    /// `meshlog_commit_last_timestamp_seconds`.
     pub last_commit: Gauge,
-    /// `meshlog_newest_committed_row_timestamp_seconds`.
+    /// `meshlog_commit_newest_row_timestamp_seconds`.
     pub newest_committed_row: Gauge,
     /// `meshlog_scrape_failures_total`.
     pub scrape_failures: IntCounterVec,
@@ -71,182 +72,120 @@ pub struct Metrics {
 impl Metrics {
     /// Every metric at zero, registered.
     pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new();
+        let r = Registry::new();
         let metrics = Metrics {
-            requests: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_requests_total",
-                        "Requests stored, by where they were served and their code class.",
-                    ),
-                    &[
-                        "source_cluster",
-                        "service",
-                        "dst_cluster",
-                        "locality",
-                        "via_gateway",
-                        "code_class",
-                    ],
-                )?,
+            requests: counter_vec(
+                &r,
+                "meshlog_mesh_requests_total",
+                "Requests stored, by where they were served and their code class.",
+                &[
+                    "source_cluster",
+                    "service",
+                    "dst_cluster",
+                    "locality",
+                    "via_gateway",
+                    "code_class",
+                ],
             )?,
-            response_flags: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_response_flags_total",
-                        "Requests stored with each Envoy response flag.",
-                    ),
-                    &["source_cluster", "service", "flag"],
-                )?,
+            response_flags: counter_vec(
+                &r,
+                "meshlog_mesh_response_flags_total",
+                "Requests stored with each Envoy response flag (short names; other for the rest).",
+                &["source_cluster", "service", "flag"],
             )?,
-            request_duration: register(
-                &registry,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "meshlog_request_duration_seconds",
-                        "Request duration (%DURATION%) of the requests stored, by locality.",
-                    )
-                    .buckets(LATENCY_BUCKETS.to_vec()),
-                    &["source_cluster", "locality"],
-                )?,
+            request_duration: histogram_vec(
+                &r,
+                "meshlog_mesh_request_duration_seconds",
+                "Request duration (%DURATION%) of the requests stored, by locality.",
+                &LATENCY_BUCKETS,
+                &["source_cluster", "locality"],
             )?,
-            failover_open: register(
-                &registry,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "meshlog_failover_open",
-                        "1 while a failover episode of the service is open, by the cluster serving it.",
-                    ),
-                    &["source_cluster", "service", "target_cluster"],
-                )?,
+            failover_open: gauge_vec(
+                &r,
+                "meshlog_failover_episode_open",
+                "1 while a failover episode of the service is open, by the cluster serving it.",
+                &["source_cluster", "service", "target_cluster"],
             )?,
-            failovers_started: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_failovers_started_total",
-                        "Failover episodes the detector opened since the server started.",
-                    ),
-                    &["source_cluster", "service"],
-                )?,
+            failovers_started: counter_vec(
+                &r,
+                "meshlog_failover_episodes_started_total",
+                "Failover episodes the detector opened since the server started.",
+                &["source_cluster", "service"],
             )?,
-            endpoint_hosts: register(
-                &registry,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "meshlog_endpoint_hosts",
-                        "Endpoints in the last admin snapshot of each source cluster, by Envoy cluster, health and priority.",
-                    ),
-                    &["source_cluster", "envoy_cluster", "health", "priority"],
-                )?,
+            endpoint_hosts: gauge_vec(
+                &r,
+                "meshlog_snapshot_endpoint_hosts",
+                "Endpoints in the last admin snapshots of each source cluster's proxies, by Envoy cluster, health and priority.",
+                &["source_cluster", "envoy_cluster", "health", "priority"],
             )?,
-            lines: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_lines_total",
-                        "Access-log lines made durable, by source kind and outcome (stored or rejected).",
-                    ),
-                    &["source", "outcome"],
-                )?,
+            lines: counter_vec(
+                &r,
+                "meshlog_ingest_lines_total",
+                "Access-log lines made durable, by source kind and outcome (stored or rejected).",
+                &["source", "outcome"],
             )?,
-            rejected_lines: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_rejected_lines_total",
-                        "Lines kept in the rejects table, by source kind and reason.",
-                    ),
-                    &["source", "reason"],
-                )?,
+            rejected_lines: counter_vec(
+                &r,
+                "meshlog_ingest_rejected_lines_total",
+                "Lines kept in the rejects table, by source kind and reason.",
+                &["source", "reason"],
             )?,
-            http_requests: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_http_requests_total",
-                        "HTTP requests answered, by route and status code.",
-                    ),
-                    &["route", "code"],
-                )?,
+            http_requests: counter_vec(
+                &r,
+                "meshlog_http_requests_total",
+                "HTTP requests answered, by route and status code.",
+                &["route", "code"],
             )?,
-            queue_batches: register(
-                &registry,
-                IntGauge::new(
-                    "meshlog_pipeline_queue_batches",
-                    "Batches waiting in the pipeline's queue.",
-                )?,
+            queue_batches: int_gauge(
+                &r,
+                "meshlog_pipeline_queue_batches",
+                "Batches waiting in the pipeline's queue.",
             )?,
-            rows_in_memory: register(
-                &registry,
-                IntGauge::new(
-                    "meshlog_rows_in_memory",
-                    "Rows acknowledged or read and not yet in Parquet.",
-                )?,
+            rows_in_memory: int_gauge(
+                &r,
+                "meshlog_sink_memory_rows",
+                "Rows durable in the WAL and not yet in Parquet.",
             )?,
-            wal_bytes: register(
-                &registry,
-                IntGauge::new(
-                    "meshlog_wal_bytes",
-                    "Bytes in the write-ahead log's segments on disk.",
-                )?,
+            wal_bytes: int_gauge(
+                &r,
+                "meshlog_wal_disk_bytes",
+                "Bytes in the write-ahead log's segments on disk.",
             )?,
-            commit_duration: register(
-                &registry,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "meshlog_commit_duration_seconds",
-                        "Time to make a staged commit durable and visible.",
-                    )
-                    .buckets(WORK_BUCKETS.to_vec()),
-                )?,
+            commit_duration: histogram(
+                &r,
+                "meshlog_commit_duration_seconds",
+                "Time to make a staged commit durable and visible.",
+                &WORK_BUCKETS,
             )?,
-            compaction_duration: register(
-                &registry,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "meshlog_compaction_duration_seconds",
-                        "Time to merge one hour's small files of one table.",
-                    )
-                    .buckets(WORK_BUCKETS.to_vec()),
-                )?,
+            compaction_duration: histogram(
+                &r,
+                "meshlog_compaction_duration_seconds",
+                "Time to merge one partition's small files.",
+                &WORK_BUCKETS,
             )?,
-            last_commit: register(
-                &registry,
-                Gauge::new(
-                    "meshlog_last_commit_timestamp_seconds",
-                    "When the last commit was made (Unix time).",
-                )?,
+            last_commit: gauge(
+                &r,
+                "meshlog_commit_last_timestamp_seconds",
+                "When the last commit of access-log rows was made (Unix time; 0 before the first).",
             )?,
-            newest_committed_row: register(
-                &registry,
-                Gauge::new(
-                    "meshlog_newest_committed_row_timestamp_seconds",
-                    "Log time of the newest request row committed since the start (Unix time; 0 before the first); time() minus it is the freshness lag.",
-                )?,
+            newest_committed_row: gauge(
+                &r,
+                "meshlog_commit_newest_row_timestamp_seconds",
+                "Log time of the newest request row committed since the start (Unix time; 0 before the first); time() minus it is the freshness lag.",
             )?,
-            scrape_failures: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "meshlog_scrape_failures_total",
-                        "Failed scrapes of an Envoy admin target.",
-                    ),
-                    &["target"],
-                )?,
+            scrape_failures: counter_vec(
+                &r,
+                "meshlog_scrape_failures_total",
+                "Failed scrapes of an Envoy admin target.",
+                &["target"],
             )?,
-            scrape_up: register(
-                &registry,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "meshlog_scrape_target_up",
-                        "1 when the last scrape of the target succeeded, else 0.",
-                    ),
-                    &["target"],
-                )?,
+            scrape_up: gauge_vec(
+                &r,
+                "meshlog_scrape_target_up",
+                "1 when the last scrape of the target succeeded, else 0.",
+                &["target"],
             )?,
-            registry,
+            registry: r,
         };
         // Present at 0 from the start, so that "nothing stored since the start" shows
         // (and alerts) instead of being absent.
@@ -297,4 +236,51 @@ fn register<C: Collector + Clone + 'static>(
 ) -> Result<C, prometheus::Error> {
     registry.register(Box::new(collector.clone()))?;
     Ok(collector)
+}
+
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+fn gauge_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, prometheus::Error> {
+    register(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
+fn int_gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+    register(registry, IntGauge::new(name, help)?)
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<Gauge, prometheus::Error> {
+    register(registry, Gauge::new(name, help)?)
+}
+
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+) -> Result<Histogram, prometheus::Error> {
+    let options = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    register(registry, Histogram::with_opts(options)?)
+}
+
+fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> Result<HistogramVec, prometheus::Error> {
+    let options = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    register(registry, HistogramVec::new(options, labels)?)
 }

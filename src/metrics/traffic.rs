@@ -43,7 +43,7 @@ fn code_class(code: Option<i32>) -> &'static str {
     }
 }
 
-/// The labels of `meshlog_requests_total`, borrowed from the batch.
+/// The labels of `meshlog_mesh_requests_total`, borrowed from the batch.
 type RequestLabels<'a> = [&'a str; 6];
 
 /// Adds the rows of a durable `requests` batch to the traffic metrics.
@@ -126,7 +126,7 @@ pub fn count_rejects(
 /// Which episode: (source cluster, service, start in µs).
 type EpisodeKey = (String, String, i64);
 
-/// `meshlog_failover_open` and `meshlog_failovers_started_total`, kept in step with
+/// `meshlog_failover_episode_open` and `meshlog_failover_episodes_started_total`, kept in step with
 /// the detector's episodes.
 #[derive(Default)]
 pub struct FailoverGauges {
@@ -182,7 +182,7 @@ fn key(episode: &Episode) -> EpisodeKey {
 /// priority.
 type HostsByLabels = HashMap<[String; 3], HashSet<String>>;
 
-/// `meshlog_endpoint_hosts`: each proxy's last snapshot, and the series shown per
+/// `meshlog_snapshot_endpoint_hosts`: each proxy's last snapshot, and the series shown per
 /// source cluster (the union of its proxies' last snapshots, so that proxies
 /// scraped in different rounds, or one failing, do not make the series flap).
 #[derive(Default)]
@@ -302,23 +302,29 @@ mod tests {
         count_requests(&metrics, &batch).unwrap();
         count_requests(&metrics, &batch).unwrap();
         let cross = [("dst_cluster", "cluster2"), ("via_gateway", "true"), ("code_class", "2xx")];
-        assert_eq!(value(&metrics, "meshlog_requests_total", &cross), Some(2.0));
+        assert_eq!(value(&metrics, "meshlog_mesh_requests_total", &cross), Some(2.0));
         let failed = [("locality", "local"), ("code_class", "5xx")];
-        assert_eq!(value(&metrics, "meshlog_requests_total", &failed), Some(2.0));
+        assert_eq!(value(&metrics, "meshlog_mesh_requests_total", &failed), Some(2.0));
         let unnamed = [("service", "unknown"), ("code_class", "none")];
-        assert_eq!(value(&metrics, "meshlog_requests_total", &unnamed), Some(2.0));
+        assert_eq!(value(&metrics, "meshlog_mesh_requests_total", &unnamed), Some(2.0));
         for flag in ["UH", "URX", "NR", "other"] {
             let labels = [("flag", flag)];
-            assert_eq!(value(&metrics, "meshlog_response_flags_total", &labels), Some(2.0));
+            assert_eq!(value(&metrics, "meshlog_mesh_response_flags_total", &labels), Some(2.0));
         }
         let unknown = [("flag", "X9")];
-        assert_eq!(value(&metrics, "meshlog_response_flags_total", &unknown), None, "bounded");
-        assert_eq!(value(&metrics, "meshlog_response_flags_total", &[("flag", "-")]), None);
+        assert_eq!(value(&metrics, "meshlog_mesh_response_flags_total", &unknown), None, "bounded");
+        assert_eq!(value(&metrics, "meshlog_mesh_response_flags_total", &[("flag", "-")]), None);
         let slow = [("locality", "local"), ("le", "2.5")];
-        assert_eq!(value(&metrics, "meshlog_request_duration_seconds_bucket", &slow), Some(0.0));
+        assert_eq!(
+            value(&metrics, "meshlog_mesh_request_duration_seconds_bucket", &slow),
+            Some(0.0)
+        );
         let slow = [("locality", "local"), ("le", "5")];
-        assert_eq!(value(&metrics, "meshlog_request_duration_seconds_bucket", &slow), Some(2.0));
-        let count = "meshlog_request_duration_seconds_count";
+        assert_eq!(
+            value(&metrics, "meshlog_mesh_request_duration_seconds_bucket", &slow),
+            Some(2.0)
+        );
+        let count = "meshlog_mesh_request_duration_seconds_count";
         assert_eq!(value(&metrics, count, &[("locality", "local")]), Some(2.0));
         let no_duration = [("locality", "unknown")];
         assert_eq!(value(&metrics, count, &no_duration), None, "a row without a duration");
@@ -352,13 +358,20 @@ mod tests {
         let open = [("service", "reviews"), ("target_cluster", "cluster2")];
         let started = [("service", "reviews")];
         gauges.update(&metrics, &[old.clone(), episode("reviews", 10, None)]);
-        assert_eq!(value(&metrics, "meshlog_failover_open", &open), Some(1.0));
-        assert_eq!(value(&metrics, "meshlog_failovers_started_total", &started), Some(1.0));
+        assert_eq!(value(&metrics, "meshlog_failover_episode_open", &open), Some(1.0));
+        assert_eq!(value(&metrics, "meshlog_failover_episodes_started_total", &started), Some(1.0));
         let known_at_start = [("service", "ratings")];
-        assert_eq!(value(&metrics, "meshlog_failovers_started_total", &known_at_start), None);
+        assert_eq!(
+            value(&metrics, "meshlog_failover_episodes_started_total", &known_at_start),
+            None
+        );
         gauges.update(&metrics, &[old, episode("reviews", 10, Some(20))]);
-        assert_eq!(value(&metrics, "meshlog_failover_open", &open), None, "ended: series gone");
-        assert_eq!(value(&metrics, "meshlog_failovers_started_total", &started), Some(1.0));
+        assert_eq!(
+            value(&metrics, "meshlog_failover_episode_open", &open),
+            None,
+            "ended: series gone"
+        );
+        assert_eq!(value(&metrics, "meshlog_failover_episodes_started_total", &started), Some(1.0));
     }
 
     fn endpoints(proxy: &str, rows: &[(&str, bool, i32)]) -> RecordBatch {
@@ -394,18 +407,22 @@ mod tests {
         gauges.update(&metrics, &endpoints("gateway-a", &[local, remote])).unwrap();
         gauges.update(&metrics, &endpoints("gateway-b", &[local])).unwrap();
         let local_healthy = [("health", "healthy"), ("priority", "0")];
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), Some(1.0));
+        assert_eq!(value(&metrics, "meshlog_snapshot_endpoint_hosts", &local_healthy), Some(1.0));
         let remote_healthy = [("priority", "1")];
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &remote_healthy), Some(1.0));
+        assert_eq!(value(&metrics, "meshlog_snapshot_endpoint_hosts", &remote_healthy), Some(1.0));
         // The local host fails its checks, as each proxy's next snapshot says in
         // turn: the healthy series is gone once no proxy sees it healthy.
         let failed = ("10.0.0.1:9080", false, 0);
         gauges.update(&metrics, &endpoints("gateway-a", &[failed])).unwrap();
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), Some(1.0), "b's");
+        assert_eq!(
+            value(&metrics, "meshlog_snapshot_endpoint_hosts", &local_healthy),
+            Some(1.0),
+            "b's"
+        );
         gauges.update(&metrics, &endpoints("gateway-b", &[failed])).unwrap();
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &local_healthy), None);
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &remote_healthy), None);
+        assert_eq!(value(&metrics, "meshlog_snapshot_endpoint_hosts", &local_healthy), None);
+        assert_eq!(value(&metrics, "meshlog_snapshot_endpoint_hosts", &remote_healthy), None);
         let failing = [("health", "unhealthy"), ("priority", "0")];
-        assert_eq!(value(&metrics, "meshlog_endpoint_hosts", &failing), Some(1.0));
+        assert_eq!(value(&metrics, "meshlog_snapshot_endpoint_hosts", &failing), Some(1.0));
     }
 }

@@ -77,9 +77,10 @@ fn metrics_count_what_is_stored_and_pass_promtool() {
         assert_eq!(answer.status, 200, "{answer:?}");
         let found = samples(&answer.body);
         let scraped = sum(&found, "meshlog_scrape_target_up", &[("target", "gateway")]) == 1.0;
-        let endpoints = sum(&found, "meshlog_endpoint_hosts", &[("source_cluster", "cluster1")]);
+        let endpoints =
+            sum(&found, "meshlog_snapshot_endpoint_hosts", &[("source_cluster", "cluster1")]);
         // Lines are counted just after their requests are answered.
-        let stored = sum(&found, "meshlog_lines_total", &[("outcome", "stored")]);
+        let stored = sum(&found, "meshlog_ingest_lines_total", &[("outcome", "stored")]);
         if scraped && endpoints > 0.0 && stored == 5.0 {
             break answer;
         }
@@ -91,25 +92,28 @@ fn metrics_count_what_is_stored_and_pass_promtool() {
     );
     let found = samples(&exposition.body);
     let http = [("source", "http")];
-    assert_eq!(sum(&found, "meshlog_lines_total", &[http[0], ("outcome", "stored")]), 5.0);
-    assert_eq!(sum(&found, "meshlog_lines_total", &[http[0], ("outcome", "rejected")]), 1.0);
+    assert_eq!(sum(&found, "meshlog_ingest_lines_total", &[http[0], ("outcome", "stored")]), 5.0);
+    assert_eq!(sum(&found, "meshlog_ingest_lines_total", &[http[0], ("outcome", "rejected")]), 1.0);
     let reason =
         server.query("select reason from rejects")[0]["reason"].as_str().unwrap().to_owned();
-    assert_eq!(sum(&found, "meshlog_rejected_lines_total", &[http[0], ("reason", &reason)]), 1.0);
+    assert_eq!(
+        sum(&found, "meshlog_ingest_rejected_lines_total", &[http[0], ("reason", &reason)]),
+        1.0
+    );
     // The traffic counted is the traffic stored.
     for row in server.query("select locality, count(*) as n from requests group by locality") {
         let locality = row["locality"].as_str().unwrap();
-        let counted = sum(&found, "meshlog_requests_total", &[("locality", locality)]);
+        let counted = sum(&found, "meshlog_mesh_requests_total", &[("locality", locality)]);
         assert_eq!(counted, row["n"].as_f64().unwrap(), "{locality}");
     }
-    assert_eq!(sum(&found, "meshlog_requests_total", &[("code_class", "5xx")]), 2.0);
-    assert_eq!(sum(&found, "meshlog_response_flags_total", &[("flag", "UH")]), 2.0);
-    assert_eq!(sum(&found, "meshlog_request_duration_seconds_count", &[]), 5.0);
+    assert_eq!(sum(&found, "meshlog_mesh_requests_total", &[("code_class", "5xx")]), 2.0);
+    assert_eq!(sum(&found, "meshlog_mesh_response_flags_total", &[("flag", "UH")]), 2.0);
+    assert_eq!(sum(&found, "meshlog_mesh_request_duration_seconds_count", &[]), 5.0);
     let sink_ok = [("route", "/api/v1/logs"), ("code", "200")];
     assert_eq!(sum(&found, "meshlog_http_requests_total", &sink_ok), 1.0);
     assert_eq!(sum(&found, "meshlog_scrape_target_up", &[("target", "down")]), 0.0);
     assert!(sum(&found, "meshlog_scrape_failures_total", &[("target", "down")]) >= 1.0);
-    assert!(sum(&found, "meshlog_wal_bytes", &[]) > 0.0);
+    assert!(sum(&found, "meshlog_wal_disk_bytes", &[]) > 0.0);
     assert!(sum(&found, "process_resident_memory_bytes", &[]) > 0.0);
     promtool_check(&exposition.body);
     assert!(server.stop().success());
