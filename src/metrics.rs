@@ -1,15 +1,14 @@
 //! `meshlog serve`'s Prometheus metrics (`GET /metrics`, the `prometheus` crate's
 //! text format). Every name is `meshlog_<stage>_<thing>_<unit|total>`, and every
-//! label is bounded as
-//! PRODUCT.md §5 asks — source cluster, service, dst_cluster, locality, code class,
-//! response flag, Envoy cluster, health, reporting source, reject reason, scrape
-//! target, HTTP route — never a request, a path or a pod IP. Three owners feed
-//! them: the pipeline's stages (as each batch reaches the failover detector: the
-//! open episodes; the endpoints of admin snapshots), the server (the traffic of
-//! the request rows and the lines stored and rejected, counted by the WAL's writer
-//! once durable; HTTP answers, the queue, the WAL, commits and compactions) and the
-//! scraper (failures and reachability per target). The process's own `process_*`
-//! metrics (CPU, memory, files) come with them.
+//! label is bounded as PRODUCT.md §5 asks — source cluster, service, dst_cluster,
+//! locality, code class, response flag, Envoy cluster, health, reporting source,
+//! reject reason, scrape target, HTTP route — never a request, a path or a pod IP.
+//! Three owners feed them: the pipeline's stages (as each batch reaches the failover
+//! detector: the open episodes; the endpoints of admin snapshots), the server (the
+//! traffic of the request rows and the lines stored and rejected, counted by the
+//! WAL's writer once durable; HTTP answers, the queue, the WAL, commits and
+//! compactions) and the scraper (failures and reachability per target). The
+//! process's own `process_*` metrics (CPU, memory, files) come with them.
 
 pub mod traffic;
 
