@@ -11,8 +11,7 @@ use std::process::Command;
 
 use super::dashboards::check_every_panel;
 use super::prometheus_support::{Prometheus, unix_now};
-use super::scrape::{FAILOVER, admin_server, scrape_entry};
-use super::serve_support::{Server, free_port};
+use super::serve_support::{Server, scrape_up_and_down, write_config_with};
 use super::support::{Value, meshlog_ok, scratch};
 
 fn promtool(args: &[&str], dir: &Path) {
@@ -78,28 +77,13 @@ fn a_simulated_failover_fires_the_alert_and_fills_every_dashboard_panel() {
     let episode = &truth["episodes"][0];
     assert_eq!(episode["source_cluster"], "cluster1");
     let service = episode["service"].as_str().unwrap().to_owned();
-    let mesh = std::fs::read_to_string(sim.join("mesh.toml")).unwrap();
-    let mesh: String = mesh
-        .lines()
-        .filter(|line| !line.starts_with("data_dir"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    let port = free_port();
-    let config = dir.join("mesh.toml");
     // Admin scrape targets for the endpoint panels: one answering, one down.
-    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down_url = format!("http://{}", down.local_addr().unwrap());
-    drop(down);
-    let scrape = format!(
-        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
-        scrape_entry("gateway", &admin_server(&FAILOVER)),
-        scrape_entry("down", &down_url)
+    let (config, port) = write_config_with(
+        &sim.join("mesh.toml"),
+        &dir,
+        "flush_interval = \"1s\"",
+        &scrape_up_and_down(),
     );
-    std::fs::write(
-        &config,
-        format!("data_dir = \"data\"\n{mesh}\n[server]\nlisten = \"127.0.0.1:{port}\"\nflush_interval = \"1s\"\n{scrape}"),
-    )
-    .unwrap();
     let server = Server::start(&config, port);
     // The rules as shipped, their `for` durations cut to 3 s to fit a test.
     let rules = std::fs::read_to_string(alerts_dir().join("meshlog.rules.yml")).unwrap();

@@ -6,8 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use super::scrape::{FAILOVER, admin_server, scrape_entry};
-use super::serve_support::{LINE, Server, line, write_config};
+use super::serve_support::{LINE, Server, line, scrape_up_and_down, write_config};
 use super::support::scratch;
 
 /// Every sample of a Prometheus text exposition: series (name and labels) and value.
@@ -55,15 +54,7 @@ fn promtool_check(exposition: &str) {
 #[test]
 fn metrics_count_what_is_stored_and_pass_promtool() {
     let dir = scratch("serve-metrics");
-    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down_url = format!("http://{}", down.local_addr().unwrap());
-    drop(down);
-    let scrape = format!(
-        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
-        scrape_entry("gateway", &admin_server(&FAILOVER)),
-        scrape_entry("down", &down_url)
-    );
-    let (config, port) = write_config(&dir, "", &scrape);
+    let (config, port) = write_config(&dir, "", &scrape_up_and_down());
     let server = Server::start(&config, port);
     let mut lines: Vec<String> = (0..3).map(|n| line(&format!("ok-{n}"))).collect();
     let no_upstream = LINE.replace("200 - via_upstream", "503 UH no_healthy_upstream");

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::serve_support::{Server, gzip, line, write_config};
+use super::serve_support::{Server, append, gzip, line, wait_until, write_config};
 use super::support::{query_json, scratch};
 
 fn ids(prefix: &str, count: usize) -> Vec<String> {
@@ -203,54 +203,55 @@ fn acknowledged_rows_are_visible_to_both_query_paths_at_once() {
     assert!(server.stop().success());
 }
 
-#[test]
-fn followed_files_survive_rotation_copytruncate_and_a_restart() {
-    let dir = scratch("serve-follow");
+/// Distinct request ids and rows of `requests`.
+const IDS_AND_ROWS: &str = "select count(distinct request_id) as n, count(*) as rows from requests";
+
+/// `dir/logs`, and a `[[sources]]` entry following the files there that match
+/// `pattern`, polled every 50 ms.
+fn followed(dir: &std::path::Path, pattern: &str) -> (std::path::PathBuf, String) {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let source = format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log*\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
+        "[[sources]]\ntype = \"file\"\npaths = [\"{}/{pattern}\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
         logs.display()
     );
+    (logs, source)
+}
+
+/// Waits until `POST /api/v1/query` sees `rows` rows in `requests`.
+fn wait_for_rows(server: &Server, rows: u64) {
+    let every = std::time::Duration::from_millis(50);
+    let count = || server.query(IDS_AND_ROWS)[0].clone();
+    wait_until(every, || count()["rows"] == rows, || format!("not {rows} rows: {:?}", count()));
+}
+
+#[test]
+fn followed_files_survive_rotation_copytruncate_and_a_restart() {
+    let dir = scratch("serve-follow");
+    let (logs, source) = followed(&dir, "*.log*");
     let (config, port) = write_config(&dir, "flush_interval = \"1s\"", &source);
     let server = Server::start(&config, port);
     let path = logs.join("app.log");
-    let append = |path: &std::path::Path, text: &str| {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-    };
-    let count = |server: &Server| {
-        server.query("select count(distinct request_id) as n, count(*) as rows from requests")[0]
-            .clone()
-    };
-    let wait_for = |server: &Server, rows: u64| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while count(server)["rows"] != rows {
-            assert!(std::time::Instant::now() < deadline, "not {rows} rows: {:?}", count(server));
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
     append(&path, &format!("{}\n{}", line("f1"), &line("f2")[..40]));
-    wait_for(&server, 1);
+    wait_for_rows(&server, 1);
     // The rest of a line written in two pieces.
     append(&path, &format!("{}\n", &line("f2")[40..]));
-    wait_for(&server, 2);
+    wait_for_rows(&server, 2);
     // Rename rotation: a line to the old file after the rename, then the new file.
     std::fs::rename(&path, logs.join("app.log.1")).unwrap();
     append(&logs.join("app.log.1"), &format!("{}\n", line("f3")));
     append(&path, &format!("{}\n", line("f4")));
-    wait_for(&server, 4);
+    wait_for_rows(&server, 4);
     // copytruncate: the content copied aside, the file emptied and written again.
     std::fs::copy(&path, logs.join("app.log.2")).unwrap();
     std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
     append(&path, &format!("{}\n", line("f5")));
-    wait_for(&server, 5);
+    wait_for_rows(&server, 5);
     server.kill();
     append(&path, &format!("{}\n", line("f6")));
     let server = Server::start(&config, port);
-    wait_for(&server, 6);
-    assert_eq!(count(&server)["n"], 6);
+    wait_for_rows(&server, 6);
+    assert_eq!(server.query(IDS_AND_ROWS)[0]["n"], 6);
     assert!(server.stop().success());
     let stored = query_json(&dir.join("data"), "select count(*) as n from requests");
     assert_eq!(stored[0]["n"], 6);
@@ -259,85 +260,49 @@ fn followed_files_survive_rotation_copytruncate_and_a_restart() {
 #[test]
 fn followed_lines_are_visible_to_meshlog_query_at_once_and_replayed_once_after_a_crash() {
     let dir = scratch("serve-follow-wal");
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let source = format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
-        logs.display()
-    );
+    let (logs, source) = followed(&dir, "*.log");
     // Nothing is committed for an hour: the rows are in the WAL and in memory only.
     let (config, port) = write_config(&dir, "flush_interval = \"1h\"", &source);
     let server = Server::start(&config, port);
     let path = logs.join("app.log");
-    let append = |text: String| {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-    };
     let data = dir.join("data");
-    let sql = "select count(distinct request_id) as n, count(*) as rows from requests";
-    let wait_for_cli = |rows: u64| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while query_json(&data, sql)[0]["rows"] != rows {
-            assert!(std::time::Instant::now() < deadline, "meshlog query never saw {rows} rows");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    };
-    append(format!("{}\n{}\n{}\n", line("w1"), line("w2"), line("w3")));
-    wait_for_cli(3);
+    append(&path, &format!("{}\n{}\n{}\n", line("w1"), line("w2"), line("w3")));
+    wait_until(
+        std::time::Duration::from_millis(100),
+        || query_json(&data, IDS_AND_ROWS)[0]["rows"] == 3,
+        || "meshlog query never saw 3 rows".to_owned(),
+    );
     assert!(walk(&data.join("requests")).is_empty(), "committed before the flush interval");
     // Killed with the rows in the WAL only: replayed, and the file resumed after them.
     server.kill();
-    append(format!("{}\n", line("w4")));
+    append(&path, &format!("{}\n", line("w4")));
     let server = Server::start(&config, port);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while server.query(sql)[0]["rows"] != 4 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", server.query(sql));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_rows(&server, 4);
     assert!(server.stop().success());
-    let stored = query_json(&data, sql);
+    let stored = query_json(&data, IDS_AND_ROWS);
     assert_eq!((stored[0]["n"].clone(), stored[0]["rows"].clone()), (4.into(), 4.into()));
 }
 
 #[test]
 fn a_rotated_file_and_its_successor_read_in_one_commit_both_keep_their_position() {
     let dir = scratch("serve-rotate-commit");
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let source = format!(
-        "[[sources]]\ntype = \"file\"\npaths = [\"{}/*.log*\"]\nsource_cluster = \"cluster1\"\npoll_ms = 50\n",
-        logs.display()
-    );
+    let (logs, source) = followed(&dir, "*.log*");
     // One commit for everything, at the stop.
     let (config, port) = write_config(&dir, "flush_interval = \"1h\"", &source);
     let server = Server::start(&config, port);
     let path = logs.join("app.log");
-    let append = |path: &std::path::Path, text: String| {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-        file.write_all(text.as_bytes()).unwrap();
-    };
-    let sql = "select count(distinct request_id) as n, count(*) as rows from requests";
-    let wait_for = |server: &Server, rows: u64| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while server.query(sql)[0]["rows"] != rows {
-            assert!(std::time::Instant::now() < deadline, "{:?}", server.query(sql));
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
-    append(&path, format!("{}\n", line("r1")));
-    wait_for(&server, 1);
+    append(&path, &format!("{}\n", line("r1")));
+    wait_for_rows(&server, 1);
     // Renamed away (the follower still calls it app.log), written to, and a new app.log.
     std::fs::rename(&path, logs.join("app.log.1")).unwrap();
-    append(&logs.join("app.log.1"), format!("{}\n", line("r2")));
-    append(&path, format!("{}\n", line("r3")));
-    wait_for(&server, 3);
+    append(&logs.join("app.log.1"), &format!("{}\n", line("r2")));
+    append(&path, &format!("{}\n", line("r3")));
+    wait_for_rows(&server, 3);
     assert!(server.stop().success());
     let server = Server::start(&config, port);
-    append(&path, format!("{}\n", line("r4")));
-    wait_for(&server, 4);
-    let counted = server.query(sql);
+    append(&path, &format!("{}\n", line("r4")));
+    wait_for_rows(&server, 4);
+    let counted = server.query(IDS_AND_ROWS);
     assert_eq!((counted[0]["n"].clone(), counted[0]["rows"].clone()), (4.into(), 4.into()));
     assert!(server.stop().success());
 }

@@ -43,8 +43,13 @@ impl Answer {
 /// Writes `dir/mesh.toml`: the samples' topology, a data dir under `dir`, and
 /// `server` (TOML lines for `[server]`, `listen` added) and `extra` after it.
 pub fn write_config(dir: &Path, server: &str, extra: &str) -> (PathBuf, u16) {
+    write_config_with(&super::support::sample("mesh.toml"), dir, server, extra)
+}
+
+/// As [`write_config`], with the topology of the config at `topology`.
+pub fn write_config_with(topology: &Path, dir: &Path, server: &str, extra: &str) -> (PathBuf, u16) {
     let port = free_port();
-    let topology = std::fs::read_to_string(super::support::sample("mesh.toml")).unwrap();
+    let topology = std::fs::read_to_string(topology).unwrap();
     let topology: String = topology
         .lines()
         .filter(|line| !line.starts_with("data_dir"))
@@ -56,6 +61,36 @@ pub fn write_config(dir: &Path, server: &str, extra: &str) -> (PathBuf, u16) {
     let path = dir.join("mesh.toml");
     std::fs::write(&path, config).unwrap();
     (path, port)
+}
+
+/// Two `[[scrape]]` targets of cluster1: `gateway`, answering as a proxy through a
+/// failover does, and `down`, a closed port.
+pub fn scrape_up_and_down() -> String {
+    let down = TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", down.local_addr().unwrap());
+    drop(down);
+    let up = super::scrape::admin_server(&super::scrape::FAILOVER);
+    format!(
+        "{}source_cluster = \"cluster1\"\n{}source_cluster = \"cluster1\"\n",
+        super::scrape::scrape_entry("gateway", &up),
+        super::scrape::scrape_entry("down", &down_url)
+    )
+}
+
+/// Appends `text` to the file at `path` (created if missing), as a logger does.
+pub fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Waits up to 20 s until `done` holds, checking every `every`; `waiting` says what
+/// was not reached.
+pub fn wait_until(every: Duration, mut done: impl FnMut() -> bool, waiting: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "{}", waiting());
+        std::thread::sleep(every);
+    }
 }
 
 pub fn free_port() -> u16 {
