@@ -115,6 +115,15 @@ impl ConfigFile {
         ConfigFile::parse(path, text)
     }
 
+    /// A path the file gives: a relative one is relative to the file's directory.
+    pub fn relative(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        self.path.parent().map_or_else(|| path.to_path_buf(), |parent| parent.join(path))
+    }
+
     /// Parses config text that came from `path`.
     pub fn parse(path: &Path, text: String) -> Result<ConfigFile, ConfigError> {
         let config: MeshConfig = toml::from_str(&text).map_err(|error| ConfigError::Syntax {

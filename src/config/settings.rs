@@ -63,7 +63,7 @@ impl Settings {
         let data_dir = overrides
             .data_dir
             .clone()
-            .or_else(|| config.data_dir.as_ref().map(|dir| relative_to_file(&file.path, dir)))
+            .or_else(|| config.data_dir.as_ref().map(|dir| file.relative(dir)))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let source_cluster =
             overrides.source_cluster.clone().or_else(|| config.source_cluster.clone());
@@ -95,14 +95,6 @@ impl Settings {
             Some(_) => Ok(()),
         }
     }
-}
-
-/// A relative `data_dir` in a config file is relative to the file's directory.
-fn relative_to_file(config_path: &Path, dir: &Path) -> PathBuf {
-    if dir.is_absolute() {
-        return dir.to_path_buf();
-    }
-    config_path.parent().map_or_else(|| dir.to_path_buf(), |parent| parent.join(dir))
 }
 
 fn failover_settings(
