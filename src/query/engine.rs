@@ -23,6 +23,8 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::object_store::path::Path as StorePath;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
 
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use futures::StreamExt;
@@ -199,26 +201,64 @@ impl QueryEngine {
         output::write_batches(format, &schema, &batches, out)
     }
 
+    /// Plans a statement the PostgreSQL wire protocol parsed (and rewrote for
+    /// DataFusion), refusing anything that would write: what a `Describe` answers
+    /// from. Placeholders (`$1`) stay unbound.
+    pub async fn plan_statement(&self, statement: &Statement) -> Result<LogicalPlan, QueryError> {
+        let label = short_label(&statement.to_string());
+        let plan = self.statement_plan(&label, statement).await?;
+        self.check(&label, &plan)?;
+        Ok(plan)
+    }
+
+    /// Runs a parsed statement, with values for its placeholders, as
+    /// [`QueryEngine::collect_with`] runs SQL text: checked, under the same limits.
+    pub async fn collect_statement(
+        &self,
+        statement: &Statement,
+        params: Option<&ParamValues>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+        let label = short_label(&statement.to_string());
+        let plan = self.statement_plan(&label, statement).await?;
+        let frame = self.frame(&label, plan, params).await?;
+        self.collect_frame(&label, frame).await
+    }
+
+    async fn statement_plan(
+        &self,
+        label: &str,
+        statement: &Statement,
+    ) -> Result<LogicalPlan, QueryError> {
+        let statement = DfStatement::Statement(Box::new(statement.clone()));
+        let planned = self.ctx.state().statement_to_plan(statement).await;
+        planned.map_err(|source| QueryError::Plan { sql: label.to_owned(), source })
+    }
+
     async fn collect_labeled(
         &self,
         query: &Labeled<'_>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let frame = self.plan(query).await?;
+        self.collect_frame(&query.label, frame).await
+    }
+
+    /// Runs `frame` within the time limit.
+    async fn collect_frame(
+        &self,
+        label: &str,
+        frame: DataFrame,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let timeout = self.limits.timeout;
-        let batches = tokio::time::timeout(timeout, self.gather(query, frame))
+        let batches = tokio::time::timeout(timeout, self.gather(label, frame))
             .await
-            .map_err(|_| QueryError::Timeout { sql: query.label.clone(), timeout })??;
+            .map_err(|_| QueryError::Timeout { sql: label.to_owned(), timeout })??;
         Ok((schema, batches))
     }
 
     /// The result's batches, refusing more than the memory limit of them.
-    async fn gather(
-        &self,
-        query: &Labeled<'_>,
-        frame: DataFrame,
-    ) -> Result<Vec<RecordBatch>, QueryError> {
-        let execute_error = |source| QueryError::Execute { sql: query.label.clone(), source };
+    async fn gather(&self, label: &str, frame: DataFrame) -> Result<Vec<RecordBatch>, QueryError> {
+        let execute_error = |source| QueryError::Execute { sql: label.to_owned(), source };
         let mut stream = frame.execute_stream().await.map_err(execute_error)?;
         let (mut batches, mut bytes) = (Vec::new(), 0usize);
         while let Some(batch) = stream.next().await {
@@ -226,7 +266,7 @@ impl QueryEngine {
             bytes += batch.get_array_memory_size();
             if bytes > self.limits.memory_bytes {
                 let limit = self.limits.memory_bytes;
-                return Err(QueryError::ResultTooLarge { sql: query.label.clone(), limit });
+                return Err(QueryError::ResultTooLarge { sql: label.to_owned(), limit });
             }
             batches.push(batch);
         }
@@ -237,16 +277,32 @@ impl QueryEngine {
         let plan_error = |source| QueryError::Plan { sql: query.label.clone(), source };
         let state = self.ctx.state();
         let plan = state.create_logical_plan(query.sql).await.map_err(plan_error)?;
-        read_only().verify_plan(&plan).map_err(|source| QueryError::ReadOnly {
-            sql: query.label.clone(),
-            kind: write_kind(&plan),
-            source,
-        })?;
-        let plan = match query.params {
+        self.frame(&query.label, plan, query.params).await
+    }
+
+    /// `plan`, checked and bound to `params`, ready to run.
+    async fn frame(
+        &self,
+        label: &str,
+        plan: LogicalPlan,
+        params: Option<&ParamValues>,
+    ) -> Result<DataFrame, QueryError> {
+        let plan_error = |source| QueryError::Plan { sql: label.to_owned(), source };
+        self.check(label, &plan)?;
+        let plan = match params {
             Some(values) => plan.with_param_values(values.clone()).map_err(plan_error)?,
             None => plan,
         };
         self.ctx.execute_logical_plan(plan).await.map_err(plan_error)
+    }
+
+    /// Refuses a plan that would write.
+    fn check(&self, label: &str, plan: &LogicalPlan) -> Result<(), QueryError> {
+        read_only().verify_plan(plan).map_err(|source| QueryError::ReadOnly {
+            sql: label.to_owned(),
+            kind: write_kind(plan),
+            source,
+        })
     }
 
     /// Registers `table`, or a view of it keeping the rows that pass `window`.
