@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit tests, golden snapshots over samples/,
 # property tests, and end-to-end tests of the real binary. Works on a fresh machine
-# with the Rust toolchain and python3: it installs DuckDB and pyarrow (PyPI) when
-# missing, since a test reads meshlog's Parquet with them, and Debian's `prometheus`
-# package when `promtool` is missing, since tests lint `/metrics` and the alert rules
-# with it and run a real Prometheus against `meshlog serve`.
+# with the Rust toolchain and python3: it installs, when missing, DuckDB and pyarrow
+# (PyPI), since a test reads meshlog's Parquet with them; psycopg 3 and psycopg2
+# (PyPI) and psql (Debian's `postgresql-client`), which tests run against the
+# PostgreSQL protocol; and Debian's `prometheus` package, since tests lint `/metrics`
+# and the alert rules with `promtool` and run a real Prometheus against `meshlog serve`.
 # Snapshots are never rewritten here: a changed reading fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/meshlog-target}"
 export INSTA_UPDATE=no
-if ! python3 -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check duckdb pyarrow
+if ! python3 -c 'import duckdb, pyarrow, psycopg, psycopg2' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check duckdb pyarrow \
+        'psycopg[binary]==3.3.9' 'psycopg2-binary==2.9.13'
 fi
+debian_packages=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    debian_packages+=(prometheus)
+fi
+if ! command -v psql >/dev/null 2>&1; then
+    debian_packages+=(postgresql-client)
+fi
+if [ "${#debian_packages[@]}" -gt 0 ]; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y --no-install-recommends prometheus >/dev/null \
-        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends prometheus >/dev/null; }
+    install=($sudo apt-get install -y --no-install-recommends "${debian_packages[@]}")
+    "${install[@]}" >/dev/null || { $sudo apt-get update >/dev/null && "${install[@]}" >/dev/null; }
 fi
 cargo test --workspace --locked "$@"

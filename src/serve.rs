@@ -17,6 +17,7 @@ mod follow;
 pub mod fresh;
 pub mod http;
 pub mod parse;
+pub mod pg;
 pub mod sink;
 pub mod sources;
 
@@ -79,6 +80,8 @@ pub enum ServeError {
     Follow(#[from] follow::FollowError),
     #[error("cannot set up the metrics")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot start the PostgreSQL protocol: {0}")]
+    Postgres(String),
 }
 
 /// What `meshlog serve` is told.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::postgres::{PostgresSettings, PostgresUserConfig};
 use super::{ConfigError, ConfigFile, parse_duration_s};
 use crate::query::limits::parse_bytes;
 
@@ -46,6 +47,16 @@ pub struct ServerConfig {
     pub compact_interval: Option<Spanned<String>>,
     /// Small files a partition holds before they are merged.
     pub compact_min_files: Option<usize>,
+    /// Where the PostgreSQL wire protocol listens (off when absent).
+    pub postgres_listen: Option<Spanned<String>>,
+    /// `scram`, `cleartext` or `trust`.
+    pub postgres_auth: Option<Spanned<String>>,
+    #[serde(default)]
+    pub postgres_users: Vec<PostgresUserConfig>,
+    pub postgres_tls_cert: Option<String>,
+    pub postgres_tls_key: Option<String>,
+    /// PostgreSQL sessions open at once.
+    pub postgres_max_connections: Option<usize>,
 }
 
 /// One `[[sources]]` entry: a closed set of kinds, each with its own keys.
@@ -84,6 +95,7 @@ pub struct ServeSettings {
     pub compact_interval: Duration,
     pub compact_min_files: usize,
     pub files: Vec<FileSourceConfig>,
+    pub postgres: Option<PostgresSettings>,
 }
 
 /// Tokens are secrets: a debug print says how many there are, never what.
@@ -101,6 +113,7 @@ impl std::fmt::Debug for ServeSettings {
         f.debug_struct("ServeSettings")
             .field("listen", &self.listen)
             .field("tokens", &self.tokens.len())
+            .field("postgres", &self.postgres)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +169,7 @@ impl ServeSettings {
             )?,
             compact_min_files: server.compact_min_files.unwrap_or(8).max(2),
             files: files.collect(),
+            postgres: PostgresSettings::from_server(file, server)?,
         };
         settings.check_budget(file)?;
         Ok(settings)

@@ -1,6 +1,7 @@
 //! The sources `meshlog serve` runs, one closed set of kinds: the HTTP sink
-//! (`[server]`), followed files (`[[sources]] type = "file"`) and the Envoy admin
-//! scrape targets (`[[scrape]]`). Each kind's configuration is built, with what it
+//! (`[server]`), followed files (`[[sources]] type = "file"`), the Envoy admin
+//! scrape targets (`[[scrape]]`), and the PostgreSQL listener that answers queries
+//! (`[server] postgres_listen`). Each kind's configuration is built, with what it
 //! needs of the server ([`SourceContext`]), into a [`RunningSource`]: a task that
 //! runs until the stop signal and then finishes what it holds (the HTTP sink answers
 //! the requests under way, up to `shutdown_timeout`; a follower reads once more; a
@@ -17,7 +18,9 @@ use super::ServeError;
 use super::follow::{self, StartPositions};
 use super::fresh::Fresh;
 use super::http::{self, AppState};
+use super::pg::PgListener;
 use crate::config::Settings;
+use crate::config::postgres::PostgresSettings;
 use crate::config::scrape::ScrapeTarget;
 use crate::config::server::{FileSourceConfig, ServeSettings};
 use crate::pipeline::PipelineInput;
@@ -31,6 +34,8 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// Envoy admin endpoints, polled on their schedules.
     Scrape(Vec<ScrapeTarget>),
+    /// The PostgreSQL wire protocol for queries, on `[server] postgres_listen`.
+    Postgres(PostgresSettings),
 }
 
 /// Where the HTTP sink listens, and how long it finishes requests once stopping.
@@ -74,6 +79,7 @@ impl SourceConfig {
         if !scrape.is_empty() {
             sources.push(SourceConfig::Scrape(scrape.to_vec()));
         }
+        sources.extend(serve.postgres.clone().map(SourceConfig::Postgres));
         sources
     }
 
@@ -90,6 +96,9 @@ impl SourceConfig {
                 Scraper::new(targets, context.input.clone())?
                     .report_to(context.app.metrics.clone()),
             )),
+            SourceConfig::Postgres(settings) => BuiltSource::Postgres(Box::new(
+                PgListener::bind(&settings, context.app.clone()).await?,
+            )),
         })
     }
 }
@@ -99,6 +108,7 @@ pub enum BuiltSource {
     Http(HttpServer),
     File(Box<follow::Follower>),
     Scrape(Box<Scraper>),
+    Postgres(Box<PgListener>),
 }
 
 /// The HTTP sink's bound listener and routes.
@@ -121,6 +131,9 @@ impl BuiltSource {
             }
             BuiltSource::Scrape(scraper) => {
                 RunningSource { kind: "scrape", task: run_scrape(*scraper, stop) }
+            }
+            BuiltSource::Postgres(listener) => {
+                RunningSource { kind: "PostgreSQL", task: tokio::spawn(listener.run(stop)) }
             }
         }
     }

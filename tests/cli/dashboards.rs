@@ -1,4 +1,4 @@
-//! `dashboards/*.json`: every Prometheus target of every panel, with Grafana's
+//! `dashboards/*.json` over Prometheus: every target of every panel, with Grafana's
 //! macros and template variables expanded as Grafana expands them, asked as a
 //! range query of a real Prometheus scraping a live `meshlog serve`, returns
 //! series; each template variable's `label_values` query returns values. The live
@@ -11,6 +11,8 @@ use std::path::Path;
 use super::prometheus_support::Prometheus;
 use super::support::Value;
 
+/// The dashboards over Prometheus (those over the PostgreSQL protocol are checked by
+/// `postgres.rs`).
 fn dashboards() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
     let mut found = Vec::new();
@@ -19,7 +21,11 @@ fn dashboards() -> Vec<(String, Value)> {
         if path.extension().is_some_and(|ext| ext == "json") {
             let text = std::fs::read_to_string(&path).unwrap();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            found.push((name, serde_json::from_str(&text).unwrap()));
+            let dashboard: Value = serde_json::from_str(&text).unwrap();
+            let inputs = dashboard["__inputs"].as_array().unwrap();
+            if inputs.iter().any(|input| input["pluginId"] == "prometheus") {
+                found.push((name, dashboard));
+            }
         }
     }
     assert!(!found.is_empty(), "no dashboard");
@@ -33,12 +39,18 @@ fn expand(expr: &str, dashboard: &Value) -> String {
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "15s")
         .replace("$__range", "5m");
-    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+    for variable in query_variables(dashboard) {
         let name = variable["name"].as_str().unwrap();
         let all = variable["allValue"].as_str().unwrap_or(".*");
         expanded = expanded.replace(&format!("${{{name}}}"), all).replace(&format!("${name}"), all);
     }
     expanded
+}
+
+/// The variables whose values come from a query (not the data source's own).
+fn query_variables(dashboard: &Value) -> Vec<&Value> {
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    variables.iter().filter(|variable| variable["type"] == "query").collect()
 }
 
 /// Every (panel title, expression) of the dashboard's Prometheus targets.
@@ -61,7 +73,7 @@ fn prometheus_targets(dashboard: &Value) -> Vec<(String, String)> {
 /// target, asked as Grafana asks for a panel over `start..end`, returns series.
 pub fn check_every_panel(prometheus: &Prometheus, start: f64, end: f64) {
     for (name, dashboard) in dashboards() {
-        for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        for variable in query_variables(&dashboard) {
             let query = expand(variable["definition"].as_str().unwrap(), &dashboard);
             let (label, metric) = query
                 .strip_prefix("label_values(")

@@ -14,6 +14,7 @@ mod ingest;
 mod live_files;
 mod metrics;
 mod parse;
+mod postgres;
 mod prometheus_support;
 mod query;
 mod scenarios;
