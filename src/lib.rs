@@ -22,13 +22,15 @@
 //!     commit log with checkpoints), then the source's acknowledgement
 //!   ─▶ requests/ rejects/ endpoint_stats/ cluster_stats/ failovers/
 //! data_dir ─ query::QueryEngine (DataFusion, time-pruned partitions, read-only) ─▶ table/csv/json
+//!   (serve: + rows in memory) ─▶ POST /api/v1/query, PostgreSQL protocol (serve::pg)
 //! ```
 //!
 //! Where to start: [`cli`] owns the commands; [`pipeline`] owns a data directory
 //! while writing (sources hand it batches; [`ingest::run`] reads files into it on
 //! the calling thread; [`serve`] runs it for good, fed by its closed set of sources
 //! — HTTP, followed files, scrapes: [`serve::sources`] — and answers queries over the
-//! files plus the rows still in memory); [`storage::schema`] fixes the tables.
+//! files plus the rows still in memory, over HTTP and the PostgreSQL protocol:
+//! [`serve::pg`]); [`storage::schema`] fixes the tables.
 //! Parsing lives in the
 //! pure, synchronous `meshlog-parsers` crate (`parsers/`), which has no I/O of its
 //! own; [`simulate`] generates realistic logs with known truth for the demo and the

@@ -80,8 +80,12 @@ pub enum ServeError {
     Follow(#[from] follow::FollowError),
     #[error("cannot set up the metrics")]
     Metrics(#[from] prometheus::Error),
-    #[error("cannot start the PostgreSQL protocol: {0}")]
-    Postgres(String),
+    #[error("cannot start the PostgreSQL protocol: {what}")]
+    Postgres {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What `meshlog serve` is told.

@@ -62,15 +62,12 @@ impl PgListener {
         app: Arc<AppState>,
     ) -> Result<PgListener, ServeError> {
         let tls = settings.tls.as_ref().map(|(cert, key)| tls_acceptor(cert, key)).transpose()?;
-        let template = QueryEngine::open_fresh(
-            &app.data_dir,
-            TimeWindow::ALL,
-            app.query_limits,
-            &FreshRows::default(),
-        )
-        .map_err(|error| ServeError::Postgres(error.to_string()))?;
+        let limits = app.query_limits;
+        let template =
+            QueryEngine::open_fresh(&app.data_dir, TimeWindow::ALL, limits, &FreshRows::default())
+                .map_err(|source| start_error("the tables do not open", source))?;
         let compat = PgCompat::new(template.context())
-            .map_err(|error| ServeError::Postgres(format!("cannot build pg_catalog: {error}")))?;
+            .map_err(|source| start_error("pg_catalog cannot be built", source))?;
         let address = settings.listen;
         let listener = TcpListener::bind(address)
             .await
@@ -134,31 +131,35 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// The TLS set-up from a PEM certificate chain and private key (any key type).
 fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
-    let tls_error = |message: String| {
-        ServeError::Postgres(format!(
-            "TLS from {} and {}: {message}",
-            cert.display(),
-            key.display()
-        ))
+    let files = format!("TLS from {} and {}", cert.display(), key.display());
+    let tls_error = |problem: &str, source: Box<dyn std::error::Error + Send + Sync>| {
+        start_error(&format!("{files}: {problem}"), source)
     };
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|error| tls_error(format!("the certificate does not read: {error}")))?;
+        .map_err(|error| tls_error("the certificate does not read", error.into()))?;
     let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|error| tls_error(format!("the key does not read: {error}")))?;
+        .map_err(|error| tls_error("the key does not read", error.into()))?;
     // pgwire's TLS is built on ring; rustls deprecates ring's provider only for
     // lacking post-quantum key exchange.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|error| tls_error(error.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|error| tls_error(error.to_string()))?;
+        .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|error| {
+            tls_error("the certificate and key do not make a TLS set-up", error.into())
+        })?;
     // PostgreSQL 17's direct TLS asks for this protocol name.
     config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn start_error(
+    what: &str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ServeError {
+    ServeError::Postgres { what: what.to_owned(), source: source.into() }
 }
 
 /// What pgwire asks for, for each connection.
