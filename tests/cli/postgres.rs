@@ -194,7 +194,8 @@ fn python_drivers_get_the_rows_of_meshlog_query_and_cannot_write() {
     let dir = scratch("pg-drivers");
     let mesh = PgMesh::start(&dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("python3")
+    let output = Command::new("timeout")
+        .args(["300", "python3"])
         .arg(root.join("tests/scripts/pg_clients.py"))
         .arg(mesh.pg_port.to_string())
         .arg(env!("CARGO_BIN_EXE_meshlog"))
@@ -218,7 +219,8 @@ fn every_sql_dashboard_panel_answers_as_grafana_asks() {
     let mesh = PgMesh::start(&dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The simulated run: 10:00 to 10:06 UTC.
-    let output = Command::new("python3")
+    let output = Command::new("timeout")
+        .args(["300", "python3"])
         .arg(root.join("tests/scripts/grafana_panels.py"))
         .arg(mesh.pg_port.to_string())
         .arg(root.join("dashboards"))
