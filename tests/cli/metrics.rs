@@ -70,9 +70,11 @@ fn metrics_count_what_is_stored_and_pass_promtool() {
         let scraped = sum(&found, "meshlog_scrape_target_up", &[("target", "gateway")]) == 1.0;
         let endpoints =
             sum(&found, "meshlog_snapshot_endpoint_hosts", &[("source_cluster", "cluster1")]);
-        // Lines are counted just after their requests are answered.
+        // Lines are counted just after their requests are answered, the stored ones
+        // and the rejects by reason one after the other.
         let stored = sum(&found, "meshlog_ingest_lines_total", &[("outcome", "stored")]);
-        if scraped && endpoints > 0.0 && stored == 5.0 {
+        let rejected = sum(&found, "meshlog_ingest_rejected_lines_total", &[("source", "http")]);
+        if scraped && endpoints > 0.0 && stored == 5.0 && rejected == 1.0 {
             break answer;
         }
         assert!(std::time::Instant::now() < deadline, "no scrape shown: {}", answer.body);
