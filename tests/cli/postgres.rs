@@ -56,6 +56,27 @@ impl PgMesh {
         PgMesh { server, pg_port }
     }
 
+    /// Runs `tests/scripts/SCRIPT PG_PORT ARGS…` (cut off after 5 minutes), which must
+    /// succeed; then stops the server.
+    fn run_script(self, script: &str, args: &[&Path]) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let output = Command::new("timeout")
+            .args(["300", "python3"])
+            .arg(root.join("tests/scripts").join(script))
+            .arg(self.pg_port.to_string())
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "{script}: {}\n{}\nserver log: {}",
+            text(&output.stdout),
+            text(&output.stderr),
+            self.server.log()
+        );
+        assert!(self.server.stop().success());
+    }
+
     /// psql's unaligned output of `sql`, which must succeed.
     fn psql(&self, sql: &str) -> String {
         let output = psql(self.pg_port, "meshlog", None, sql);
@@ -194,47 +215,19 @@ fn python_drivers_get_the_rows_of_meshlog_query_and_cannot_write() {
     let dir = scratch("pg-drivers");
     let mesh = PgMesh::start(&dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("timeout")
-        .args(["300", "python3"])
-        .arg(root.join("tests/scripts/pg_clients.py"))
-        .arg(mesh.pg_port.to_string())
-        .arg(env!("CARGO_BIN_EXE_meshlog"))
-        .arg(&mesh.server.data_dir)
-        .arg(root.join("queries"))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}\n{}\nserver log: {}",
-        text(&output.stdout),
-        text(&output.stderr),
-        mesh.server.log()
-    );
-    assert!(mesh.server.stop().success());
+    let binary = Path::new(env!("CARGO_BIN_EXE_meshlog"));
+    let (data_dir, queries) = (mesh.server.data_dir.clone(), root.join("queries"));
+    mesh.run_script("pg_clients.py", &[binary, &data_dir, &queries]);
 }
 
 #[test]
 fn every_sql_dashboard_panel_answers_as_grafana_asks() {
     let dir = scratch("pg-panels");
     let mesh = PgMesh::start(&dir);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dashboards = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
     // The simulated run: 10:00 to 10:06 UTC.
-    let output = Command::new("timeout")
-        .args(["300", "python3"])
-        .arg(root.join("tests/scripts/grafana_panels.py"))
-        .arg(mesh.pg_port.to_string())
-        .arg(root.join("dashboards"))
-        .args(["2026-11-01T09:55:00Z", "2026-11-01T10:10:00Z"])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}\n{}\nserver log: {}",
-        text(&output.stdout),
-        text(&output.stderr),
-        mesh.server.log()
-    );
-    assert!(mesh.server.stop().success());
+    let (from, to) = (Path::new("2026-11-01T09:55:00Z"), Path::new("2026-11-01T10:10:00Z"));
+    mesh.run_script("grafana_panels.py", &[&dashboards, from, to]);
 }
 
 #[test]
