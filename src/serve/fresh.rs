@@ -3,7 +3,7 @@
 //! [`FreshPart`]. The flusher hands the parts over to the pipeline when they are
 //! many or old enough ([`Fresh::wait_due`]); when the commit that holds them is
 //! published, [`Fresh`] (a [`PublishObserver`]) drops them and moves its visible
-//! commit forward in one step, so a query that takes a [`FreshSnapshot`] sees every
+//! commit forward in one step, so a query that takes a [`Fresh::snapshot`] sees every
 //! row once: the Parquet files of commits up to `visible_commit`, and the parts.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use arrow::record_batch::RecordBatch;
 
 use crate::pipeline::PublishObserver;
+use crate::query::fresh::FreshRows;
 use crate::storage::commit_log::{Checkpoint, FilePosition, SinkPosition};
 
 /// Rows from one batch or one read, not yet in Parquet.
@@ -33,15 +34,6 @@ pub struct Handover {
     pub rejects: Vec<RecordBatch>,
     pub checkpoints: Vec<Checkpoint>,
     pub rows: usize,
-}
-
-/// What a query sees besides the Parquet files: commits after `visible_commit` are
-/// left out (their rows are still among these parts).
-#[derive(Debug, Clone, Default)]
-pub struct FreshSnapshot {
-    pub visible_commit: Option<u64>,
-    pub requests: Vec<RecordBatch>,
-    pub rejects: Vec<RecordBatch>,
 }
 
 struct Held {
@@ -117,10 +109,11 @@ impl Fresh {
         self.lock().wal_committed
     }
 
-    /// The rows a query sees besides the committed files.
-    pub fn snapshot(&self) -> FreshSnapshot {
+    /// The rows a query sees besides the committed files: commits after
+    /// `visible_commit` are left out (their rows are still among these parts).
+    pub fn snapshot(&self) -> FreshRows {
         let state = self.lock();
-        FreshSnapshot {
+        FreshRows {
             visible_commit: state.visible_commit,
             requests: state.parts.iter().map(|held| held.part.requests.clone()).collect(),
             rejects: state.parts.iter().map(|held| held.part.rejects.clone()).collect(),

@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{AppState, error};
-use crate::query::fresh::FreshRows;
 use crate::query::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow};
 
 /// The media type of an Arrow IPC stream.
@@ -68,12 +67,7 @@ async fn run(
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let window =
         TimeWindow::parse(request.since.as_deref(), request.until.as_deref(), chrono::Utc::now())?;
-    let snapshot = state.fresh.snapshot();
-    let fresh = FreshRows {
-        visible_commit: snapshot.visible_commit,
-        requests: snapshot.requests,
-        rejects: snapshot.rejects,
-    };
+    let fresh = state.fresh.snapshot();
     let engine = QueryEngine::open_fresh(&state.data_dir, window, state.query_limits, &fresh)?;
     match (&request.saved, &request.sql) {
         (Some(name), None) => {

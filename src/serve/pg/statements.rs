@@ -29,7 +29,6 @@ use futures::{Sink, SinkExt, stream};
 use super::catalog::PgCompat;
 use super::search_path::answer_search_path;
 use super::settings::{self, SessionSettings, user_error};
-use crate::query::fresh::FreshRows;
 use crate::query::limits::QueryLimits;
 use crate::query::{QueryEngine, QueryError, TimeWindow};
 use crate::serve::http::AppState;
@@ -138,12 +137,7 @@ impl PgQueries {
     /// A session over the committed files and the rows in memory now, with what
     /// PostgreSQL clients expect of a server.
     fn engine(&self, session: &SessionSettings) -> PgWireResult<QueryEngine> {
-        let snapshot = self.app.fresh.snapshot();
-        let fresh = FreshRows {
-            visible_commit: snapshot.visible_commit,
-            requests: snapshot.requests,
-            rejects: snapshot.rejects,
-        };
+        let fresh = self.app.fresh.snapshot();
         let server = self.app.query_limits;
         let limits = QueryLimits { timeout: session.timeout(server.timeout), ..server };
         let engine = QueryEngine::open_fresh(&self.app.data_dir, TimeWindow::ALL, limits, &fresh)
