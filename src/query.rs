@@ -27,6 +27,7 @@ pub mod saved;
 pub mod table;
 pub mod time_range;
 pub mod window;
+mod yield_points;
 
 #[cfg(test)]
 mod fixtures;

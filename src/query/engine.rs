@@ -26,6 +26,7 @@ use datafusion::object_store::path::Path as StorePath;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use futures::StreamExt;
 
@@ -35,6 +36,7 @@ use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
 use super::table::MeshTable;
 use super::window::TimeWindow;
+use super::yield_points::YieldInJoins;
 use super::{QueryError, data_dir};
 use crate::storage::commit_log::CommitRecord;
 use crate::storage::schema::{
@@ -114,7 +116,13 @@ impl QueryEngine {
                 path: data_dir.clone(),
                 source,
             })?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(YieldInJoins))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let engine = QueryEngine { ctx, data_dir, window, limits };
         let partitioned = [
             (REQUESTS_DIR, schema::requests(), "ts", fresh.requests.as_slice()),

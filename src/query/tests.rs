@@ -5,13 +5,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::fixtures::{self, TempDataDir};
-use super::{OutputFormat, QueryEngine, QueryError, SavedQuery};
+use super::limits::QueryLimits;
+use super::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow};
 use crate::storage::layout::META_DIR;
 
 pub(super) fn runtime() -> tokio::runtime::Runtime {
@@ -198,6 +200,24 @@ fn writes_are_refused_and_write_nothing() {
     assert!(!out.exists());
     let still_there = "SELECT count(*) AS n FROM requests";
     assert_eq!(output(&engine, still_there, OutputFormat::Csv), "n\n15\n");
+}
+
+/// A cross join emits one batch per row of its build side before it reads its other
+/// input again, so a join with no yield point of its own spins on its worker: the
+/// time limit (and a client's cancel) must still stop it.
+#[test]
+fn a_join_that_never_waits_on_its_input_still_stops_at_its_time_limit() {
+    let dir = empty_dir("endless-join");
+    let limits = QueryLimits { timeout: Duration::from_secs(1), ..QueryLimits::default() };
+    let engine = QueryEngine::open_with(&dir.path, TimeWindow::ALL, limits).unwrap();
+    let endless = "SELECT count(*) FROM range(0, 10000000) a, range(0, 1000000000) b";
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = runtime().block_on(engine.collect(endless));
+        let _ = sender.send(result.err());
+    });
+    let error = receiver.recv_timeout(Duration::from_secs(60)).expect("ran on past 60 s");
+    assert!(matches!(error, Some(QueryError::Timeout { .. })), "{error:?}");
 }
 
 #[test]
