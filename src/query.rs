@@ -30,7 +30,7 @@ pub mod window;
 mod yield_points;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod percentile_tests;
 #[cfg(test)]

@@ -300,7 +300,7 @@ pub(crate) fn write_requests(data_dir: &Path, rows: &[Req]) {
     }
 }
 
-fn requests_batch(rows: &[Req]) -> RecordBatch {
+pub(crate) fn requests_batch(rows: &[Req]) -> RecordBatch {
     let text = |get: fn(&Req) -> Option<&'static str>| -> ArrayRef {
         Arc::new(StringArray::from(rows.iter().map(get).collect::<Vec<_>>()))
     };

@@ -29,6 +29,13 @@ pub const CLUSTER_STATS_DIR: &str = "cluster_stats";
 /// The Hive partition columns of every table but `failovers`, outermost first. They are
 /// not stored inside the files; readers take them from the paths.
 pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
+/// The directory of the `requests_1m` rollup, partitioned by `date=YYYY-MM-DD` only
+/// (a day of it is small: a file per hour would only cost queries file opens).
+pub const REQUESTS_1M_DIR: &str = "requests_1m";
+/// The directory of the `endpoints_1m` rollup, partitioned like `requests_1m`.
+pub const ENDPOINTS_1M_DIR: &str = "endpoints_1m";
+/// The partition column of the rollups.
+pub const DAY_PARTITION_COLUMNS: [&str; 1] = ["date"];
 
 /// Timestamps are UTC, microseconds.
 pub fn timestamp_type() -> DataType {
@@ -94,6 +101,60 @@ pub fn requests() -> SchemaRef {
         ))
     });
     SCHEMA.clone()
+}
+
+/// `requests` per minute and key combination (see `analytics::rollup`): `ts` is the
+/// minute's start; a minute and key may have several rows, to be summed.
+pub fn requests_1m() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        rollup_schema(
+            &[
+                text("source_cluster"),
+                text("service"),
+                text("subset"),
+                text("direction"),
+                text("dst_cluster"),
+                Field::new("locality", DataType::Utf8, false),
+                Field::new("via_gateway", DataType::Boolean, false),
+                Field::new("response_code", DataType::Int32, true),
+                text("response_flags"),
+            ],
+            false,
+        )
+    });
+    SCHEMA.clone()
+}
+
+/// `requests` per minute and upstream host, with the 5xx responses counted.
+pub fn endpoints_1m() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        rollup_schema(
+            &[
+                text("source_cluster"),
+                text("service"),
+                text("dst_cluster"),
+                Field::new("locality", DataType::Utf8, false),
+                Field::new("via_gateway", DataType::Boolean, false),
+                text("direction"),
+                text("upstream_host"),
+                text("response_flags"),
+            ],
+            true,
+        )
+    });
+    SCHEMA.clone()
+}
+
+/// `ts`, `keys`, `requests`, `errors_5xx` when asked, `duration_ms_sketch`.
+fn rollup_schema(keys: &[Field], errors_5xx: bool) -> SchemaRef {
+    let mut fields = vec![Field::new("ts", timestamp_type(), false)];
+    fields.extend(keys.iter().cloned());
+    fields.push(Field::new("requests", DataType::Int64, false));
+    if errors_5xx {
+        fields.push(Field::new("errors_5xx", DataType::Int64, false));
+    }
+    fields.push(Field::new("duration_ms_sketch", DataType::Binary, true));
+    Arc::new(Schema::new(fields))
 }
 
 /// One row per input line that could not be parsed.
