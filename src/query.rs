@@ -24,6 +24,7 @@ mod listing;
 pub mod output;
 pub mod params;
 pub mod saved;
+mod sketch_functions;
 pub mod table;
 pub mod time_range;
 pub mod window;

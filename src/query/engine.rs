@@ -34,14 +34,17 @@ use super::fresh::{FreshRows, Visibility};
 use super::limits::QueryLimits;
 use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
+use super::sketch_functions;
 use super::table::MeshTable;
 use super::window::TimeWindow;
 use super::yield_points::YieldInJoins;
 use super::{QueryError, data_dir};
+use crate::analytics::rollup::{Rollup, RollupBuilder};
 use crate::storage::commit_log::CommitRecord;
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
+use crate::storage::staging::AppendedTable;
 
 /// A read-only SQL session over the Parquet tables of one data directory.
 pub struct QueryEngine {
@@ -123,6 +126,7 @@ impl QueryEngine {
             .with_physical_optimizer_rule(Arc::new(YieldInJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        sketch_functions::all().into_iter().for_each(|function| ctx.register_udaf(function));
         let engine = QueryEngine { ctx, data_dir, window, limits };
         let partitioned = [
             (REQUESTS_DIR, schema::requests(), "ts", fresh.requests.as_slice()),
@@ -136,6 +140,14 @@ impl QueryEngine {
                 .with_fresh(visibility.clone(), rows)
                 .map_err(|source| engine.table_error(dir, source))?;
             engine.register(table, window.rows(time_column))?;
+        }
+        for (rollup, rows) in fresh_rollups(&fresh.requests)? {
+            let dir = AppendedTable::of_rollup(rollup).dir();
+            let path = engine.store_path(dir)?;
+            let table = MeshTable::daily(dir, &rollup.schema(), path, "ts")
+                .with_fresh(visibility.clone(), &rows)
+                .map_err(|source| engine.table_error(dir, source))?;
+            engine.register(table, window.rows("ts"))?;
         }
         let failovers = engine.store_path(FAILOVERS_DIR)?;
         let table = MeshTable::flat(FAILOVERS_DIR, &schema::failovers(), failovers)
@@ -379,4 +391,30 @@ fn short_label(sql: &str) -> String {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None => line,
     }
+}
+
+/// The rollups of the `requests` rows in memory, each rollup's rows in one batch
+/// (none when there are no such rows).
+fn fresh_rollups(requests: &[RecordBatch]) -> Result<Vec<(Rollup, Vec<RecordBatch>)>, QueryError> {
+    let rolled_up = |rollup: Rollup| {
+        let mut builder = RollupBuilder::new(rollup)?;
+        for batch in requests.iter().filter(|batch| batch.num_rows() > 0) {
+            builder.add_requests(batch)?;
+        }
+        builder.finish()
+    };
+    Rollup::ALL
+        .into_iter()
+        .map(|rollup| {
+            let rows = match requests.iter().any(|batch| batch.num_rows() > 0) {
+                true => vec![rolled_up(rollup).map_err(|source| QueryError::Table {
+                    table: AppendedTable::of_rollup(rollup).dir(),
+                    path: PathBuf::from("(rows in memory)"),
+                    source: source.into(),
+                })?],
+                false => Vec::new(),
+            };
+            Ok((rollup, rows))
+        })
+        .collect()
 }

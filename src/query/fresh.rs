@@ -3,7 +3,8 @@
 //! beside a running server, the entries of its write-ahead log that no commit holds
 //! yet. With them comes the last commit whose files a query may read: files of later
 //! commits hold rows that are still among the fresh ones, so each row is seen once.
-//! The rows get the table's column types and its `date` and `hour` columns.
+//! The rows get the table's column types and its partition columns (`date` and
+//! `hour`, or `date` alone for the daily rollups).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -18,7 +19,7 @@ use super::QueryError;
 use super::data_dir::read_committed;
 use super::time_range::{MICROS_PER_HOUR, TimeRange};
 use crate::storage::commit_log::{CommitRecord, last_wal_seq};
-use crate::storage::schema::{PARTITION_COLUMNS, conform_columns};
+use crate::storage::schema::conform_columns;
 use crate::storage::wal;
 
 /// Rows besides the committed files, and the newest commit whose files count.
@@ -85,7 +86,8 @@ pub(crate) fn commit_of_file(name: &str) -> Option<u64> {
 }
 
 /// The rows of `batches` a scan reads, with the types of `schema` (a table's: file
-/// columns, then `date` and `hour` when `time_column` partitions it), only the
+/// columns, then its `partitions` — `date`, and `hour` unless the table is daily —
+/// computed from `time_column`), only the
 /// columns of `projection` (all when `None`). A batch none of whose times is in
 /// `range` is left out, as a file of another hour is: converting a column (a
 /// dictionary to plain strings) copies it, so only what the scan reads is copied.
@@ -93,6 +95,7 @@ pub(crate) fn scanned_rows(
     batches: &[RecordBatch],
     schema: &SchemaRef,
     time_column: Option<&str>,
+    partitions: &[&str],
     projection: Option<&[usize]>,
     range: TimeRange,
 ) -> Result<Vec<RecordBatch>> {
@@ -105,7 +108,8 @@ pub(crate) fn scanned_rows(
         }
     };
     let projected = Arc::new(schema.project(projection)?);
-    let scan = Scan { schema, time_column, projection, projected: &projected };
+    let file_columns = schema.fields().len() - partitions.len();
+    let scan = Scan { schema, time_column, file_columns, projection, projected: &projected };
     batches
         .iter()
         .filter(|batch| batch.num_rows() > 0)
@@ -118,16 +122,15 @@ pub(crate) fn scanned_rows(
 struct Scan<'a> {
     schema: &'a SchemaRef,
     time_column: Option<&'a str>,
+    /// The table's columns before its partition columns.
+    file_columns: usize,
     projection: &'a [usize],
     projected: &'a SchemaRef,
 }
 
 impl Scan<'_> {
     fn rows_of(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let file_columns = match self.time_column {
-            Some(_) => self.schema.fields().len() - PARTITION_COLUMNS.len(),
-            None => self.schema.fields().len(),
-        };
+        let file_columns = self.file_columns;
         let wanted: Vec<FieldRef> = self
             .projection
             .iter()
@@ -207,6 +210,7 @@ mod tests {
     use super::*;
 
     const AT_23H: i64 = 1_700_002_800_000_000; // 2023-11-14T23:00:00Z
+    const PARTS: [&str; 2] = ["date", "hour"];
 
     /// The table: `ts`, `name` (plain strings), `date`, `hour`.
     fn table() -> SchemaRef {
@@ -241,17 +245,20 @@ mod tests {
         let batches =
             [held(&[AT_23H, AT_23H + 5], "early"), held(&[AT_23H + MICROS_PER_HOUR], "late")];
         let later = TimeRange { start: Some(AT_23H + MICROS_PER_HOUR), end: None };
-        let rows = scanned_rows(&batches, &table(), Some("ts"), Some(&[3, 1]), later).unwrap();
+        let rows =
+            scanned_rows(&batches, &table(), Some("ts"), &PARTS, Some(&[3, 1]), later).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].schema().fields().len(), 2);
         assert_eq!(strings(&rows[0], 0), ["00"]);
         assert_eq!(strings(&rows[0], 1), ["late"]);
-        let all = scanned_rows(&batches, &table(), Some("ts"), None, TimeRange::ALL).unwrap();
+        let all =
+            scanned_rows(&batches, &table(), Some("ts"), &PARTS, None, TimeRange::ALL).unwrap();
         assert_eq!(all.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(strings(&all[0], 2), ["2023-11-14", "2023-11-14"]);
         assert_eq!(all[0].schema(), table());
         let counted =
-            scanned_rows(&batches, &table(), Some("ts"), Some(&[]), TimeRange::ALL).unwrap();
+            scanned_rows(&batches, &table(), Some("ts"), &PARTS, Some(&[]), TimeRange::ALL)
+                .unwrap();
         assert_eq!(counted.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
     }
 }

@@ -1,7 +1,8 @@
 //! [`MeshTable`]: a DataFusion table over one of meshlog's Parquet directories.
 //! A partitioned table (`requests`, `rejects`) reads the time filters pushed down to
 //! its scan, lists only the `date=/hour=` directories whose hour overlaps them (and
-//! that pass filters on the `date` and `hour` columns themselves), and hands those
+//! that pass filters on the `date` and `hour` columns themselves; the daily rollups
+//! have `date=` directories and a `date` column only), and hands those
 //! files, with their partition values, to DataFusion's Parquet scan, the same one a
 //! `ListingTable` builds. Filters are reported `Inexact`: DataFusion still applies
 //! them to every row, and pushes them into the Parquet reader for row-group pruning.
@@ -38,17 +39,39 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::physical_plan::union::UnionExec;
 
 use super::fresh::{self, Visibility};
-use super::listing::{self, HourDir, MICROS_PER_DAY};
+use super::listing::{self, MICROS_PER_DAY};
 use super::time_range::{MICROS_PER_HOUR, TimeRange};
-use crate::storage::schema::PARTITION_COLUMNS;
+use crate::storage::schema::{DAY_PARTITION_COLUMNS, PARTITION_COLUMNS};
 
 /// How a table's files are laid out under its root.
 #[derive(Debug, Clone, Copy)]
 enum Layout {
     /// `date=YYYY-MM-DD/hour=HH/*.parquet`, by the UTC hour of `time_column`.
     Partitioned { time_column: &'static str },
+    /// `date=YYYY-MM-DD/*.parquet`, by the UTC day of `time_column`.
+    Daily { time_column: &'static str },
     /// `*.parquet` directly under the root.
     Flat,
+}
+
+impl Layout {
+    fn time_column(self) -> Option<&'static str> {
+        match self {
+            Layout::Partitioned { time_column } | Layout::Daily { time_column } => {
+                Some(time_column)
+            }
+            Layout::Flat => None,
+        }
+    }
+
+    /// The partition columns the directories give, outermost first.
+    fn partitions(self) -> &'static [&'static str] {
+        match self {
+            Layout::Partitioned { .. } => &PARTITION_COLUMNS,
+            Layout::Daily { .. } => &DAY_PARTITION_COLUMNS,
+            Layout::Flat => &[],
+        }
+    }
 }
 
 /// A table over the Parquet files of one directory of the data dir.
@@ -80,20 +103,36 @@ impl MeshTable {
         root: Path,
         time_column: &'static str,
     ) -> MeshTable {
+        MeshTable::with_layout(name, file_schema, root, Layout::Partitioned { time_column })
+    }
+
+    /// A table partitioned by `date` of `time_column` (the rollups); `date` is
+    /// appended to the columns, as text.
+    pub fn daily(
+        name: &'static str,
+        file_schema: &Schema,
+        root: Path,
+        time_column: &'static str,
+    ) -> MeshTable {
+        MeshTable::with_layout(name, file_schema, root, Layout::Daily { time_column })
+    }
+
+    fn with_layout(
+        name: &'static str,
+        file_schema: &Schema,
+        root: Path,
+        layout: Layout,
+    ) -> MeshTable {
         let file_schema = Arc::new(with_view_types(file_schema));
         let mut fields = file_schema.fields().to_vec();
-        fields.extend(partition_fields().into_iter().map(Arc::new));
+        fields.extend(partition_fields(layout.partitions()).into_iter().map(Arc::new));
         let schema = Arc::new(Schema::new(fields));
-        let layout = Layout::Partitioned { time_column };
         MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh: Vec::new() }
     }
 
     /// A table of the files directly under `root`.
     pub fn flat(name: &'static str, file_schema: &Schema, root: Path) -> MeshTable {
-        let file_schema = Arc::new(with_view_types(file_schema));
-        let schema = file_schema.clone();
-        let layout = Layout::Flat;
-        MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh: Vec::new() }
+        MeshTable::with_layout(name, file_schema, root, Layout::Flat)
     }
 
     /// The table with rows not yet in Parquet besides its files, of which it reads
@@ -126,12 +165,17 @@ impl MeshTable {
         filters: &[Expr],
     ) -> Result<Vec<PartitionedFile>> {
         let store = state.runtime_env().object_store(ObjectStoreUrl::local_filesystem())?;
-        let mut files = match self.layout {
-            Layout::Flat => flat_files(store.as_ref(), &self.root).await?,
-            Layout::Partitioned { time_column } => {
+        let mut files = match self.layout.time_column() {
+            None => flat_files(store.as_ref(), &self.root).await?,
+            Some(time_column) => {
                 let range = TimeRange::from_filters(time_column, filters);
-                let partition_filter = PartitionFilter::new(state, filters)?;
-                partitioned_files(store.as_ref(), &self.root, &range, &partition_filter).await?
+                let partitions = self.layout.partitions();
+                let partition_filter = PartitionFilter::new(state, filters, partitions)?;
+                let listed = Listed { root: &self.root, range: &range, filter: &partition_filter };
+                match partitions.len() {
+                    1 => daily_files(store.as_ref(), &listed).await?,
+                    _ => partitioned_files(store.as_ref(), &listed).await?,
+                }
             }
         };
         if let Some(visibility) = &self.visibility {
@@ -153,14 +197,19 @@ impl MeshTable {
         if self.fresh.is_empty() {
             return Ok(files_plan);
         }
-        let time_column = match self.layout {
-            Layout::Partitioned { time_column } => Some(time_column),
-            Layout::Flat => None,
-        };
+        let time_column = self.layout.time_column();
         let range =
             time_column.map_or(TimeRange::ALL, |column| TimeRange::from_filters(column, filters));
         let columns = projection.map(Vec::as_slice);
-        let rows = fresh::scanned_rows(&self.fresh, &self.schema, time_column, columns, range)?;
+        let partitions = self.layout.partitions();
+        let rows = fresh::scanned_rows(
+            &self.fresh,
+            &self.schema,
+            time_column,
+            partitions,
+            columns,
+            range,
+        )?;
         if rows.is_empty() {
             return Ok(files_plan);
         }
@@ -195,10 +244,10 @@ impl MeshTable {
     fn table_schema(&self) -> TableSchema {
         let builder = TableSchema::builder(self.file_schema.clone());
         match self.layout {
-            Layout::Partitioned { .. } => {
-                builder.with_table_partition_cols(partition_fields()).build()
-            }
             Layout::Flat => builder.build(),
+            _ => builder
+                .with_table_partition_cols(partition_fields(self.layout.partitions()))
+                .build(),
         }
     }
 }
@@ -238,9 +287,9 @@ impl TableProvider for MeshTable {
     }
 }
 
-/// `date` and `hour`, as the partition directories name them.
-fn partition_fields() -> Vec<Field> {
-    PARTITION_COLUMNS.iter().map(|name| Field::new(*name, DataType::Utf8, false)).collect()
+/// Partition columns (`date`, `hour`), as the partition directories name them.
+fn partition_fields(names: &[&str]) -> Vec<Field> {
+    names.iter().map(|name| Field::new(*name, DataType::Utf8, false)).collect()
 }
 
 /// Text columns read as `Utf8View`, as DataFusion reads Parquet by default: faster
@@ -269,50 +318,76 @@ async fn flat_files(store: &dyn ObjectStore, root: &Path) -> Result<Vec<Partitio
     Ok(files.into_iter().map(PartitionedFile::new_from_meta).collect())
 }
 
+/// What a partitioned table's scan lists: the partitions under `root` that overlap
+/// `range` and pass `filter`.
+struct Listed<'a> {
+    root: &'a Path,
+    range: &'a TimeRange,
+    filter: &'a PartitionFilter,
+}
+
 async fn partitioned_files(
     store: &dyn ObjectStore,
-    root: &Path,
-    range: &TimeRange,
-    partition_filter: &PartitionFilter,
+    listed: &Listed<'_>,
 ) -> Result<Vec<PartitionedFile>> {
     let mut files = Vec::new();
-    if range.is_empty() {
+    if listed.range.is_empty() {
         return Ok(files);
     }
-    for date in listing::date_dirs(store, root).await? {
-        if !range.overlaps(date.start, MICROS_PER_DAY) {
+    for date in listing::date_dirs(store, listed.root).await? {
+        if !listed.range.overlaps(date.start, MICROS_PER_DAY) {
             continue;
         }
         for hour in listing::hour_dirs(store, &date).await? {
-            if range.overlaps(hour.start, MICROS_PER_HOUR) && partition_filter.keeps(&hour)? {
-                files.extend(hour_files(store, &hour).await?);
+            let values = [hour.date.as_str(), hour.hour.as_str()];
+            if listed.range.overlaps(hour.start, MICROS_PER_HOUR) && listed.filter.keeps(&values)? {
+                files.extend(files_with_values(store, &hour.path, &values).await?);
             }
         }
     }
     Ok(files)
 }
 
-async fn hour_files(store: &dyn ObjectStore, hour: &HourDir) -> Result<Vec<PartitionedFile>> {
-    let values = vec![hour.date.as_str().into(), hour.hour.as_str().into()];
-    let files = listing::parquet_files(store, &hour.path).await?;
+async fn daily_files(store: &dyn ObjectStore, listed: &Listed<'_>) -> Result<Vec<PartitionedFile>> {
+    let mut files = Vec::new();
+    if listed.range.is_empty() {
+        return Ok(files);
+    }
+    for date in listing::date_dirs(store, listed.root).await? {
+        let values = [date.date.as_str()];
+        if listed.range.overlaps(date.start, MICROS_PER_DAY) && listed.filter.keeps(&values)? {
+            files.extend(files_with_values(store, &date.path, &values).await?);
+        }
+    }
+    Ok(files)
+}
+
+/// The data files in `dir`, each with the partition `values` of its directory.
+async fn files_with_values(
+    store: &dyn ObjectStore,
+    dir: &Path,
+    values: &[&str],
+) -> Result<Vec<PartitionedFile>> {
+    let values: Vec<_> = values.iter().map(|value| (*value).into()).collect();
+    let files = listing::parquet_files(store, dir).await?;
     let with_values =
         |meta| PartitionedFile::new_from_meta(meta).with_partition_values(values.clone());
     Ok(files.into_iter().map(with_values).collect())
 }
 
-/// The pushed-down filters that read only `date` and `hour`, evaluated once per hour
-/// directory.
+/// The pushed-down filters that read only the partition columns, evaluated once per
+/// partition directory.
 struct PartitionFilter {
     predicate: Option<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
 }
 
 impl PartitionFilter {
-    fn new(state: &dyn Session, filters: &[Expr]) -> Result<PartitionFilter> {
-        let schema = Arc::new(Schema::new(partition_fields()));
+    fn new(state: &dyn Session, filters: &[Expr], partitions: &[&str]) -> Result<PartitionFilter> {
+        let schema = Arc::new(Schema::new(partition_fields(partitions)));
         let applicable = filters
             .iter()
-            .filter(|filter| expr_applicable_for_cols(&PARTITION_COLUMNS, filter))
+            .filter(|filter| expr_applicable_for_cols(partitions, filter))
             .map(|filter| unnormalize_col(filter.clone()));
         let predicate = match conjunction(applicable) {
             Some(expr) => {
@@ -323,13 +398,13 @@ impl PartitionFilter {
         Ok(PartitionFilter { predicate, schema })
     }
 
-    fn keeps(&self, hour: &HourDir) -> Result<bool> {
+    /// Whether the directory with these partition values is read.
+    fn keeps(&self, values: &[&str]) -> Result<bool> {
         let Some(predicate) = &self.predicate else {
             return Ok(true);
         };
-        let date = Arc::new(StringArray::from(vec![hour.date.as_str()]));
-        let hour = Arc::new(StringArray::from(vec![hour.hour.as_str()]));
-        let batch = RecordBatch::try_new(self.schema.clone(), vec![date, hour])?;
+        let columns = values.iter().map(|value| Arc::new(StringArray::from(vec![*value])) as _);
+        let batch = RecordBatch::try_new(self.schema.clone(), columns.collect())?;
         let result = predicate.evaluate(&batch)?.into_array(1)?;
         let kept = result.as_boolean_opt().is_some_and(|kept| kept.is_valid(0) && kept.value(0));
         Ok(kept)

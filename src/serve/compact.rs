@@ -6,7 +6,8 @@
 //! into place, then the commit record lists it and the files it replaces; a crash
 //! before that record leaves the old files (the new one is moved aside on start), a
 //! crash after it leaves the new one (the old ones are deleted on start). Queries
-//! see either the old files or the new one, never both.
+//! see either the old files or the new one, never both. The daily partitions of the
+//! rollups are merged the same way, their rows with equal minute and keys summed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,6 +22,7 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::oneshot;
 
+use crate::analytics::rollup::{Rollup, RollupBuilder};
 use crate::metrics::Metrics;
 use crate::pipeline::{BatchContent, Origin, PipelineInput, SourceBatch};
 use crate::storage::commit_log::{COMMIT_LOG, CommitLog, live_files};
@@ -32,11 +34,13 @@ use crate::storage::staging::AppendedTable;
 pub const TARGET_ROWS: usize = 262_144;
 
 /// The tables the compactor merges.
-const TABLES: [AppendedTable; 4] = [
+const TABLES: [AppendedTable; 6] = [
     AppendedTable::Requests,
     AppendedTable::Rejects,
     AppendedTable::EndpointStats,
     AppendedTable::ClusterStats,
+    AppendedTable::Requests1m,
+    AppendedTable::Endpoints1m,
 ];
 
 /// One merge: files of one partition, oldest first, and their rows.
@@ -214,6 +218,7 @@ fn read_rows(data_dir: &Path, merge: &Merge) -> Result<RecordBatch, CompactError
         }
     }
     concat_batches(&schema, &batches)
+        .and_then(|rows| merged(merge.table, rows))
         .map_err(|source| CompactError::Convert { path: data_dir.to_owned(), source })
 }
 
@@ -223,7 +228,30 @@ fn table_schema(table: AppendedTable) -> SchemaRef {
         AppendedTable::Rejects => schema::rejects(),
         AppendedTable::EndpointStats => schema::endpoint_stats(),
         AppendedTable::ClusterStats => schema::cluster_stats(),
+        AppendedTable::Requests1m => Rollup::Requests1m.schema(),
+        AppendedTable::Endpoints1m => Rollup::Endpoints1m.schema(),
     }
+}
+
+/// The rollup a rollup table holds.
+fn rollup_of(table: AppendedTable) -> Option<Rollup> {
+    match table {
+        AppendedTable::Requests1m => Some(Rollup::Requests1m),
+        AppendedTable::Endpoints1m => Some(Rollup::Endpoints1m),
+        _ => None,
+    }
+}
+
+/// A rollup's rows with equal minute and keys merged into one (the files of
+/// several commits each hold a row for the minutes they saw); other rows as read.
+fn merged(
+    table: AppendedTable,
+    rows: RecordBatch,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let Some(rollup) = rollup_of(table) else { return Ok(rows) };
+    let mut builder = RollupBuilder::new(rollup)?;
+    builder.add_rollups(&rows)?;
+    builder.finish()
 }
 
 /// `batch` with the columns of `schema` ([`conform_columns`]).

@@ -22,7 +22,8 @@ use super::parquet_file::{
     TableFile, create_dir_synced, publish_files, relative, write_atomically,
 };
 use super::schema::{
-    CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
+    CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, ENDPOINTS_1M_DIR, FAILOVERS_DIR, REJECTS_DIR,
+    REQUESTS_1M_DIR, REQUESTS_DIR,
 };
 pub use super::staging::{
     AppendedTable, CommitStats, PendingCommit, StagedCommit, Stager, StateKind,
@@ -352,8 +353,14 @@ pub(super) fn move_aside(
 }
 
 /// The tables whose files commits list (`failovers` is rewritten whole instead).
-pub(super) const PARTITIONED_TABLES: [&str; 4] =
-    [REQUESTS_DIR, REJECTS_DIR, ENDPOINT_STATS_DIR, CLUSTER_STATS_DIR];
+pub(super) const PARTITIONED_TABLES: [&str; 6] = [
+    REQUESTS_DIR,
+    REJECTS_DIR,
+    ENDPOINT_STATS_DIR,
+    CLUSTER_STATS_DIR,
+    REQUESTS_1M_DIR,
+    ENDPOINTS_1M_DIR,
+];
 
 pub(super) fn lock(path: &Path) -> Result<File, StorageError> {
     let file = File::options()
@@ -559,11 +566,12 @@ mod tests {
         let (mut committer, _) = Committer::open(&root).unwrap();
         let hour = 1_700_000_000_000_000 / 3_600_000_000 * 3_600_000_000;
         let mut pending = PendingCommit::default();
-        pending.add_rows(AppendedTable::Requests, timed(&[(hour + 30, 1), (hour + 10, 2)]));
-        pending.add_rows(AppendedTable::Requests, timed(&[(hour + 20, 3), (hour + 10, 4)]));
+        // (`cluster_stats`: a commit of `requests` rows also writes their rollups.)
+        pending.add_rows(AppendedTable::ClusterStats, timed(&[(hour + 30, 1), (hour + 10, 2)]));
+        pending.add_rows(AppendedTable::ClusterStats, timed(&[(hour + 20, 3), (hour + 10, 4)]));
         let stats = committer.commit(pending).unwrap();
-        assert_eq!((stats.files, stats.rows), (1, 4));
-        let files = parquet_files(&root.join(REQUESTS_DIR)).unwrap();
+        assert_eq!((stats.files, stats.stats_rows), (1, 4));
+        let files = parquet_files(&root.join(CLUSTER_STATS_DIR)).unwrap();
         assert_eq!(files.len(), 1);
         let file = File::open(&files[0]).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024);

@@ -50,6 +50,18 @@ pub fn partition_of(micros: i64) -> String {
     format!("date={}/hour={:02}", time.format("%Y-%m-%d"), time.hour())
 }
 
+/// The `date=YYYY-MM-DD` directory (UTC) of a daily-partitioned table's row.
+pub fn day_partition_of(micros: i64) -> String {
+    let time = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    format!("date={}", time.format("%Y-%m-%d"))
+}
+
+/// The first µs of the day (UTC) that holds `micros`.
+pub fn day_of(micros: i64) -> i64 {
+    const DAY: i64 = 24 * 3_600_000_000;
+    micros.div_euclid(DAY) * DAY
+}
+
 /// The first µs of the hour that holds `micros`; rows of one partition share it.
 pub fn hour_of(micros: i64) -> i64 {
     const HOUR: i64 = 3_600_000_000;

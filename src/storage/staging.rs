@@ -15,20 +15,28 @@ use arrow::record_batch::RecordBatch;
 
 use super::StorageError;
 use super::commit_log::{Checkpoint, CommitRecord, FileCommit};
-use super::layout::{Layout, hour_of, partition_of};
+use super::layout::{Layout, day_of, day_partition_of, hour_of, partition_of};
 use super::parquet_file::{
     StagedFile, TableFile, as_stored_dictionary, relative, stage, stage_bytes,
 };
-use super::schema::{CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, REJECTS_DIR, REQUESTS_DIR};
+use super::schema::{
+    CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, ENDPOINTS_1M_DIR, REJECTS_DIR, REQUESTS_1M_DIR,
+    REQUESTS_DIR,
+};
 use super::time_order::{merge_by_time, time_column};
+use crate::analytics::rollup::{self, Rollup};
 
-/// A table a commit adds rows to, in hourly partitions of its time column.
+/// A table a commit adds rows to, in hourly (rollups: daily) partitions of its time
+/// column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendedTable {
     Requests,
     Rejects,
     EndpointStats,
     ClusterStats,
+    /// Written by the stager with each commit's `requests` rows, and by compaction.
+    Requests1m,
+    Endpoints1m,
 }
 
 impl AppendedTable {
@@ -39,7 +47,22 @@ impl AppendedTable {
             AppendedTable::Rejects => REJECTS_DIR,
             AppendedTable::EndpointStats => ENDPOINT_STATS_DIR,
             AppendedTable::ClusterStats => CLUSTER_STATS_DIR,
+            AppendedTable::Requests1m => REQUESTS_1M_DIR,
+            AppendedTable::Endpoints1m => ENDPOINTS_1M_DIR,
         }
+    }
+
+    /// The rollup table of `rollup`.
+    pub fn of_rollup(rollup: Rollup) -> AppendedTable {
+        match rollup {
+            Rollup::Requests1m => AppendedTable::Requests1m,
+            Rollup::Endpoints1m => AppendedTable::Endpoints1m,
+        }
+    }
+
+    /// Whether its partitions are days rather than hours.
+    fn daily(self) -> bool {
+        matches!(self, AppendedTable::Requests1m | AppendedTable::Endpoints1m)
     }
 
     /// Whether the stager sorts its rows by time (rejects stay in reading order).
@@ -187,11 +210,18 @@ impl Stager {
             .map_err(|source| StorageError::State { what: "commit", source })?;
         let mut files = Vec::new();
         for (table, parts) in parts_by_table(&pending.rows) {
-            let target = Target { table: table.dir(), seq, commit: &commit };
-            files.extend(match table.sorted() {
-                true => self.write_sorted(&target, &parts)?,
-                false => self.write_unsorted(&target, &parts)?,
-            });
+            let target = Target { table, seq, commit: &commit };
+            if !table.sorted() {
+                files.extend(self.write_unsorted(&target, &parts)?);
+                continue;
+            }
+            let sorted = merge_by_time(&parts, self.threads, as_stored_dictionary)
+                .map_err(|source| StorageError::Arrow { table: table.dir(), source })?;
+            files.extend(self.write_partitioned(&target, &sorted)?);
+            // A compaction moves rows the rollups already count.
+            if table == AppendedTable::Requests && pending.removed.is_empty() {
+                files.extend(self.write_rollups(seq, &commit, &sorted)?);
+            }
         }
         // A compaction moves rows from the files it replaces: it adds none.
         let added = |table| match pending.removed.is_empty() {
@@ -226,15 +256,23 @@ impl Stager {
         Ok(StagedCommit { files, record, failovers: pending.failovers, saved_states, stats })
     }
 
-    /// Writes the rows of a table's `parts` sorted by time, one file per hour.
-    fn write_sorted(
+    /// Writes both rollups of a commit's `requests` rows, one file per day each.
+    fn write_rollups(
         &self,
-        target: &Target<'_>,
-        parts: &[RecordBatch],
+        seq: u64,
+        commit: &str,
+        requests: &RecordBatch,
     ) -> Result<Vec<StagedFile>, StorageError> {
-        let sorted = merge_by_time(parts, self.threads, as_stored_dictionary)
-            .map_err(|source| StorageError::Arrow { table: target.table, source })?;
-        self.write_partitioned(target, &sorted)
+        let mut files = Vec::new();
+        for (rollup, rows) in rollup::of_requests(requests)
+            .map_err(|source| StorageError::Arrow { table: REQUESTS_1M_DIR, source })?
+        {
+            let table = AppendedTable::of_rollup(rollup);
+            let rows = with_stored_dictionaries(&rows)
+                .map_err(|source| StorageError::Arrow { table: table.dir(), source })?;
+            files.extend(self.write_partitioned(&Target { table, seq, commit }, &rows)?);
+        }
+        Ok(files)
     }
 
     /// Writes the rows of a table's `parts` in their order, one file per hour run.
@@ -246,23 +284,27 @@ impl Stager {
         let rows = match parts {
             [one] => one.clone(),
             _ => concat_batches(&parts[0].schema(), parts)
-                .map_err(|source| StorageError::Arrow { table: target.table, source })?,
+                .map_err(|source| StorageError::Arrow { table: target.table.dir(), source })?,
         };
         self.write_partitioned(target, &rows)
     }
 
-    /// Writes one file per hour of the time column (column 0); rows must be sorted.
+    /// Writes one file per hour (or day) of the time column (column 0); rows must be
+    /// sorted.
     fn write_partitioned(
         &self,
         target: &Target<'_>,
         rows: &RecordBatch,
     ) -> Result<Vec<StagedFile>, StorageError> {
         let mut files = Vec::new();
-        for (start, len) in hour_runs(time_column(rows)) {
+        let daily = target.table.daily();
+        let period_of = if daily { day_of } else { hour_of };
+        let partition_of = if daily { day_partition_of } else { partition_of };
+        for (start, len) in runs(time_column(rows), period_of) {
             let slice = rows.slice(start, len);
             let partition = partition_of(time_column(&slice).value(0));
             let name = format!("{:010}-{}-{}.parquet", target.seq, self.run_id, files.len());
-            let relative_path = relative(target.table, Some(&partition), &name);
+            let relative_path = relative(target.table.dir(), Some(&partition), &name);
             let file = TableFile {
                 batch: &slice,
                 relative_path,
@@ -291,7 +333,7 @@ fn parts_by_table(rows: &[(AppendedTable, RecordBatch)]) -> Vec<(AppendedTable, 
 
 /// Where a table's files of one commit go, and the commit they say they belong to.
 struct Target<'a> {
-    table: &'static str,
+    table: AppendedTable,
     seq: u64,
     /// A [`FileCommit`] as JSON, for each file's footer.
     commit: &'a str,
@@ -305,19 +347,32 @@ fn run_id() -> String {
     format!("{:x}{:x}", nanos as u64, std::process::id())
 }
 
-/// Runs of consecutive rows in the same hour: (start, len).
-fn hour_runs(times: &TimestampMicrosecondArray) -> Vec<(usize, usize)> {
+/// Runs of consecutive rows in the same period (the start of which `period_of`
+/// gives): (start, len).
+fn runs(times: &TimestampMicrosecondArray, period_of: fn(i64) -> i64) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut current_hour = None;
+    let mut current = None;
     for (index, micros) in times.values().iter().enumerate() {
-        let hour = hour_of(*micros);
+        let period = period_of(*micros);
         match runs.last_mut() {
-            Some(run) if current_hour == Some(hour) => run.1 += 1,
+            Some(run) if current == Some(period) => run.1 += 1,
             _ => runs.push((index, 1)),
         }
-        current_hour = Some(hour);
+        current = Some(period);
     }
     runs
+}
+
+/// `rows` with its string columns as dictionaries, as files store them.
+fn with_stored_dictionaries(rows: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let schema = rows.schema();
+    let columns: Vec<_> = schema
+        .fields()
+        .iter()
+        .zip(rows.columns())
+        .map(|(field, column)| as_stored_dictionary(field, column.clone()))
+        .collect();
+    RecordBatch::try_new(super::schema::with_column_types(&schema, &columns), columns)
 }
 
 #[cfg(test)]
@@ -349,6 +404,6 @@ mod tests {
     #[test]
     fn hour_runs_split_sorted_rows_at_hour_boundaries() {
         let rows = batch(&[0, HOUR_US - 1, HOUR_US, HOUR_US + 5, 3 * HOUR_US]);
-        assert_eq!(hour_runs(time_column(&rows)), [(0, 2), (2, 2), (4, 1)]);
+        assert_eq!(runs(time_column(&rows), hour_of), [(0, 2), (2, 2), (4, 1)]);
     }
 }

@@ -119,10 +119,23 @@ fn psql_and_grafanas_queries_see_the_servers_rows() {
     assert_eq!(mesh.psql("select count(*) from requests"), over_http.to_string());
     let in_memory = "select count(*) from requests where source_cluster = 'cluster2'";
     assert_eq!(mesh.psql(in_memory), "300");
+    // The rollups count every row, committed or in memory, once: per minute and key
+    // as `requests` gives them, with the sketch's quantiles.
+    let rolled_up = "select count(*) from (select ts, source_cluster, service, dst_cluster, \
+        upstream_host, sum(requests) as n, sum(errors_5xx) as e from endpoints_1m group by 1, 2, 3, 4, 5 \
+        except select date_trunc('minute', ts), source_cluster, service, dst_cluster, upstream_host, \
+        count(*), count(*) filter (where response_code >= 500) from requests group by 1, 2, 3, 4, 5)";
+    assert_eq!(mesh.psql(rolled_up), "0");
+    let totals = "select (select sum(requests) from requests_1m) = (select count(*) from requests) \
+        and (select sum(requests) from endpoints_1m where source_cluster = 'cluster2') = 300";
+    assert_eq!(mesh.psql(totals), "t");
+    let p99 = "select sketch_quantile(duration_ms_sketch, 0.99) >= 0 from requests_1m";
+    assert_eq!(mesh.psql(p99), "t");
     // psql's catalog queries: \dt lists the tables, \d describes one (two statements,
     // the second by the table's OID), ts is a timestamptz.
     let tables = mesh.psql("\\dt");
-    for table in ["cluster_stats", "endpoint_stats", "failovers", "rejects", "requests"] {
+    let all = ["cluster_stats", "endpoint_stats", "endpoints_1m", "failovers", "rejects"];
+    for table in all.into_iter().chain(["requests", "requests_1m"]) {
         assert!(tables.contains(&format!("public|{table}|table")), "{tables}");
     }
     let described = mesh.psql("\\d requests");
@@ -147,7 +160,7 @@ fn psql_and_grafanas_queries_see_the_servers_rows() {
     let version = "SELECT current_setting('server_version_num')::int/100 as version";
     assert_eq!(mesh.psql(version), "1600");
     let listed = mesh.psql(&grafana_query("tables"));
-    assert_eq!(listed.lines().count(), 5, "{listed}");
+    assert_eq!(listed.lines().count(), 7, "{listed}");
     assert!(listed.lines().any(|table| table == "failovers"), "{listed}");
     let columns = mesh.psql(&grafana_query("columns"));
     assert!(columns.lines().any(|column| column.starts_with("started_at|")), "{columns}");

@@ -56,6 +56,11 @@ impl LatencySketch {
         self.total
     }
 
+    /// The bytes it holds beyond its own size.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * size_of::<u64>()
+    }
+
     /// Adds a value (a negative one counts as 0).
     pub fn add(&mut self, value: i64) {
         let value = value.max(0) as u64;
