@@ -53,9 +53,12 @@ impl FreshRows {
 
 /// Which committed files a query reads: those of commits up to `through` that no
 /// commit up to `through` replaced (a compaction's merged files replace others).
+/// Files are named by their path relative to the data directory: one commit's files
+/// of different tables may share a file name.
 #[derive(Debug, Clone, Default)]
 pub struct Visibility {
     pub through: u64,
+    /// Relative paths, `/`-separated.
     pub replaced: HashSet<String>,
 }
 
@@ -68,16 +71,24 @@ impl Visibility {
             .iter()
             .filter(|record| record.seq <= through)
             .flat_map(|record| record.removed.iter())
-            .filter_map(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
+            .map(|path| relative_text(path))
             .collect();
         Some(Visibility { through, replaced })
     }
 
-    /// Whether the data file `name` is read.
-    pub fn shows(&self, name: &str) -> bool {
+    /// Whether the data file at `relative` (to the data directory, `/`-separated)
+    /// is read.
+    pub fn shows(&self, relative: &str) -> bool {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
         let committed = commit_of_file(name).is_none_or(|commit| commit <= self.through);
-        committed && !self.replaced.contains(name)
+        committed && !self.replaced.contains(relative)
     }
+}
+
+/// A relative path as `/`-separated text.
+fn relative_text(path: &Path) -> String {
+    let parts: Vec<_> = path.iter().map(|part| part.to_string_lossy()).collect();
+    parts.join("/")
 }
 
 /// The commit a data file belongs to, from its name (`<commit>-<run>-<n>.parquet`).

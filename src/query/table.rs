@@ -179,11 +179,19 @@ impl MeshTable {
             }
         };
         if let Some(visibility) = &self.visibility {
-            files.retain(|file| {
-                visibility.shows(file.object_meta.location.filename().unwrap_or(""))
-            });
+            files.retain(|file| visibility.shows(&self.relative_path(&file.object_meta.location)));
         }
         Ok(files)
+    }
+
+    /// A file's path relative to the data directory (`requests/date=…/….parquet`).
+    fn relative_path(&self, location: &Path) -> String {
+        let mut relative = self.name.to_owned();
+        for part in location.prefix_match(&self.root).into_iter().flatten() {
+            relative.push('/');
+            relative.push_str(part.as_ref());
+        }
+        relative
     }
 
     async fn plan_scan(

@@ -212,15 +212,15 @@ impl Stager {
         for (table, parts) in parts_by_table(&pending.rows) {
             let target = Target { table, seq, commit: &commit };
             if !table.sorted() {
-                files.extend(self.write_unsorted(&target, &parts)?);
+                self.write_unsorted(&target, &parts, &mut files)?;
                 continue;
             }
             let sorted = merge_by_time(&parts, self.threads, as_stored_dictionary)
                 .map_err(|source| StorageError::Arrow { table: table.dir(), source })?;
-            files.extend(self.write_partitioned(&target, &sorted)?);
+            self.write_partitioned(&target, &sorted, &mut files)?;
             // A compaction moves rows the rollups already count.
             if table == AppendedTable::Requests && pending.removed.is_empty() {
-                files.extend(self.write_rollups(seq, &commit, &sorted)?);
+                self.write_rollups(seq, &commit, &sorted, &mut files)?;
             }
         }
         // A compaction moves rows from the files it replaces: it adds none.
@@ -262,17 +262,17 @@ impl Stager {
         seq: u64,
         commit: &str,
         requests: &RecordBatch,
-    ) -> Result<Vec<StagedFile>, StorageError> {
-        let mut files = Vec::new();
+        files: &mut Vec<StagedFile>,
+    ) -> Result<(), StorageError> {
         for (rollup, rows) in rollup::of_requests(requests)
             .map_err(|source| StorageError::Arrow { table: REQUESTS_1M_DIR, source })?
         {
             let table = AppendedTable::of_rollup(rollup);
             let rows = with_stored_dictionaries(&rows)
                 .map_err(|source| StorageError::Arrow { table: table.dir(), source })?;
-            files.extend(self.write_partitioned(&Target { table, seq, commit }, &rows)?);
+            self.write_partitioned(&Target { table, seq, commit }, &rows, files)?;
         }
-        Ok(files)
+        Ok(())
     }
 
     /// Writes the rows of a table's `parts` in their order, one file per hour run.
@@ -280,23 +280,25 @@ impl Stager {
         &self,
         target: &Target<'_>,
         parts: &[RecordBatch],
-    ) -> Result<Vec<StagedFile>, StorageError> {
+        files: &mut Vec<StagedFile>,
+    ) -> Result<(), StorageError> {
         let rows = match parts {
             [one] => one.clone(),
             _ => concat_batches(&parts[0].schema(), parts)
                 .map_err(|source| StorageError::Arrow { table: target.table.dir(), source })?,
         };
-        self.write_partitioned(target, &rows)
+        self.write_partitioned(target, &rows, files)
     }
 
-    /// Writes one file per hour (or day) of the time column (column 0); rows must be
-    /// sorted.
+    /// Writes one file per hour (or day) of the time column (column 0) into `files`,
+    /// the commit's so far; rows must be sorted. Files are numbered in the commit, so
+    /// no two of its files share a name, whatever their tables.
     fn write_partitioned(
         &self,
         target: &Target<'_>,
         rows: &RecordBatch,
-    ) -> Result<Vec<StagedFile>, StorageError> {
-        let mut files = Vec::new();
+        files: &mut Vec<StagedFile>,
+    ) -> Result<(), StorageError> {
         let daily = target.table.daily();
         let period_of = if daily { day_of } else { hour_of };
         let partition_of = if daily { day_partition_of } else { partition_of };
@@ -314,7 +316,7 @@ impl Stager {
             };
             files.push(stage(&self.layout, &file)?);
         }
-        Ok(files)
+        Ok(())
     }
 }
 
