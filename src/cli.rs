@@ -6,6 +6,7 @@ pub mod logging;
 mod parse;
 mod query;
 mod repair;
+mod rollup;
 mod scrape;
 mod serve;
 mod simulate;
@@ -56,6 +57,9 @@ enum Command {
     /// Rebuild a damaged commit log (`_meshlog/commits.jsonl`) from the data
     /// directory's files, keeping the damaged one beside it.
     Repair(repair::RepairArgs),
+    /// Recompute the per-minute rollups (requests_1m, endpoints_1m) of every day from
+    /// its requests: for data stored before rollups existed. Stop `serve` first.
+    Rollup(rollup::RollupArgs),
 }
 
 /// Runs the command the user asked for.
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Topology(args) => topology::run(&args),
         Command::Scrape(args) => scrape::run(&args),
         Command::Repair(args) => repair::run(&args),
+        Command::Rollup(args) => rollup::run(&args),
         Command::Serve(args) => serve::run(&args),
     }
 }

@@ -36,6 +36,12 @@ pub enum StorageError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    #[error("cannot read Parquet file {path}")]
+    ReadParquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
     #[error("cannot build the rows of table {table}")]
     Arrow {
         table: &'static str,

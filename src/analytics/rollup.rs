@@ -12,6 +12,7 @@
 //! keys (compaction). Keys are compared as Arrow's row format, so any string
 //! encoding (dictionary, plain, view) groups alike.
 
+pub mod backfill;
 pub mod sketch;
 
 use std::collections::HashMap;
