@@ -73,3 +73,9 @@ def targets(path, board):
     found += [(f"{path.name} annotation {a['name']}", a["target"])
               for a in board["annotations"]["list"] if "target" in a]
     return found
+
+
+def references(directory):
+    """Each rollup panel's query over raw `requests` (dashboards/reference.json), by the
+    panel's name as `targets` gives it."""
+    return json.loads((pathlib.Path(directory) / "reference.json").read_text())["panels"]

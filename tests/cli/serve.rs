@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use super::serve_support::{Server, append, gzip, line, wait_until, write_config};
-use super::support::{query_json, scratch};
+use super::support::{assert_rollups_match_requests, query_json, scratch};
 
 fn ids(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|index| line(&format!("{prefix}-{index}"))).collect()
@@ -417,6 +417,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     assert_eq!(stored.len(), distinct.len(), "duplicates stored");
     let wanted: HashSet<&str> = acknowledged.iter().map(String::as_str).collect();
     assert_eq!(distinct, wanted, "stored ids differ from acknowledged ids");
+    assert_rollups_match_requests(&dir.join("data"));
 }
 
 /// Posts batches of 50 unique lines until `stop`, each retried with its batch id

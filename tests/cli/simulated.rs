@@ -179,6 +179,7 @@ fn kill_9_mid_ingest_then_a_rerun_stores_every_line_exactly_once() {
         (rejects[0]["n"].as_u64().unwrap(), rejects[0]["lines"].as_u64().unwrap()),
         (rejected, rejected)
     );
+    assert_rollups_match_requests(&data);
 }
 
 #[test]

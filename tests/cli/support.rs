@@ -91,3 +91,34 @@ pub fn query_json(data_dir: &std::path::Path, sql: &str) -> Vec<Value> {
         meshlog_ok(&["query", "--data-dir", data_dir.to_str().unwrap(), "--output", "json", sql]);
     serde_json::from_str::<Vec<Value>>(&stdout).expect("query --output json prints an array")
 }
+
+/// Asserts that both rollups hold, per minute and key, what a `GROUP BY` of the
+/// `requests` rows gives: every row counted once, none missing, none twice.
+pub fn assert_rollups_match_requests(data_dir: &std::path::Path) {
+    let rollups = [
+        (
+            "requests_1m",
+            "source_cluster, service, subset, direction, dst_cluster, locality, via_gateway, \
+             response_code, response_flags",
+            "sum(requests)",
+            "count(*)",
+        ),
+        (
+            "endpoints_1m",
+            "source_cluster, service, dst_cluster, locality, via_gateway, direction, \
+             upstream_host, response_flags",
+            "sum(requests), sum(errors_5xx)",
+            "count(*), count(*) FILTER (WHERE response_code >= 500)",
+        ),
+    ];
+    for (rollup, keys, sums, counts) in rollups {
+        let rolled = format!("SELECT ts, {keys}, {sums} FROM {rollup} GROUP BY ALL");
+        let raw =
+            format!("SELECT date_trunc('minute', ts), {keys}, {counts} FROM requests GROUP BY ALL");
+        let sql = format!(
+            "SELECT count(*) AS n FROM (({rolled} EXCEPT {raw}) UNION ALL ({raw} EXCEPT {rolled}))"
+        );
+        let differing = query_json(data_dir, &sql);
+        assert_eq!(differing[0]["n"], 0, "{rollup} differs from requests: {sql}");
+    }
+}
