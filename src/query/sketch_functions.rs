@@ -10,15 +10,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Float64Array};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema};
 use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Signature, TypeSignature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
+    Signature, TypeSignature, Volatility,
 };
 use datafusion::physical_plan::PhysicalExpr;
 
@@ -110,6 +111,141 @@ impl AggregateUDFImpl for SketchFunction {
         let name = format_state_name(args.name, "sketch");
         Ok(vec![Arc::new(Field::new(name, DataType::Binary, true))])
     }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let quantile = match self.kind {
+            Kind::Quantile => Some(constant_quantile(self.name(), &args.exprs[1])?),
+            Kind::Of | Kind::Merge => None,
+        };
+        let name = self.kind.name();
+        Ok(Box::new(SketchGroups { name, kind: self.kind, quantile, sketches: Vec::new() }))
+    }
+}
+
+/// Every group's sketch, for `GROUP BY` (one call per batch, not per group).
+#[derive(Debug)]
+struct SketchGroups {
+    name: &'static str,
+    kind: Kind,
+    quantile: Option<f64>,
+    sketches: Vec<LatencySketch>,
+}
+
+impl SketchGroups {
+    fn merge_rows(
+        &mut self,
+        sketches: &ArrayRef,
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        let sketches = cast(sketches, &DataType::Binary)?;
+        for (row, bytes) in sketches.as_binary::<i32>().iter().enumerate() {
+            let (Some(bytes), true) = (bytes, kept(opt_filter, row)) else { continue };
+            self.sketches[group_indices[row]]
+                .merge_encoded(bytes)
+                .map_err(|error| DataFusionError::Execution(format!("{}: {error}", self.name)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the filter keeps `row` (no filter keeps all).
+fn kept(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|filter| filter.is_valid(row) && filter.value(row))
+}
+
+/// Sketches as a column (NULL for an empty one).
+fn encoded_column(sketches: &[LatencySketch]) -> ArrayRef {
+    let encoded = sketches.iter().map(|sketch| (!sketch.is_empty()).then(|| sketch.encode()));
+    Arc::new(encoded.collect::<BinaryArray>())
+}
+
+impl GroupsAccumulator for SketchGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sketches.resize_with(total_num_groups, LatencySketch::default);
+        if self.kind != Kind::Of {
+            return self.merge_rows(&values[0], group_indices, opt_filter);
+        }
+        let values = values[0].as_primitive_opt::<Int64Type>().ok_or_else(|| {
+            DataFusionError::Execution(format!("{}: values must be BIGINT", self.name))
+        })?;
+        for (row, value) in values.iter().enumerate() {
+            if let (Some(value), true) = (value, kept(opt_filter, row)) {
+                self.sketches[group_indices[row]].add(value);
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sketches = emit_to.take_needed(&mut self.sketches);
+        Ok(match self.quantile {
+            Some(q) => {
+                Arc::new(sketches.iter().map(|sketch| sketch.quantile(q)).collect::<Float64Array>())
+            }
+            None => encoded_column(&sketches),
+        })
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![encoded_column(&emit_to.take_needed(&mut self.sketches))])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sketches.resize_with(total_num_groups, LatencySketch::default);
+        self.merge_rows(&values[0], group_indices, None)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let mut states = Vec::with_capacity(values[0].len());
+        if self.kind == Kind::Of {
+            let values = values[0].as_primitive_opt::<Int64Type>().ok_or_else(|| {
+                DataFusionError::Execution(format!("{}: values must be BIGINT", self.name))
+            })?;
+            for (row, value) in values.iter().enumerate() {
+                let mut sketch = LatencySketch::default();
+                if let (Some(value), true) = (value, kept(opt_filter, row)) {
+                    sketch.add(value);
+                }
+                states.push(sketch);
+            }
+            return Ok(vec![encoded_column(&states)]);
+        }
+        let sketches = cast(&values[0], &DataType::Binary)?;
+        let kept_rows = sketches
+            .as_binary::<i32>()
+            .iter()
+            .enumerate()
+            .map(|(row, bytes)| bytes.filter(|_| kept(opt_filter, row)));
+        Ok(vec![Arc::new(kept_rows.collect::<BinaryArray>())])
+    }
+
+    fn size(&self) -> usize {
+        let heap: usize = self.sketches.iter().map(LatencySketch::heap_bytes).sum();
+        heap + self.sketches.capacity() * size_of::<LatencySketch>()
+    }
 }
 
 /// `q`, which must be a constant from 0 to 1.
@@ -140,11 +276,12 @@ struct SketchAccumulator {
 
 impl SketchAccumulator {
     fn merge_sketches(&mut self, sketches: &ArrayRef) -> Result<()> {
+        let name = self.name;
+        let sketch = &mut self.sketch;
         let merge = |bytes: &[u8]| -> Result<()> {
-            let sketch = LatencySketch::decode(bytes)
-                .map_err(|error| DataFusionError::Execution(format!("{}: {error}", self.name)))?;
-            self.sketch.merge(&sketch);
-            Ok(())
+            sketch
+                .merge_encoded(bytes)
+                .map_err(|error| DataFusionError::Execution(format!("{name}: {error}")))
         };
         match sketches.data_type() {
             DataType::Binary => sketches.as_binary::<i32>().iter().flatten().try_for_each(merge),
@@ -152,7 +289,7 @@ impl SketchAccumulator {
                 sketches.as_binary::<i64>().iter().flatten().try_for_each(merge)
             }
             DataType::BinaryView => sketches.as_binary_view().iter().flatten().try_for_each(merge),
-            other => exec_err!("{}: a sketch is binary, not {other}", self.name),
+            other => exec_err!("{name}: a sketch is binary, not {other}"),
         }
     }
 
@@ -232,6 +369,18 @@ mod tests {
              (SELECT column1, sketch_of(column2) AS s FROM {VALUES} GROUP BY column1))"
         );
         assert!(answer(&merged).unwrap().contains("| 359.75 |"));
+    }
+
+    #[test]
+    fn grouped_quantiles_are_each_groups_own() {
+        let sql = format!(
+            "SELECT column1, sketch_quantile(s, 0.5) AS median FROM (SELECT column1, \
+             sketch_of(column2) AS s FROM {VALUES} GROUP BY column1) GROUP BY column1 ORDER BY 1"
+        );
+        let shown = answer(&sql).unwrap();
+        // 9 exactly; 1200 as the middle of its bucket 1200..=1215.
+        assert!(shown.contains("| 1       | 9.0    |"), "{shown}");
+        assert!(shown.contains("| 2       | 1207.5 |"), "{shown}");
     }
 
     #[test]

@@ -113,6 +113,15 @@ impl LatencySketch {
 
     /// Reads [`LatencySketch::encode`]'s bytes; anything else is an error.
     pub fn decode(bytes: &[u8]) -> Result<LatencySketch, SketchError> {
+        let mut sketch = LatencySketch::default();
+        sketch.merge_encoded(bytes)?;
+        Ok(sketch)
+    }
+
+    /// Adds every value of the sketch `bytes` encode, without building that sketch
+    /// (queries merge hundreds of thousands). On an error the sketch is left part
+    /// merged: the caller gives up on it.
+    pub fn merge_encoded(&mut self, bytes: &[u8]) -> Result<(), SketchError> {
         let mut reader = Reader { bytes, at: 0 };
         if reader.byte()? != VERSION {
             return Err(SketchError("unknown version"));
@@ -125,45 +134,51 @@ impl LatencySketch {
         if buckets == 0 || min > max || buckets > BUCKETS as u64 {
             return Err(SketchError("no buckets, or a minimum above the maximum"));
         }
-        let mut sketch = LatencySketch::default();
+        let (low, high) = (bucket_of(min) as usize, bucket_of(max) as usize);
+        self.note_extremes(min, max);
+        self.cover(low, high);
         let mut index = 0usize;
         for nth in 0..buckets {
-            let delta = reader.varint()?;
+            let delta = usize::try_from(reader.varint()?).unwrap_or(usize::MAX);
             if nth > 0 && delta == 0 {
                 return Err(SketchError("buckets out of order"));
             }
-            index = index.saturating_add(usize::try_from(delta).unwrap_or(usize::MAX));
+            index = index.saturating_add(delta);
             let count = reader.varint()?;
-            if index >= BUCKETS || count == 0 {
-                return Err(SketchError("a bucket past the last, or an empty one"));
+            let first_or_last_missed =
+                (nth == 0 && index != low) || (nth + 1 == buckets && index != high);
+            if index > high || count == 0 || first_or_last_missed {
+                return Err(SketchError("extremes outside the first and last buckets"));
             }
-            sketch.add_to_bucket(index, count);
+            self.counts[index - self.first] += count;
+            self.total += count;
         }
         if reader.at != bytes.len() {
             return Err(SketchError("bytes after the last bucket"));
         }
-        let last = sketch.first + sketch.counts.len() - 1;
-        if bucket_of(min) as usize != sketch.first || bucket_of(max) as usize != last {
-            return Err(SketchError("extremes outside the first and last buckets"));
-        }
-        (sketch.min, sketch.max) = (min, max);
-        Ok(sketch)
+        Ok(())
     }
 
     fn add_to_bucket(&mut self, index: usize, count: u64) {
-        if self.counts.is_empty() {
-            self.first = index;
-        } else if index < self.first {
-            let grow = self.first - index;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.first = index;
-        }
-        let offset = index - self.first;
-        if offset >= self.counts.len() {
-            self.counts.resize(offset + 1, 0);
-        }
-        self.counts[offset] += count;
+        self.cover(index, index);
+        self.counts[index - self.first] += count;
         self.total += count;
+    }
+
+    /// Makes `counts` cover the buckets `low..=high`.
+    fn cover(&mut self, low: usize, high: usize) {
+        if self.counts.is_empty() {
+            self.first = low;
+            self.counts.resize(high - low + 1, 0);
+            return;
+        }
+        if low < self.first {
+            self.counts.splice(0..0, std::iter::repeat_n(0, self.first - low));
+            self.first = low;
+        }
+        if high >= self.first + self.counts.len() {
+            self.counts.resize(high - self.first + 1, 0);
+        }
     }
 
     /// Widens the exact extremes to take in `min` and `max`; call before adding.
