@@ -226,6 +226,15 @@ impl RollupBuilder {
     }
 }
 
+/// One rollup of `requests` batches, in one batch.
+pub fn of_batches(rollup: Rollup, requests: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+    let mut builder = RollupBuilder::new(rollup)?;
+    for batch in requests {
+        builder.add_requests(batch)?;
+    }
+    builder.finish()
+}
+
 /// Both rollups of a `requests` batch.
 pub fn of_requests(requests: &RecordBatch) -> Result<Vec<(Rollup, RecordBatch)>, ArrowError> {
     Rollup::ALL

@@ -39,7 +39,7 @@ use super::table::MeshTable;
 use super::window::TimeWindow;
 use super::yield_points::YieldInJoins;
 use super::{QueryError, data_dir};
-use crate::analytics::rollup::{Rollup, RollupBuilder};
+use crate::analytics::rollup::Rollup;
 use crate::storage::commit_log::CommitRecord;
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
@@ -141,12 +141,14 @@ impl QueryEngine {
                 .map_err(|source| engine.table_error(dir, source))?;
             engine.register(table, window.rows(time_column))?;
         }
-        for (rollup, rows) in fresh_rollups(&fresh.requests)? {
+        for rollup in Rollup::ALL {
             let dir = AppendedTable::of_rollup(rollup).dir();
             let path = engine.store_path(dir)?;
-            let table = MeshTable::daily(dir, &rollup.schema(), path, "ts")
-                .with_fresh(visibility.clone(), &rows)
-                .map_err(|source| engine.table_error(dir, source))?;
+            let table = MeshTable::daily(dir, &rollup.schema(), path, "ts").with_fresh_rollup(
+                visibility.clone(),
+                rollup,
+                &fresh.requests,
+            );
             engine.register(table, window.rows("ts"))?;
         }
         let failovers = engine.store_path(FAILOVERS_DIR)?;
@@ -391,30 +393,4 @@ fn short_label(sql: &str) -> String {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None => line,
     }
-}
-
-/// The rollups of the `requests` rows in memory, each rollup's rows in one batch
-/// (none when there are no such rows).
-fn fresh_rollups(requests: &[RecordBatch]) -> Result<Vec<(Rollup, Vec<RecordBatch>)>, QueryError> {
-    let rolled_up = |rollup: Rollup| {
-        let mut builder = RollupBuilder::new(rollup)?;
-        for batch in requests.iter().filter(|batch| batch.num_rows() > 0) {
-            builder.add_requests(batch)?;
-        }
-        builder.finish()
-    };
-    Rollup::ALL
-        .into_iter()
-        .map(|rollup| {
-            let rows = match requests.iter().any(|batch| batch.num_rows() > 0) {
-                true => vec![rolled_up(rollup).map_err(|source| QueryError::Table {
-                    table: AppendedTable::of_rollup(rollup).dir(),
-                    path: PathBuf::from("(rows in memory)"),
-                    source: source.into(),
-                })?],
-                false => Vec::new(),
-            };
-            Ok((rollup, rows))
-        })
-        .collect()
 }

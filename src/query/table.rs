@@ -11,7 +11,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -41,6 +41,7 @@ use datafusion::physical_plan::union::UnionExec;
 use super::fresh::{self, Visibility};
 use super::listing::{self, MICROS_PER_DAY};
 use super::time_range::{MICROS_PER_HOUR, TimeRange};
+use crate::analytics::rollup::{self, Rollup};
 use crate::storage::schema::{DAY_PARTITION_COLUMNS, PARTITION_COLUMNS};
 
 /// How a table's files are laid out under its root.
@@ -85,7 +86,38 @@ pub struct MeshTable {
     visibility: Option<Arc<Visibility>>,
     /// Rows not yet in Parquet, as they are held in memory (each scan takes the
     /// rows and columns it reads, with the table's types).
-    fresh: Vec<RecordBatch>,
+    fresh: Fresh,
+}
+
+/// Rows not yet in Parquet: as they are held, or `requests` rows to be rolled up.
+#[derive(Default)]
+enum Fresh {
+    #[default]
+    None,
+    Rows(Vec<RecordBatch>),
+    /// Rolled up when a scan first reads them, so a statement that does not read
+    /// the rollup does not pay for it.
+    RollupOf {
+        rollup: Rollup,
+        requests: Vec<RecordBatch>,
+        rolled: OnceLock<Vec<RecordBatch>>,
+    },
+}
+
+impl Fresh {
+    fn rows(&self) -> Result<&[RecordBatch]> {
+        match self {
+            Fresh::None => Ok(&[]),
+            Fresh::Rows(rows) => Ok(rows),
+            Fresh::RollupOf { rollup, requests, rolled } => {
+                if let Some(rows) = rolled.get() {
+                    return Ok(rows);
+                }
+                let rows = vec![rollup::of_batches(*rollup, requests)?];
+                Ok(rolled.get_or_init(|| rows))
+            }
+        }
+    }
 }
 
 impl fmt::Debug for MeshTable {
@@ -127,7 +159,8 @@ impl MeshTable {
         let mut fields = file_schema.fields().to_vec();
         fields.extend(partition_fields(layout.partitions()).into_iter().map(Arc::new));
         let schema = Arc::new(Schema::new(fields));
-        MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh: Vec::new() }
+        let fresh = Fresh::None;
+        MeshTable { name, file_schema, schema, root, layout, visibility: None, fresh }
     }
 
     /// A table of the files directly under `root`.
@@ -143,14 +176,36 @@ impl MeshTable {
         rows: &[RecordBatch],
     ) -> Result<MeshTable> {
         if !rows.is_empty() {
-            // Text read as it is held in memory (`Utf8`), so that the rows in memory
-            // join the files' without a copy of their text.
-            self.file_schema = Arc::new(with_plain_strings(&self.file_schema));
-            self.schema = Arc::new(with_plain_strings(&self.schema));
+            self.read_strings_as_held();
+            self.fresh = Fresh::Rows(rows.to_vec());
         }
-        self.fresh = rows.to_vec();
         self.visibility = visibility;
         Ok(self)
+    }
+
+    /// As [`MeshTable::with_fresh`], the fresh rows being `requests` rows this rollup
+    /// table rolls up when a scan reads it.
+    pub fn with_fresh_rollup(
+        mut self,
+        visibility: Option<Arc<Visibility>>,
+        rollup: Rollup,
+        requests: &[RecordBatch],
+    ) -> MeshTable {
+        let requests: Vec<RecordBatch> =
+            requests.iter().filter(|batch| batch.num_rows() > 0).cloned().collect();
+        if !requests.is_empty() {
+            self.read_strings_as_held();
+            self.fresh = Fresh::RollupOf { rollup, requests, rolled: OnceLock::new() };
+        }
+        self.visibility = visibility;
+        self
+    }
+
+    /// Text read as it is held in memory (`Utf8`), so that the rows in memory join
+    /// the files' without a copy of their text.
+    fn read_strings_as_held(&mut self) {
+        self.file_schema = Arc::new(with_plain_strings(&self.file_schema));
+        self.schema = Arc::new(with_plain_strings(&self.schema));
     }
 
     /// The table's name in SQL.
@@ -202,7 +257,7 @@ impl MeshTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files_plan = self.plan_files(state, projection, filters, limit).await?;
-        if self.fresh.is_empty() {
+        if matches!(self.fresh, Fresh::None) {
             return Ok(files_plan);
         }
         let time_column = self.layout.time_column();
@@ -211,7 +266,7 @@ impl MeshTable {
         let columns = projection.map(Vec::as_slice);
         let partitions = self.layout.partitions();
         let rows = fresh::scanned_rows(
-            &self.fresh,
+            self.fresh.rows()?,
             &self.schema,
             time_column,
             partitions,
