@@ -12,6 +12,7 @@ pub mod parallel;
 pub mod parquet_file;
 pub mod repair;
 mod rle_hybrid;
+pub mod rollup_marker;
 pub mod row_groups;
 pub mod schema;
 pub mod staging;

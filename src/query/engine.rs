@@ -41,6 +41,7 @@ use super::yield_points::YieldInJoins;
 use super::{QueryError, data_dir};
 use crate::analytics::rollup::Rollup;
 use crate::storage::commit_log::CommitRecord;
+use crate::storage::rollup_marker::rollups_complete;
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
 };
@@ -52,6 +53,8 @@ pub struct QueryEngine {
     data_dir: PathBuf,
     window: TimeWindow,
     limits: QueryLimits,
+    /// Whether the rollups count every `requests` row (see `storage::rollup_marker`).
+    rollups_complete: bool,
 }
 
 /// A query's SQL, how errors name it, and the values of its placeholders.
@@ -127,7 +130,8 @@ impl QueryEngine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         sketch_functions::all().into_iter().for_each(|function| ctx.register_udaf(function));
-        let engine = QueryEngine { ctx, data_dir, window, limits };
+        let rollups_complete = rollups_complete(&data_dir);
+        let engine = QueryEngine { ctx, data_dir, window, limits, rollups_complete };
         let partitioned = [
             (REQUESTS_DIR, schema::requests(), "ts", fresh.requests.as_slice()),
             (REJECTS_DIR, schema::rejects(), "ts_ingested", fresh.rejects.as_slice()),
@@ -157,6 +161,13 @@ impl QueryEngine {
             .map_err(|source| engine.table_error(FAILOVERS_DIR, source))?;
         engine.register(table, window.spans("started_at", "ended_at"))?;
         Ok(engine)
+    }
+
+    /// Whether a named query may read the rollups instead of `requests`: they count
+    /// every row of the directory, and the window cuts no minute in two.
+    fn rollups_answer(&self) -> bool {
+        let whole_minute = |at: Option<i64>| at.is_none_or(|micros| micros % 60_000_000 == 0);
+        self.rollups_complete && whole_minute(self.window.since) && whole_minute(self.window.until)
     }
 
     /// The window every table is cut to.
@@ -197,7 +208,10 @@ impl QueryEngine {
         query: &BoundQuery,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
         let label = format!("saved query {}", query.query.name);
-        let sql = query.query.sql;
+        let sql = match query.query.rollup_sql {
+            Some(rollup_sql) if self.rollups_answer() => rollup_sql,
+            _ => query.query.sql,
+        };
         self.collect_labeled(&Labeled { label, sql, params: Some(&query.values) }).await
     }
 

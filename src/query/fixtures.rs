@@ -300,6 +300,26 @@ pub(crate) fn write_requests(data_dir: &Path, rows: &[Req]) {
     }
 }
 
+/// Writes both rollups of `rows`, one file per day each, and marks the directory's
+/// rollups complete.
+pub(crate) fn write_rollups(data_dir: &Path, rows: &[Req]) {
+    use crate::analytics::rollup::{Rollup, of_batches};
+    let mut by_day: BTreeMap<&str, Vec<Req>> = BTreeMap::new();
+    for row in rows {
+        by_day.entry(&row.ts[..10]).or_default().push(*row);
+    }
+    for (date, rows) in by_day {
+        for (rollup, dir) in
+            [(Rollup::Requests1m, "requests_1m"), (Rollup::Endpoints1m, "endpoints_1m")]
+        {
+            let rolled = of_batches(rollup, &[requests_batch(&rows)]).unwrap();
+            write_parquet(&data_dir.join(format!("{dir}/date={date}/part-0.parquet")), rolled);
+        }
+    }
+    fs::create_dir_all(data_dir.join(crate::storage::layout::META_DIR)).unwrap();
+    crate::storage::rollup_marker::mark_rollups_complete(data_dir).unwrap();
+}
+
 pub(crate) fn requests_batch(rows: &[Req]) -> RecordBatch {
     let text = |get: fn(&Req) -> Option<&'static str>| -> ArrayRef {
         Arc::new(StringArray::from(rows.iter().map(get).collect::<Vec<_>>()))

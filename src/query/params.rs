@@ -172,6 +172,7 @@ mod tests {
               -- @param service text '' only this service; '' for all\n\
               -- @param around interval 2m how far around\n\
               SELECT $service, $around",
+        rollup_sql: None,
     };
 
     #[test]
@@ -225,7 +226,7 @@ mod tests {
             "--param around=\"ten\": expected an interval such as 30s, 2m, 1h30m or 1d"
         );
         assert_eq!(bad.exit_code(), 2);
-        let none = SavedQuery { name: "plain", sql: "-- Nothing.\nSELECT 1" };
+        let none = SavedQuery { name: "plain", sql: "-- Nothing.\nSELECT 1", rollup_sql: None };
         let error = none.bind(&[("service".to_owned(), "x".to_owned())]).unwrap_err();
         assert!(error.to_string().ends_with("it takes none"), "{error}");
     }

@@ -13,25 +13,36 @@ pub struct SavedQuery {
     pub name: &'static str,
     /// The SQL, comments included.
     pub sql: &'static str,
+    /// The same query over the rollups (`queries/rollup/NAME.sql`), giving the same
+    /// rows, for when they count every request of a whole-minute window.
+    pub rollup_sql: Option<&'static str>,
 }
 
 macro_rules! saved {
-    ($($name:literal),* $(,)?) => {
+    ($($name:literal $(+ $rollup:ident)?),* $(,)?) => {
         &[$(SavedQuery {
             name: $name,
             sql: include_str!(concat!("../../queries/", $name, ".sql")),
+            rollup_sql: saved!(@rollup $name $($rollup)?),
         }),*]
+    };
+    (@rollup $name:literal rollup) => {
+        Some(include_str!(concat!("../../queries/rollup/", $name, ".sql")))
+    };
+    (@rollup $name:literal) => {
+        None
     };
 }
 
-/// Every built-in query, in the order `--list` prints them.
+/// Every built-in query, in the order `--list` prints them; `+ rollup` marks those
+/// with a variant over the rollups.
 pub const SAVED_QUERIES: &[SavedQuery] = saved![
     "failovers",
     "endpoint_errors",
-    "cross_cluster_share",
-    "locality_split",
+    "cross_cluster_share" + rollup,
+    "locality_split" + rollup,
     "route_split",
-    "response_flags",
+    "response_flags" + rollup,
     "latency_by_locality",
     "endpoint_health",
     "failover_evidence",
@@ -77,6 +88,20 @@ mod tests {
         for query in SAVED_QUERIES {
             assert!(query.sql.starts_with("-- "), "{} lacks a leading comment", query.name);
             assert!(!query.summary().is_empty(), "{} has no summary", query.name);
+        }
+    }
+
+    #[test]
+    fn a_rollup_variant_declares_the_parameters_of_its_query() {
+        for query in SAVED_QUERIES {
+            let Some(rollup_sql) = query.rollup_sql else { continue };
+            let declared = |sql: &str| -> Vec<String> {
+                sql.lines()
+                    .filter(|line| line.starts_with("-- @param"))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert_eq!(declared(rollup_sql), declared(query.sql), "{}", query.name);
         }
     }
 

@@ -13,6 +13,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use super::fixtures::{self, TempDataDir};
 use super::limits::QueryLimits;
+use super::saved::SAVED_QUERIES;
 use super::{OutputFormat, QueryEngine, QueryError, SavedQuery, TimeWindow};
 use crate::storage::layout::META_DIR;
 
@@ -218,6 +219,38 @@ fn a_join_that_never_waits_on_its_input_still_stops_at_its_time_limit() {
     });
     let error = receiver.recv_timeout(Duration::from_secs(60)).expect("ran on past 60 s");
     assert!(matches!(error, Some(QueryError::Timeout { .. })), "{error:?}");
+}
+
+/// Each named query with a variant over the rollups gives, from the rollups alone
+/// (the `requests` files deleted), the rows it gives over `requests`; a window that
+/// cuts a minute in two reads `requests`.
+#[test]
+fn named_queries_read_the_rollups_and_answer_what_they_answer_over_requests() {
+    let raw = incident_dir("rollups-raw");
+    let rolled = incident_dir("rollups-rolled");
+    fixtures::write_rollups(&rolled.path, &fixtures::incident());
+    std::fs::remove_dir_all(rolled.path.join("requests")).unwrap();
+    let (raw_engine, rolled_engine) =
+        (QueryEngine::open(&raw.path).unwrap(), QueryEngine::open(&rolled.path).unwrap());
+    let with_rollups = SAVED_QUERIES.iter().filter(|query| query.rollup_sql.is_some());
+    for query in with_rollups {
+        for params in [&[][..], &[("service", "frontend.mycompany.mesh")][..]] {
+            let expected = saved_csv_with(&raw_engine, query.name, params);
+            assert!(expected.lines().count() > 1, "{}: no rows", query.name);
+            assert_eq!(
+                saved_csv_with(&rolled_engine, query.name, params),
+                expected,
+                "{}",
+                query.name
+            );
+        }
+    }
+    let cut = TimeWindow::parse(Some("2026-11-01T10:00:30Z"), None, chrono::Utc::now()).unwrap();
+    let engine = QueryEngine::open_window(&rolled.path, cut).unwrap();
+    assert_eq!(saved_csv(&engine, "cross_cluster_share").lines().count(), 1, "only the header");
+    let whole = TimeWindow::parse(Some("2026-11-01T10:00:00Z"), None, chrono::Utc::now()).unwrap();
+    let engine = QueryEngine::open_window(&rolled.path, whole).unwrap();
+    assert!(saved_csv(&engine, "cross_cluster_share").lines().count() > 1);
 }
 
 #[test]

@@ -21,6 +21,7 @@ use super::layout::Layout;
 use super::parquet_file::{
     TableFile, create_dir_synced, publish_files, relative, write_atomically,
 };
+use super::rollup_marker::mark_rollups_complete;
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, ENDPOINTS_1M_DIR, FAILOVERS_DIR, REJECTS_DIR,
     REQUESTS_1M_DIR, REQUESTS_DIR,
@@ -95,6 +96,12 @@ impl Committer {
             _lock: lock,
         };
         let recovery = publisher.recover()?;
+        let no_requests =
+            live_files(publisher.log.records()).iter().all(|file| !file.starts_with(REQUESTS_DIR));
+        if no_requests {
+            // Every row from now on is rolled up in the commit that stores it.
+            mark_rollups_complete(data_dir)?;
+        }
         Ok((Committer { stager, publisher }, recovery))
     }
 

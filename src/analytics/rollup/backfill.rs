@@ -3,7 +3,8 @@
 //! day is one commit that adds the day's new rollup files and removes its old ones,
 //! so a crash leaves either the old rollups of that day or the new ones, and running
 //! it twice counts each request once. It holds the directory's lock, like `ingest`:
-//! stop `meshlog serve` first.
+//! stop `meshlog serve` first. At the end the directory is marked as fully rolled
+//! up, so named queries read the rollups.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,6 +18,7 @@ use super::{Rollup, RollupBuilder};
 use crate::storage::StorageError;
 use crate::storage::commit_log::live_files;
 use crate::storage::committer::Committer;
+use crate::storage::rollup_marker::mark_rollups_complete;
 use crate::storage::schema::{ENDPOINTS_1M_DIR, REQUESTS_1M_DIR, REQUESTS_DIR};
 use crate::storage::staging::{AppendedTable, PendingCommit};
 
@@ -75,6 +77,7 @@ pub fn backfill(data_dir: &Path) -> Result<BackfillReport, StorageError> {
         tracing::info!(day, "rolled up");
         report.days += 1;
     }
+    mark_rollups_complete(data_dir)?;
     Ok(report)
 }
 
@@ -163,12 +166,15 @@ mod tests {
         assert!(!rollups.is_empty());
         committer.commit(PendingCommit { removed: rollups, ..PendingCommit::default() }).unwrap();
         drop(committer);
+        let marker = dir.path.join(crate::storage::layout::META_DIR).join("rollups-complete");
+        std::fs::remove_file(&marker).unwrap();
         let count = rows.len() as i64;
         assert_eq!(totals(&dir.path)[2], count);
         assert_eq!(totals(&dir.path)[..2], [0, 0]);
         let report = backfill(&dir.path).unwrap();
         assert_eq!((report.days, report.requests), (2, rows.len() as u64));
         assert_eq!(totals(&dir.path), [count, count, count]);
+        assert!(crate::storage::rollup_marker::rollups_complete(&dir.path));
         backfill(&dir.path).unwrap();
         assert_eq!(totals(&dir.path), [count, count, count]);
     }
