@@ -13,6 +13,7 @@
 //! encoding (dictionary, plain, view) groups alike.
 
 pub mod backfill;
+mod keys;
 pub mod sketch;
 
 use std::collections::HashMap;
@@ -24,9 +25,9 @@ use arrow::array::{
 use arrow::compute::{cast, sort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
-use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::storage::schema;
+use keys::{GroupKey, KeyColumn, MAX_KEYS, minutes_column};
 use sketch::LatencySketch;
 
 /// One minute in microseconds.
@@ -97,26 +98,24 @@ struct Measures {
 /// Groups rows by minute and keys, counting `requests` rows or merging rollup rows.
 pub struct RollupBuilder {
     rollup: Rollup,
-    converter: RowConverter,
-    /// The key columns' types the converter was made for (others are cast).
-    key_types: Vec<DataType>,
-    groups: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    keys: Rows,
+    /// How each key column (after the minute) becomes codes.
+    columns: Vec<KeyColumn>,
+    groups: HashMap<GroupKey, usize, foldhash::fast::RandomState>,
+    /// Each group's key, in group order.
+    keys: Vec<GroupKey>,
     measures: Vec<Measures>,
 }
 
 impl RollupBuilder {
     pub fn new(rollup: Rollup) -> Result<RollupBuilder, ArrowError> {
         let rollup_schema = rollup.schema();
-        let key_types: Vec<DataType> = std::iter::once("ts")
-            .chain(rollup.keys().iter().copied())
-            .map(|name| rollup_schema.field_with_name(name).map(|f| f.data_type().clone()))
+        let columns = rollup
+            .keys()
+            .iter()
+            .map(|name| KeyColumn::for_type(rollup_schema.field_with_name(name)?.data_type()))
             .collect::<Result<_, _>>()?;
-        let fields = key_types.iter().cloned().map(SortField::new).collect();
-        let converter = RowConverter::new(fields)?;
-        let keys = converter.empty_rows(0, 0);
         let groups = HashMap::default();
-        Ok(RollupBuilder { rollup, converter, key_types, groups, keys, measures: Vec::new() })
+        Ok(RollupBuilder { rollup, columns, groups, keys: Vec::new(), measures: Vec::new() })
     }
 
     /// Counts each row of a `requests` batch into its minute's rollup row.
@@ -167,10 +166,9 @@ impl RollupBuilder {
     pub fn finish(self) -> Result<RecordBatch, ArrowError> {
         let rollup_schema = self.rollup.schema();
         let mut columns = Vec::with_capacity(rollup_schema.fields().len());
-        for (key, field) in
-            self.converter.convert_rows(&self.keys)?.into_iter().zip(rollup_schema.fields())
-        {
-            columns.push(cast(&key, field.data_type())?);
+        columns.push(minutes_column(&self.keys));
+        for (slot, column) in self.columns.iter().enumerate() {
+            columns.push(column.decode(&self.keys, slot + 1));
         }
         let requests = self.measures.iter().map(|measures| measures.requests);
         columns.push(Arc::new(Int64Array::from_iter_values(requests)));
@@ -198,28 +196,29 @@ impl RollupBuilder {
         minutes: ArrayRef,
         batch: &RecordBatch,
     ) -> Result<Vec<usize>, ArrowError> {
-        let mut key_columns = vec![minutes];
-        for name in self.rollup.keys() {
-            key_columns.push(column(batch, name)?.clone());
+        let minutes = minutes.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| {
+            ArrowError::SchemaError(format!("ts is {}, not µs timestamps", minutes.data_type()))
+        })?;
+        let mut keys: Vec<GroupKey> = minutes
+            .values()
+            .iter()
+            .map(|minute| {
+                let mut key = [0; MAX_KEYS + 1];
+                key[0] = *minute as u64;
+                key
+            })
+            .collect();
+        for (slot, (name, column)) in self.rollup.keys().iter().zip(&mut self.columns).enumerate() {
+            column.encode(self::column(batch, name)?, &mut keys, slot + 1)?;
         }
-        for (key, wanted) in key_columns.iter_mut().zip(&self.key_types) {
-            if key.data_type() != wanted {
-                *key = cast(key, wanted)?;
+        let mut groups = Vec::with_capacity(keys.len());
+        for key in keys {
+            let next = self.measures.len();
+            let group = *self.groups.entry(key).or_insert(next);
+            if group == next {
+                self.keys.push(key);
+                self.measures.push(Measures::default());
             }
-        }
-        let rows = self.converter.convert_columns(&key_columns)?;
-        let mut groups = Vec::with_capacity(rows.num_rows());
-        for row in rows.iter() {
-            let group = match self.groups.get(row.as_ref()) {
-                Some(group) => *group,
-                None => {
-                    let group = self.measures.len();
-                    self.groups.insert(row.as_ref().into(), group);
-                    self.keys.push(row);
-                    self.measures.push(Measures::default());
-                    group
-                }
-            };
             groups.push(group);
         }
         Ok(groups)
