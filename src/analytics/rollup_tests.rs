@@ -133,3 +133,30 @@ fn a_minute_with_no_duration_has_no_sketch_and_keys_keep_their_nulls() {
     let via = rolled.column_by_name("via_gateway").unwrap().as_any().downcast_ref::<BooleanArray>();
     assert!(via.is_some());
 }
+
+/// A column of NULLs held as a dictionary of no values, as the stager holds a column
+/// no row of a batch filled.
+#[test]
+fn a_dictionary_key_column_of_no_values_is_null_in_every_row() {
+    let plain = fixtures::requests_batch(&rows());
+    let schema = plain.schema();
+    let index = schema.index_of("subset").unwrap();
+    let keys = arrow::array::UInt32Array::new_null(plain.num_rows());
+    let empty =
+        arrow::array::DictionaryArray::new(keys, Arc::new(StringArray::from(Vec::<&str>::new())));
+    let mut columns = plain.columns().to_vec();
+    columns[index] = Arc::new(empty);
+    let batch =
+        RecordBatch::try_new(crate::storage::schema::with_column_types(&schema, &columns), columns)
+            .unwrap();
+    let rolled = rolled_up(Rollup::Requests1m, &[batch]);
+    assert!(rolled.column_by_name("subset").unwrap().null_count() == rolled.num_rows());
+    let total: i64 = rolled
+        .column_by_name("requests")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .iter()
+        .sum();
+    assert_eq!(total, rows().len() as i64);
+}

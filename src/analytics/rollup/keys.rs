@@ -104,6 +104,11 @@ fn encode_text(
         id
     };
     if let Some(dictionary) = array.as_any_dictionary_opt() {
+        if dictionary.values().is_empty() {
+            // Every row NULL (a dictionary of no values has no key to normalize).
+            keys.iter_mut().for_each(|key| key[slot] = NULL);
+            return Ok(());
+        }
         // Each dictionary value once, then each row by its key.
         let dictionary_values = cast(dictionary.values(), &DataType::Utf8)?;
         let codes: Vec<u64> = dictionary_values
