@@ -1,5 +1,6 @@
 //! The command line: one subcommand per job, each in its own module under `cli/`.
 
+mod data_dir_args;
 mod demo;
 mod ingest;
 pub mod logging;

@@ -82,6 +82,18 @@ impl Rollup {
         }
     }
 
+    /// The `requests` columns the rollups read: `ts`, every key, the response code
+    /// and the duration.
+    pub fn requests_columns() -> Vec<&'static str> {
+        let mut columns = vec!["ts", "response_code", "duration_ms"];
+        for key in Rollup::ALL.iter().flat_map(|rollup| rollup.keys()) {
+            if !columns.contains(key) {
+                columns.push(key);
+            }
+        }
+        columns
+    }
+
     fn counts_errors(self) -> bool {
         self == Rollup::Endpoints1m
     }

@@ -10,7 +10,7 @@ use arrow::util::display::array_value_to_string;
 
 use super::*;
 use crate::query::fixtures::{self, Req};
-use crate::storage::parquet_file::as_stored_dictionary;
+use crate::storage::parquet_file::with_dictionaries;
 
 fn rows() -> Vec<Req> {
     let mut rows = fixtures::incident();
@@ -99,16 +99,7 @@ fn parts_rolled_up_then_merged_equal_the_whole_rolled_up_once() {
 #[test]
 fn dictionary_and_plain_strings_group_alike() {
     let plain = fixtures::requests_batch(&rows());
-    let schema = plain.schema();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .zip(plain.columns())
-        .map(|(field, column)| as_stored_dictionary(field, column.clone()))
-        .collect();
-    let dictionary =
-        RecordBatch::try_new(crate::storage::schema::with_column_types(&schema, &columns), columns)
-            .unwrap();
+    let dictionary = with_dictionaries(&plain, 1).unwrap();
     for rollup in Rollup::ALL {
         let mixed = rolled_up(rollup, &[dictionary.clone(), plain.clone()]);
         let twice = rolled_up(rollup, &[plain.clone(), plain.clone()]);

@@ -1,36 +1,15 @@
 //! `meshlog repair`: rebuilds a data directory's damaged commit log from its files'
 //! own metadata (see [`crate::storage::repair`]), keeping the damaged log beside it.
 
-use std::path::PathBuf;
-
-use crate::config::settings::{Overrides, Settings};
+use super::data_dir_args::DataDirArgs;
 use crate::error::Error;
 use crate::storage::repair::repair;
 
-/// Arguments of `meshlog repair`.
-#[derive(Debug, clap::Args)]
-pub struct RepairArgs {
-    /// meshlog config file (TOML); its `data_dir` (relative to the file) applies unless
-    /// `--data-dir` is given.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The data directory to repair [default: `data_dir` of the config, else ./meshlog-data].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-}
+/// Arguments of `meshlog repair`: the data directory.
+pub type RepairArgs = DataDirArgs;
 
 pub fn run(args: &RepairArgs) -> Result<(), Error> {
-    let overrides = Overrides {
-        config: args.config.clone(),
-        data_dir: args.data_dir.clone(),
-        source_cluster: None,
-    };
-    let data_dir = Settings::resolve(&overrides)?.data_dir;
-    if !data_dir.join(crate::storage::layout::META_DIR).is_dir() {
-        let message =
-            format!("{} is not a meshlog data directory (no _meshlog/)", data_dir.display());
-        return Err(Error::Usage(message));
-    }
+    let data_dir = args.existing()?;
     let report = repair(&data_dir)?;
     say!(
         "meshlog repair: rebuilt the commit log of {}: {} commits, {} files",

@@ -42,7 +42,6 @@ const STRING_STATISTICS: [&str; 1] = ["source_cluster"];
 
 /// `batch` with each plain string column that files store with a dictionary turned
 /// into one (unless its distinct values are too many), on up to `threads` threads.
-#[cfg(test)]
 pub fn with_dictionaries(
     batch: &RecordBatch,
     threads: usize,

@@ -17,7 +17,7 @@ use super::StorageError;
 use super::commit_log::{Checkpoint, CommitRecord, FileCommit};
 use super::layout::{Layout, day_of, day_partition_of, hour_of, partition_of};
 use super::parquet_file::{
-    StagedFile, TableFile, as_stored_dictionary, relative, stage, stage_bytes,
+    StagedFile, TableFile, as_stored_dictionary, relative, stage, stage_bytes, with_dictionaries,
 };
 use super::schema::{
     CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, ENDPOINTS_1M_DIR, REJECTS_DIR, REQUESTS_1M_DIR,
@@ -268,7 +268,7 @@ impl Stager {
             .map_err(|source| StorageError::Arrow { table: REQUESTS_1M_DIR, source })?
         {
             let table = AppendedTable::of_rollup(rollup);
-            let rows = with_stored_dictionaries(&rows)
+            let rows = with_dictionaries(&rows, self.threads)
                 .map_err(|source| StorageError::Arrow { table: table.dir(), source })?;
             self.write_partitioned(&Target { table, seq, commit }, &rows, files)?;
         }
@@ -363,18 +363,6 @@ fn runs(times: &TimestampMicrosecondArray, period_of: fn(i64) -> i64) -> Vec<(us
         current = Some(period);
     }
     runs
-}
-
-/// `rows` with its string columns as dictionaries, as files store them.
-fn with_stored_dictionaries(rows: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let schema = rows.schema();
-    let columns: Vec<_> = schema
-        .fields()
-        .iter()
-        .zip(rows.columns())
-        .map(|(field, column)| as_stored_dictionary(field, column.clone()))
-        .collect();
-    RecordBatch::try_new(super::schema::with_column_types(&schema, &columns), columns)
 }
 
 #[cfg(test)]

@@ -30,23 +30,6 @@ pub struct BackfillReport {
     pub rollup_rows: u64,
 }
 
-/// The `requests` columns the rollups read.
-const READ: [&str; 13] = [
-    "ts",
-    "source_cluster",
-    "service",
-    "subset",
-    "direction",
-    "dst_cluster",
-    "locality",
-    "via_gateway",
-    "response_code",
-    "response_flags",
-    "upstream_host",
-    "duration_ms",
-    "upstream_cluster",
-];
-
 /// Recomputes the rollups of every day that has `requests` files.
 pub fn backfill(data_dir: &Path) -> Result<BackfillReport, StorageError> {
     let (mut committer, _recovery) = Committer::open(data_dir)?;
@@ -118,7 +101,7 @@ fn read_requests(path: &Path) -> Result<Vec<RecordBatch>, StorageError> {
         source,
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), READ);
+    let mask = ProjectionMask::columns(builder.parquet_schema(), Rollup::requests_columns());
     let reader = builder.with_projection(mask).build().map_err(read)?;
     reader.map(|batch| batch.map_err(|source| read(source.into()))).collect()
 }
