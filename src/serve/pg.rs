@@ -3,10 +3,11 @@
 //! tables and the same rows in memory as `POST /api/v1/query`, read-only, under the
 //! same limits. pgwire speaks the protocol; [`statements`] runs what clients send
 //! ([`protocol`] for the simple and extended protocols, [`settings`] for `SET`,
-//! `SHOW` and `current_setting()`, [`catalog`] for `pg_catalog`); [`auth`] decides
-//! who gets in. [`PgListener`] binds at start (a taken address stops the server
-//! before it is ready), accepts sessions up to `postgres_max_connections`, and on
-//! stop closes them: they only read, so nothing is lost.
+//! `SHOW` and `current_setting()`, [`catalog`] for `pg_catalog`, [`text_rows`]
+//! for rows in the text format); [`auth`] decides who gets in. [`PgListener`]
+//! binds at start (a taken address stops the server before it is ready), accepts
+//! sessions up to `postgres_max_connections`, and on stop closes them: they only
+//! read, so nothing is lost.
 
 mod auth;
 mod catalog;
@@ -14,6 +15,7 @@ mod protocol;
 mod search_path;
 mod settings;
 mod statements;
+mod text_rows;
 
 use std::net::SocketAddr;
 use std::path::Path;

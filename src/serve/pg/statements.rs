@@ -29,6 +29,7 @@ use futures::{Sink, SinkExt, stream};
 use super::catalog::PgCompat;
 use super::search_path::answer_search_path;
 use super::settings::{self, SessionSettings, user_error};
+use super::text_rows::text_rows;
 use crate::query::limits::QueryLimits;
 use crate::query::{QueryEngine, QueryError, TimeWindow};
 use crate::serve::http::AppState;
@@ -156,7 +157,8 @@ pub fn show_table(name: &str, value: String) -> PgWireResult<(SchemaRef, Vec<Rec
     Ok((schema, vec![batch]))
 }
 
-/// The rows of `batches` as PostgreSQL sends them, each column in `format`.
+/// The rows of `batches` as PostgreSQL sends them, each column in `format`: in
+/// the text format by [`text_rows`] where it can, by arrow-pg otherwise.
 fn encode(
     schema: &Schema,
     batches: Vec<RecordBatch>,
@@ -165,8 +167,12 @@ fn encode(
 ) -> PgWireResult<QueryResponse> {
     let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?);
     let row_fields = fields.clone();
-    let rows =
-        batches.into_iter().flat_map(move |batch| encode_recordbatch(row_fields.clone(), batch));
+    let rows = batches.into_iter().flat_map(move |batch| -> Box<dyn Iterator<Item = _> + Send> {
+        match text_rows(&row_fields, &batch) {
+            Some(rows) => Box::new(rows.into_iter()),
+            None => encode_recordbatch(row_fields.clone(), batch),
+        }
+    });
     Ok(QueryResponse::new(fields, stream::iter(rows)))
 }
 
