@@ -25,6 +25,7 @@ pub mod output;
 pub mod params;
 pub mod saved;
 mod sketch_functions;
+mod sketch_sharing;
 pub mod table;
 pub mod time_range;
 pub mod window;

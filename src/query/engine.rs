@@ -35,6 +35,7 @@ use super::limits::QueryLimits;
 use super::output::{self, OutputFormat};
 use super::params::BoundQuery;
 use super::sketch_functions;
+use super::sketch_sharing::ShareSketchMerges;
 use super::table::MeshTable;
 use super::window::TimeWindow;
 use super::yield_points::YieldInJoins;
@@ -126,6 +127,7 @@ impl QueryEngine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rule(Arc::new(ShareSketchMerges))
             .with_physical_optimizer_rule(Arc::new(YieldInJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);

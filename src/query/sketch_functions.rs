@@ -41,7 +41,7 @@ impl Kind {
         match self {
             Kind::Of => "sketch_of",
             Kind::Merge => "sketch_merge",
-            Kind::Quantile => "sketch_quantile",
+            Kind::Quantile => QUANTILE_NAME,
         }
     }
 }
@@ -53,12 +53,22 @@ struct SketchFunction {
     signature: Signature,
 }
 
+/// The name of `sketch_quantile`.
+pub const QUANTILE_NAME: &str = "sketch_quantile";
+
 /// The three functions, to register with a session.
 pub fn all() -> [AggregateUDF; 3] {
-    [Kind::Of, Kind::Merge, Kind::Quantile].map(|kind| {
-        let signature = signature(kind);
-        AggregateUDF::from(SketchFunction { kind, signature })
-    })
+    [Kind::Of, Kind::Merge, Kind::Quantile].map(function)
+}
+
+/// `sketch_merge`.
+pub fn merge() -> AggregateUDF {
+    function(Kind::Merge)
+}
+
+fn function(kind: Kind) -> AggregateUDF {
+    let signature = signature(kind);
+    AggregateUDF::from(SketchFunction { kind, signature })
 }
 
 fn signature(kind: Kind) -> Signature {
@@ -255,10 +265,14 @@ fn constant_quantile(function: &str, expr: &Arc<dyn PhysicalExpr>) -> Result<f64
         Ok(ColumnarValue::Scalar(value)) => value,
         _ => return plan_err!("{function}: the quantile must be a constant"),
     };
-    let q = match value.cast_to(&DataType::Float64)? {
-        ScalarValue::Float64(Some(q)) => q,
-        _ => return plan_err!("{function}: the quantile must be a number"),
-    };
+    match value.cast_to(&DataType::Float64)? {
+        ScalarValue::Float64(Some(q)) => check_quantile(function, q),
+        _ => plan_err!("{function}: the quantile must be a number"),
+    }
+}
+
+/// `q` if it is from 0 to 1.
+pub fn check_quantile(function: &str, q: f64) -> Result<f64> {
     if !(0.0..=1.0).contains(&q) {
         return plan_err!("{function}: the quantile must be between 0 and 1, not {q}");
     }
