@@ -40,6 +40,11 @@ const HIGH_CARDINALITY: [&str; 4] =
 /// usually). Numbers and times always keep theirs (`ts` prunes row groups).
 const STRING_STATISTICS: [&str; 1] = ["source_cluster"];
 
+/// The rollups' latency sketches: varints that zstd shrinks little, nearly all
+/// distinct, and read by every latency panel. Stored plain and uncompressed, a
+/// panel does not pay a decompression for them on every query.
+const PLAIN_UNCOMPRESSED: [&str; 1] = ["duration_ms_sketch"];
+
 /// `batch` with each plain string column that files store with a dictionary turned
 /// into one (unless its distinct values are too many), on up to `threads` threads.
 pub fn with_dictionaries(
@@ -85,6 +90,11 @@ fn properties(schema: &Schema, sorted_by: Option<usize>, commit: Option<&str>) -
         );
     for column in HIGH_CARDINALITY {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in PLAIN_UNCOMPRESSED {
+        builder = builder
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
     // Strings without a dictionary (those above, and a dictionary column once its
     // dictionary is full: paths, user agents) are written as their lengths, delta-

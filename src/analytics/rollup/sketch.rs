@@ -252,7 +252,19 @@ impl Reader<'_> {
         Ok(byte)
     }
 
+    /// One LEB128 number; most of a sketch's are one byte.
+    #[inline]
     fn varint(&mut self) -> Result<u64, SketchError> {
+        match self.bytes.get(self.at) {
+            Some(&byte) if byte < 0x80 => {
+                self.at += 1;
+                Ok(u64::from(byte))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    fn long_varint(&mut self) -> Result<u64, SketchError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.byte()?;
