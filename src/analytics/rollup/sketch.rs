@@ -34,15 +34,63 @@ impl fmt::Display for SketchError {
 
 impl std::error::Error for SketchError {}
 
-/// Counts of values by bucket over a dense range of bucket indexes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Buckets are held sparse, as `(index, count)` pairs in index order, up to this
+/// many, and as a dense range past it. A rollup group's minute often holds a few
+/// requests hundreds of buckets apart: a dense range would allocate and zero
+/// kilobytes for each of hundreds of thousands of groups.
+const SPARSE_MAX: usize = 32;
+
+/// The non-empty buckets of a sketch.
+#[derive(Debug, Clone)]
+enum Buckets {
+    /// `(index, count ≥ 1)` pairs, in index order.
+    Sparse(Vec<(usize, u64)>),
+    /// The counts of the buckets `first..first + counts.len()`.
+    Dense { first: usize, counts: Vec<u64> },
+}
+
+impl Default for Buckets {
+    fn default() -> Buckets {
+        Buckets::Sparse(Vec::new())
+    }
+}
+
+/// Counts of values by bucket.
+#[derive(Debug, Clone, Default)]
 pub struct LatencySketch {
-    /// The bucket index of `counts[0]`.
-    first: usize,
-    counts: Vec<u64>,
+    buckets: Buckets,
     total: u64,
     min: u64,
     max: u64,
+}
+
+/// Equal when they hold the same values, however their buckets are held.
+impl PartialEq for LatencySketch {
+    fn eq(&self, other: &LatencySketch) -> bool {
+        (self.total, self.min, self.max) == (other.total, other.min, other.max)
+            && self.non_empty().eq(other.non_empty())
+    }
+}
+
+impl Eq for LatencySketch {}
+
+/// The `(index, count)` of each non-empty bucket, in index order.
+enum NonEmpty<'a> {
+    Sparse(std::slice::Iter<'a, (usize, u64)>),
+    Dense { first: usize, counts: std::iter::Enumerate<std::slice::Iter<'a, u64>> },
+}
+
+impl Iterator for NonEmpty<'_> {
+    type Item = (usize, u64);
+
+    fn next(&mut self) -> Option<(usize, u64)> {
+        match self {
+            NonEmpty::Sparse(pairs) => pairs.next().copied(),
+            NonEmpty::Dense { first, counts } => counts
+                .find(|(_, count)| **count > 0)
+                .map(|(offset, count)| (*first + offset, *count)),
+        }
+    }
 }
 
 impl LatencySketch {
@@ -58,7 +106,10 @@ impl LatencySketch {
 
     /// The bytes it holds beyond its own size.
     pub fn heap_bytes(&self) -> usize {
-        self.counts.capacity() * size_of::<u64>()
+        match &self.buckets {
+            Buckets::Sparse(pairs) => pairs.capacity() * size_of::<(usize, u64)>(),
+            Buckets::Dense { counts, .. } => counts.capacity() * size_of::<u64>(),
+        }
     }
 
     /// Adds a value (a negative one counts as 0).
@@ -74,8 +125,8 @@ impl LatencySketch {
             return;
         }
         self.note_extremes(other.min, other.max);
-        for (offset, count) in other.counts.iter().enumerate().filter(|(_, count)| **count > 0) {
-            self.add_to_bucket(other.first + offset, *count);
+        for (index, count) in other.non_empty() {
+            self.add_to_bucket(index, count);
         }
     }
 
@@ -97,15 +148,13 @@ impl LatencySketch {
     /// are stored as NULL instead, so this is for non-empty ones.
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = vec![VERSION, SUB_BITS as u8];
-        let buckets = self.counts.iter().enumerate().filter(|(_, count)| **count > 0);
         put_varint(&mut bytes, self.min);
         put_varint(&mut bytes, self.max);
-        put_varint(&mut bytes, buckets.clone().count() as u64);
+        put_varint(&mut bytes, self.non_empty().count() as u64);
         let mut previous = 0;
-        for (offset, count) in buckets {
-            let index = self.first + offset;
+        for (index, count) in self.non_empty() {
             put_varint(&mut bytes, (index - previous) as u64);
-            put_varint(&mut bytes, *count);
+            put_varint(&mut bytes, count);
             previous = index;
         }
         bytes
@@ -136,7 +185,14 @@ impl LatencySketch {
         }
         let (low, high) = (bucket_of(min) as usize, bucket_of(max) as usize);
         self.note_extremes(min, max);
-        self.cover(low, high);
+        if let Buckets::Sparse(pairs) = &self.buckets
+            && pairs.len() as u64 + buckets > SPARSE_MAX as u64
+        {
+            self.make_dense();
+        }
+        if let Buckets::Dense { .. } = self.buckets {
+            self.cover(low, high);
+        }
         let mut index = 0usize;
         for nth in 0..buckets {
             let delta = usize::try_from(reader.varint()?).unwrap_or(usize::MAX);
@@ -150,7 +206,10 @@ impl LatencySketch {
             if index > high || count == 0 || first_or_last_missed {
                 return Err(SketchError("extremes outside the first and last buckets"));
             }
-            self.counts[index - self.first] += count;
+            match &mut self.buckets {
+                Buckets::Dense { first, counts } => counts[index - *first] += count,
+                Buckets::Sparse(pairs) => add_sparse(pairs, index, count),
+            }
             self.total += count;
         }
         if reader.at != bytes.len() {
@@ -160,24 +219,61 @@ impl LatencySketch {
     }
 
     fn add_to_bucket(&mut self, index: usize, count: u64) {
-        self.cover(index, index);
-        self.counts[index - self.first] += count;
         self.total += count;
-    }
-
-    /// Makes `counts` cover the buckets `low..=high`.
-    fn cover(&mut self, low: usize, high: usize) {
-        if self.counts.is_empty() {
-            self.first = low;
-            self.counts.resize(high - low + 1, 0);
+        if let Buckets::Sparse(pairs) = &mut self.buckets {
+            add_sparse(pairs, index, count);
+            if pairs.len() > SPARSE_MAX {
+                self.make_dense();
+            }
             return;
         }
-        if low < self.first {
-            self.counts.splice(0..0, std::iter::repeat_n(0, self.first - low));
-            self.first = low;
+        self.cover(index, index);
+        if let Buckets::Dense { first, counts } = &mut self.buckets {
+            counts[index - *first] += count;
         }
-        if high >= self.first + self.counts.len() {
-            self.counts.resize(high - self.first + 1, 0);
+    }
+
+    /// Holds the buckets as a dense range from now on.
+    fn make_dense(&mut self) {
+        let Buckets::Sparse(pairs) = &self.buckets else {
+            return;
+        };
+        let (first, last) = match (pairs.first(), pairs.last()) {
+            (Some((first, _)), Some((last, _))) => (*first, *last),
+            _ => (0, 0),
+        };
+        let mut counts = vec![0; if pairs.is_empty() { 0 } else { last - first + 1 }];
+        for (index, count) in pairs {
+            counts[index - first] += count;
+        }
+        self.buckets = Buckets::Dense { first, counts };
+    }
+
+    /// Makes the dense range cover the buckets `low..=high`.
+    fn cover(&mut self, low: usize, high: usize) {
+        let Buckets::Dense { first, counts } = &mut self.buckets else {
+            return;
+        };
+        if counts.is_empty() {
+            *first = low;
+            counts.resize(high - low + 1, 0);
+            return;
+        }
+        if low < *first {
+            counts.splice(0..0, std::iter::repeat_n(0, *first - low));
+            *first = low;
+        }
+        if high >= *first + counts.len() {
+            counts.resize(high - *first + 1, 0);
+        }
+    }
+
+    fn non_empty(&self) -> NonEmpty<'_> {
+        match &self.buckets {
+            Buckets::Sparse(pairs) => NonEmpty::Sparse(pairs.iter()),
+            Buckets::Dense { first, counts } => {
+                NonEmpty::Dense { first: *first, counts: counts.iter().enumerate() }
+            }
         }
     }
 
@@ -198,14 +294,22 @@ impl LatencySketch {
             return self.max as f64;
         }
         let mut seen = 0u64;
-        for (offset, count) in self.counts.iter().enumerate() {
+        for (index, count) in self.non_empty() {
             seen += count;
             if seen > rank {
-                let middle = bucket_middle(self.first + offset);
+                let middle = bucket_middle(index);
                 return middle.clamp(self.min as f64, self.max as f64);
             }
         }
         self.max as f64
+    }
+}
+
+/// Adds `count` to the bucket `index` of sorted pairs.
+fn add_sparse(pairs: &mut Vec<(usize, u64)>, index: usize, count: u64) {
+    match pairs.binary_search_by_key(&index, |(at, _)| *at) {
+        Ok(at) => pairs[at].1 += count,
+        Err(at) => pairs.insert(at, (index, count)),
     }
 }
 

@@ -55,6 +55,20 @@ proptest! {
     }
 
     #[test]
+    fn merging_encoded_pieces_gives_the_sketch_of_all_values(
+        values in latencies(), piece in 1usize..40,
+    ) {
+        // Small pieces into one sketch cross from sparse buckets to a dense range.
+        let mut merged = LatencySketch::default();
+        for chunk in values.chunks(piece) {
+            merged.merge_encoded(&sketch_of(chunk).encode()).unwrap();
+        }
+        prop_assert_eq!(&merged, &sketch_of(&values));
+        prop_assert_eq!(merged.encode(), sketch_of(&values).encode());
+        prop_assert_eq!(merged.quantile(0.99), sketch_of(&values).quantile(0.99));
+    }
+
+    #[test]
     fn decoding_reads_back_what_was_encoded(values in latencies()) {
         let sketch = sketch_of(&values);
         prop_assert_eq!(LatencySketch::decode(&sketch.encode()).unwrap(), sketch);
