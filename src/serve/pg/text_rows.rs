@@ -13,7 +13,8 @@ use std::sync::Arc;
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
@@ -35,12 +36,12 @@ enum TextColumn {
     Utf8(StringArray),
     Utf8View(StringViewArray),
     Boolean(BooleanArray),
-    Int8(ArrayRef),
-    Int16(ArrayRef),
-    Int32(ArrayRef),
-    Int64(ArrayRef),
-    Float32(ArrayRef),
-    Float64(ArrayRef),
+    Int8(Int8Array),
+    Int16(Int16Array),
+    Int32(Int32Array),
+    Int64(Int64Array),
+    Float32(Float32Array),
+    Float64(Float64Array),
     /// Values in `unit` since the epoch; `utc` writes the `+00` of a `timestamptz`.
     Timestamp {
         values: ArrayRef,
@@ -59,12 +60,12 @@ impl TextColumn {
             DataType::Utf8 => TextColumn::Utf8(array.as_string::<i32>().clone()),
             DataType::Utf8View => TextColumn::Utf8View(array.as_string_view().clone()),
             DataType::Boolean => TextColumn::Boolean(array.as_boolean().clone()),
-            DataType::Int8 => TextColumn::Int8(array.clone()),
-            DataType::Int16 => TextColumn::Int16(array.clone()),
-            DataType::Int32 => TextColumn::Int32(array.clone()),
-            DataType::Int64 => TextColumn::Int64(array.clone()),
-            DataType::Float32 => TextColumn::Float32(array.clone()),
-            DataType::Float64 => TextColumn::Float64(array.clone()),
+            DataType::Int8 => TextColumn::Int8(array.as_primitive::<Int8Type>().clone()),
+            DataType::Int16 => TextColumn::Int16(array.as_primitive::<Int16Type>().clone()),
+            DataType::Int32 => TextColumn::Int32(array.as_primitive::<Int32Type>().clone()),
+            DataType::Int64 => TextColumn::Int64(array.as_primitive::<Int64Type>().clone()),
+            DataType::Float32 => TextColumn::Float32(array.as_primitive::<Float32Type>().clone()),
+            DataType::Float64 => TextColumn::Float64(array.as_primitive::<Float64Type>().clone()),
             DataType::Timestamp(unit, zone) => {
                 let utc = match zone.as_deref() {
                     None => false,
@@ -89,24 +90,12 @@ impl TextColumn {
             TextColumn::Utf8(array) => put(&array.value(row), ty, out, options),
             TextColumn::Utf8View(array) => put(&array.value(row), ty, out, options),
             TextColumn::Boolean(array) => put(&array.value(row), ty, out, options),
-            TextColumn::Int8(array) => {
-                put(&array.as_primitive::<Int8Type>().value(row), ty, out, options)
-            }
-            TextColumn::Int16(array) => {
-                put(&array.as_primitive::<Int16Type>().value(row), ty, out, options)
-            }
-            TextColumn::Int32(array) => {
-                put(&array.as_primitive::<Int32Type>().value(row), ty, out, options)
-            }
-            TextColumn::Int64(array) => {
-                put(&array.as_primitive::<Int64Type>().value(row), ty, out, options)
-            }
-            TextColumn::Float32(array) => {
-                put(&array.as_primitive::<Float32Type>().value(row), ty, out, options)
-            }
-            TextColumn::Float64(array) => {
-                put(&array.as_primitive::<Float64Type>().value(row), ty, out, options)
-            }
+            TextColumn::Int8(array) => put(&array.value(row), ty, out, options),
+            TextColumn::Int16(array) => put(&array.value(row), ty, out, options),
+            TextColumn::Int32(array) => put(&array.value(row), ty, out, options),
+            TextColumn::Int64(array) => put(&array.value(row), ty, out, options),
+            TextColumn::Float32(array) => put(&array.value(row), ty, out, options),
+            TextColumn::Float64(array) => put(&array.value(row), ty, out, options),
             TextColumn::Timestamp { values, unit, utc } => {
                 write_timestamp(values, row, *unit, *utc, field, out)
             }
