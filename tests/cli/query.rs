@@ -212,7 +212,8 @@ fn a_query_past_its_time_or_memory_limit_stops_with_an_error_naming_the_limit() 
     let output = meshlog(&["query", "--data-dir", data, "--memory-limit", "16MiB", pairs]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("its memory limit (--memory-limit)"), "{}", stderr(&output));
-    let endless = "SELECT count(*) FROM requests a, requests b, requests c, requests d";
+    // 47^6 (about 10^10) rows: minutes of work on any machine (47^4 took 0.8 s).
+    let endless = "SELECT count(*) FROM requests a, requests b, requests c, requests d, requests e, requests f";
     let started = std::time::Instant::now();
     let output = meshlog(&["query", "--data-dir", data, "--timeout", "1s", endless]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
