@@ -28,6 +28,7 @@ mod sketch_functions;
 mod sketch_sharing;
 pub mod table;
 pub mod time_range;
+pub mod visible_files;
 pub mod window;
 mod yield_points;
 

@@ -35,6 +35,7 @@ use crate::pipeline::{
     SourceBatch,
 };
 use crate::query::limits::QueryLimits;
+use crate::query::visible_files::VisibleFiles;
 use crate::scrape::ScrapeError;
 use crate::storage::staging::StateKind;
 use crate::storage::wal::{Wal, WalError};
@@ -191,6 +192,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
             fresh: fresh.clone(),
             data_dir: data_dir.clone(),
             query_limits: options.query_limits,
+            visible_files: VisibleFiles::default(),
             inflight: Arc::new(Semaphore::new(
                 options.serve.max_inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),

@@ -37,11 +37,11 @@ use super::params::BoundQuery;
 use super::sketch_functions;
 use super::sketch_sharing::ShareSketchMerges;
 use super::table::MeshTable;
+use super::visible_files::VisibleFiles;
 use super::window::TimeWindow;
 use super::yield_points::YieldInJoins;
 use super::{QueryError, data_dir};
 use crate::analytics::rollup::Rollup;
-use crate::storage::commit_log::CommitRecord;
 use crate::storage::rollup_marker::rollups_complete;
 use crate::storage::schema::{
     self, CLUSTER_STATS_DIR, ENDPOINT_STATS_DIR, FAILOVERS_DIR, REJECTS_DIR, REQUESTS_DIR,
@@ -89,31 +89,33 @@ impl QueryEngine {
     ) -> Result<QueryEngine, QueryError> {
         let data_dir = data_dir::resolve(data_dir)?;
         let (fresh, records) = FreshRows::from_wal(&data_dir)?;
-        QueryEngine::open_on(data_dir, &records, window, limits, &fresh)
+        let visibility = Visibility::of(&records, fresh.visible_commit).map(Arc::new);
+        QueryEngine::open_on(data_dir, visibility, window, limits, &fresh)
     }
 
     /// As [`QueryEngine::open_with`], with `fresh` rows beside the files (the
-    /// server's own, from memory).
+    /// server's own, from memory) and the committed files as `visible` knows them.
     pub fn open_fresh(
         data_dir: &Path,
         window: TimeWindow,
         limits: QueryLimits,
         fresh: &FreshRows,
+        visible: &VisibleFiles,
     ) -> Result<QueryEngine, QueryError> {
         let data_dir = data_dir::resolve(data_dir)?;
-        let records = data_dir::read_committed(&data_dir)?;
-        QueryEngine::open_on(data_dir, &records, window, limits, fresh)
+        let visibility = visible.of(&data_dir, fresh.visible_commit)?;
+        QueryEngine::open_on(data_dir, visibility, window, limits, fresh)
     }
 
-    /// The session over a resolved `data_dir` whose commit log holds `records`.
+    /// The session over a resolved `data_dir` whose committed files `visibility`
+    /// names (every file when `None`: nothing is committed yet).
     fn open_on(
         data_dir: PathBuf,
-        records: &[CommitRecord],
+        visibility: Option<Arc<Visibility>>,
         window: TimeWindow,
         limits: QueryLimits,
         fresh: &FreshRows,
     ) -> Result<QueryEngine, QueryError> {
-        let visibility = Visibility::of(records, fresh.visible_commit).map(Arc::new);
         let config = SessionConfig::new().with_information_schema(true);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)

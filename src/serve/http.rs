@@ -28,6 +28,7 @@ use crate::enrich::Topology;
 use crate::metrics::Metrics;
 use crate::pipeline::QueueWatch;
 use crate::query::limits::QueryLimits;
+use crate::query::visible_files::VisibleFiles;
 
 /// Seconds a client is told to wait when the server is behind.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub fresh: Arc<Fresh>,
     pub data_dir: std::path::PathBuf,
     pub query_limits: QueryLimits,
+    /// The committed files queries read, kept while the commit log is unchanged.
+    pub visible_files: VisibleFiles,
     /// Bytes of request bodies being read and parsed, all requests together.
     pub inflight: Arc<Semaphore>,
     /// Recovered and committing; cleared when stopping.

@@ -65,9 +65,15 @@ impl PgListener {
     ) -> Result<PgListener, ServeError> {
         let tls = settings.tls.as_ref().map(|(cert, key)| tls_acceptor(cert, key)).transpose()?;
         let limits = app.query_limits;
-        let template =
-            QueryEngine::open_fresh(&app.data_dir, TimeWindow::ALL, limits, &FreshRows::default())
-                .map_err(|source| start_error("the tables do not open", source))?;
+        let fresh = FreshRows::default();
+        let template = QueryEngine::open_fresh(
+            &app.data_dir,
+            TimeWindow::ALL,
+            limits,
+            &fresh,
+            &app.visible_files,
+        )
+        .map_err(|source| start_error("the tables do not open", source))?;
         let compat = PgCompat::new(template.context())
             .map_err(|source| start_error("pg_catalog cannot be built", source))?;
         let address = settings.listen;

@@ -68,7 +68,9 @@ async fn run(
     let window =
         TimeWindow::parse(request.since.as_deref(), request.until.as_deref(), chrono::Utc::now())?;
     let fresh = state.fresh.snapshot();
-    let engine = QueryEngine::open_fresh(&state.data_dir, window, state.query_limits, &fresh)?;
+    let visible = &state.visible_files;
+    let engine =
+        QueryEngine::open_fresh(&state.data_dir, window, state.query_limits, &fresh, visible)?;
     match (&request.saved, &request.sql) {
         (Some(name), None) => {
             let params: Vec<(String, String)> = request.params.clone().into_iter().collect();

@@ -141,8 +141,15 @@ impl PgQueries {
         let fresh = self.app.fresh.snapshot();
         let server = self.app.query_limits;
         let limits = QueryLimits { timeout: session.timeout(server.timeout), ..server };
-        let engine = QueryEngine::open_fresh(&self.app.data_dir, TimeWindow::ALL, limits, &fresh)
-            .map_err(wire_error)?;
+        let app = &self.app;
+        let engine = QueryEngine::open_fresh(
+            &app.data_dir,
+            TimeWindow::ALL,
+            limits,
+            &fresh,
+            &app.visible_files,
+        )
+        .map_err(wire_error)?;
         self.compat.install(engine.context(), session.clone()).map_err(|error| internal(&error))?;
         Ok(engine)
     }
