@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// A dotted path to the reporting cluster in each posted JSON record
     /// (`kubernetes.cluster`), used when no header or parameter names one.
     pub source_cluster_field: Option<String>,
+    /// The attribute of an OTLP log record or its resource that names its reporting
+    /// cluster (`k8s.cluster.name` is looked at after it).
+    pub otlp_cluster_attribute: Option<String>,
     /// Retried batches (`X-Meshlog-Batch-Id`) remembered, newest first.
     pub remembered_batches: Option<usize>,
     /// How long SIGTERM waits for requests under way (the last commit follows).
@@ -90,6 +93,7 @@ pub struct ServeSettings {
     pub flush_interval: Duration,
     pub format: String,
     pub source_cluster_field: Option<String>,
+    pub otlp_cluster_attribute: Option<String>,
     pub remembered_batches: usize,
     pub shutdown_timeout: Duration,
     pub compact_interval: Duration,
@@ -154,6 +158,7 @@ impl ServeSettings {
             flush_interval: duration(file, "flush_interval", server.flush_interval.as_ref(), 60)?,
             format,
             source_cluster_field: server.source_cluster_field.clone(),
+            otlp_cluster_attribute: server.otlp_cluster_attribute.clone(),
             remembered_batches: server.remembered_batches.unwrap_or(10_000),
             shutdown_timeout: duration(
                 file,

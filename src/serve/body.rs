@@ -28,6 +28,8 @@ pub enum BodyError {
     },
     #[error("the JSON body does not read: {0}")]
     Json(#[source] serde_json::Error),
+    #[error("the body is not an OTLP ExportLogsServiceRequest: {0}")]
+    Otlp(String),
 }
 
 /// How the records of a body are written.

@@ -5,6 +5,7 @@
 //! answer is counted by route and status. Each handler owns one route, in its own
 //! file; [`AppState`] is what they share.
 
+mod answer;
 mod logs;
 mod metrics;
 mod query;
@@ -58,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // The sink reads its body itself, to its own limit.
     let api = Router::new()
         .route("/api/v1/logs", post(logs::post_logs).layer(DefaultBodyLimit::disable()))
+        .route("/v1/logs", post(logs::post_otlp_logs).layer(DefaultBodyLimit::disable()))
         .route("/api/v1/query", post(query::post_query).layer(DefaultBodyLimit::max(1 << 20)))
         .route("/metrics", get(metrics::get_metrics))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));

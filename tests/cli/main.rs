@@ -13,6 +13,7 @@ mod faults;
 mod ingest;
 mod live_files;
 mod metrics;
+mod otlp;
 mod parse;
 mod postgres;
 mod prometheus_support;

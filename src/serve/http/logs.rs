@@ -13,14 +13,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
-use super::{AppState, error, unavailable};
-use crate::serve::batches::BatchOutcome;
+use super::AppState;
+use super::answer::Dialect;
 use crate::serve::body::{self, BodyError, BodyKind};
+use crate::serve::otlp::{self, OtlpEncoding};
 use crate::serve::parse::{LineSettings, ParseError, parse_records};
 use crate::serve::sink::{Parsed, Refused, Submission};
 
@@ -50,30 +51,62 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    take_logs(state, params, headers, body, Dialect::Meshlog).await
+}
+
+/// `POST /v1/logs`: OTLP/HTTP logs, protobuf or JSON ([`otlp`]).
+pub async fn post_otlp_logs(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
+    let Some(encoding) = OtlpEncoding::of_content_type(content_type.as_deref()) else {
+        let unsupported = format!(
+            "Content-Type {content_type:?} is not OTLP/HTTP: send application/x-protobuf or \
+             application/json"
+        );
+        let answer = Dialect::Otlp(OtlpEncoding::Json);
+        let limit = state.settings.max_body_bytes;
+        return refuse(body, limit, answer.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &unsupported))
+            .await;
+    };
+    let params = LogParams { source_cluster: None, format: None };
+    take_logs(state, params, headers, body, Dialect::Otlp(encoding)).await
+}
+
+/// Reads, parses and stores a sink request's lines, answering in `dialect`.
+async fn take_logs(
+    state: Arc<AppState>,
+    params: LogParams,
+    headers: HeaderMap,
+    body: Body,
+    dialect: Dialect,
+) -> Response {
     let limit = state.settings.max_body_bytes;
     if !state.ready.load(Ordering::Acquire) {
-        return refuse(body, limit, unavailable("not ready: recovering or stopping")).await;
+        return refuse(body, limit, dialect.unavailable("not ready: recovering or stopping")).await;
     }
     let batch_id = header_text(&headers, BATCH_ID_HEADER);
     if let Some(outcome) = batch_id.as_deref().and_then(|id| state.sink.remembered(id)) {
-        return refuse(body, limit, stored(outcome, true)).await;
+        return refuse(body, limit, dialect.stored(outcome, true)).await;
     }
     let Some(permit) = reserve(&state, &headers) else {
-        let busy = unavailable("behind: too many request bodies being read");
+        let busy = dialect.unavailable("behind: too many request bodies being read");
         return refuse(body, limit, busy).await;
     };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(failure) if is_over_limit(&failure) => {
             let too_large = BodyError::TooLarge { limit }.to_string();
-            return error(StatusCode::PAYLOAD_TOO_LARGE, &too_large);
+            return dialect.error(StatusCode::PAYLOAD_TOO_LARGE, &too_large);
         }
         Err(failure) => {
             let message = format!("the body could not be read: {failure}");
-            return error(StatusCode::BAD_REQUEST, &message);
+            return dialect.error(StatusCode::BAD_REQUEST, &message);
         }
     };
-    let request = RequestLines { params, headers, batch_id };
+    let request = RequestLines { params, headers, batch_id, dialect };
     let parsed = tokio::task::spawn_blocking({
         let state = state.clone();
         let mut permit = permit;
@@ -85,10 +118,12 @@ pub async fn post_logs(
     .await;
     let ((parsed, permit), request) = match parsed {
         Ok(Ok(parsed)) => parsed,
-        Ok(Err(failure)) => return failure.response(),
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "parsing the body failed"),
+        Ok(Err(failure)) => return failure.response(dialect),
+        Err(_) => {
+            return dialect.error(StatusCode::INTERNAL_SERVER_ERROR, "parsing the body failed");
+        }
     };
-    submit(&state, request.batch_id, parsed, permit).await
+    submit(&state, request.batch_id, parsed, permit, dialect).await
 }
 
 /// Answers without keeping the body, after reading it (up to `limit` bytes, each
@@ -168,35 +203,28 @@ async fn submit(
     batch_id: Option<String>,
     parsed: Parsed,
     permit: Reserved,
+    dialect: Dialect,
 ) -> Response {
     let (reply, receipt) = oneshot::channel();
     let submission = Submission { batch_id, parsed, files: Vec::new(), reply };
     match state.sink.submit(submission, PATIENCE).await {
         Ok(()) => {}
         Err(Refused::Busy) => {
-            return unavailable("behind: the rows waiting to be written are at their bound");
+            let behind = "behind: the rows waiting to be written are at their bound";
+            return dialect.unavailable(behind);
         }
-        Err(Refused::Stopped) => return unavailable("stopping"),
+        Err(Refused::Stopped) => return dialect.unavailable("stopping"),
     }
     let receipt = receipt.await;
     drop(permit);
     match receipt {
-        Ok(receipt) => stored(receipt.outcome, receipt.duplicate),
-        Err(_) => error(
+        Ok(receipt) => dialect.stored(receipt.outcome, receipt.duplicate),
+        Err(_) => dialect.error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the write-ahead log failed, the server is stopping: this request may or may not \
              be stored; retry it (with the same X-Meshlog-Batch-Id it is stored once)",
         ),
     }
-}
-
-fn stored(outcome: BatchOutcome, duplicate: bool) -> Response {
-    let mut body =
-        serde_json::json!({ "accepted": outcome.accepted, "rejected": outcome.rejected });
-    if duplicate {
-        body["duplicate"] = true.into();
-    }
-    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -209,6 +237,7 @@ struct RequestLines {
     params: LogParams,
     headers: HeaderMap,
     batch_id: Option<String>,
+    dialect: Dialect,
 }
 
 /// Why a body gave no lines.
@@ -222,7 +251,11 @@ enum Failure {
 
 /// With a topology, the lines' reporting cluster must be one of its clusters, and
 /// be named: local and cross-cluster depend on it.
-fn check_cluster(state: &AppState, explicit: Option<&str>) -> Result<(), Failure> {
+fn check_cluster(
+    state: &AppState,
+    explicit: Option<&str>,
+    records_name_theirs: bool,
+) -> Result<(), Failure> {
     if state.topology.is_empty() {
         return Ok(());
     }
@@ -230,9 +263,7 @@ fn check_cluster(state: &AppState, explicit: Option<&str>) -> Result<(), Failure
         Some(name) if state.topology.id(name).is_none() => Err(Failure::Cluster(format!(
             "source cluster {name:?} is not one of the config's [[clusters]]"
         ))),
-        None if state.default_cluster.is_none()
-            && state.settings.source_cluster_field.is_none() =>
-        {
+        None if state.default_cluster.is_none() && !records_name_theirs => {
             Err(Failure::Cluster(format!(
                 "no reporting cluster: send the header {SOURCE_CLUSTER_HEADER}, the parameter \
                  source_cluster, or set source_cluster in the config"
@@ -243,20 +274,20 @@ fn check_cluster(state: &AppState, explicit: Option<&str>) -> Result<(), Failure
 }
 
 impl Failure {
-    fn response(&self) -> Response {
+    fn response(&self, dialect: Dialect) -> Response {
         match self {
             Failure::Body(too_large @ BodyError::TooLarge { .. }) => {
-                error(StatusCode::PAYLOAD_TOO_LARGE, &too_large.to_string())
+                dialect.error(StatusCode::PAYLOAD_TOO_LARGE, &too_large.to_string())
             }
-            Failure::Body(other) => error(StatusCode::BAD_REQUEST, &other.to_string()),
-            Failure::Cluster(message) => error(StatusCode::BAD_REQUEST, message),
-            Failure::Busy => unavailable("behind: too many request bodies being read"),
+            Failure::Body(other) => dialect.error(StatusCode::BAD_REQUEST, &other.to_string()),
+            Failure::Cluster(message) => dialect.error(StatusCode::BAD_REQUEST, message),
+            Failure::Busy => dialect.unavailable("behind: too many request bodies being read"),
             Failure::Parse(format @ ParseError::Format { .. }) => {
-                error(StatusCode::BAD_REQUEST, &format.to_string())
+                dialect.error(StatusCode::BAD_REQUEST, &format.to_string())
             }
             Failure::Parse(other) => {
                 tracing::error!(error = %other, "cannot build the rows of a request");
-                error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
+                dialect.error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
             }
         }
     }
@@ -276,18 +307,36 @@ impl RequestLines {
         if !reserved.grow_to(state, decoded.len()) {
             return Err(Failure::Busy);
         }
-        let kind = BodyKind::of_content_type(
-            header_text(&self.headers, header::CONTENT_TYPE.as_str()).as_deref(),
-        );
         // The header or parameter names the cluster of every line; else a record's
-        // field names its own; else the config's default.
+        // field (an OTLP record's attribute) names its own; else the config's default.
         let explicit = self.source_cluster().map(Arc::<str>::from);
-        check_cluster(state, explicit.as_deref())?;
-        let field = match explicit {
-            Some(_) => None,
-            None => state.settings.source_cluster_field.as_deref(),
+        let records = match self.dialect {
+            Dialect::Meshlog => {
+                check_cluster(
+                    state,
+                    explicit.as_deref(),
+                    state.settings.source_cluster_field.is_some(),
+                )?;
+                let kind = BodyKind::of_content_type(
+                    header_text(&self.headers, header::CONTENT_TYPE.as_str()).as_deref(),
+                );
+                let field = match explicit {
+                    Some(_) => None,
+                    None => state.settings.source_cluster_field.as_deref(),
+                };
+                body::records(kind, &decoded, field).map_err(Failure::Body)?
+            }
+            Dialect::Otlp(encoding) => {
+                check_cluster(state, explicit.as_deref(), true)?;
+                let request = otlp::decode_request(encoding, &decoded).map_err(Failure::Body)?;
+                let attribute = state.settings.otlp_cluster_attribute.as_deref();
+                let mut records = otlp::records(&request, attribute);
+                if explicit.is_some() {
+                    records.iter_mut().for_each(|record| record.source_cluster = None);
+                }
+                records
+            }
         };
-        let records = body::records(kind, &decoded, field).map_err(Failure::Body)?;
         let source = match &self.batch_id {
             Some(id) => format!("http batch {id}"),
             None => "http".to_owned(),
