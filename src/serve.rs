@@ -16,6 +16,7 @@ pub mod compact;
 mod follow;
 pub mod fresh;
 pub mod http;
+pub mod intake;
 pub mod otlp;
 pub mod parse;
 pub mod pg;

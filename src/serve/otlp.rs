@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+use axum::http;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -164,6 +165,17 @@ pub fn response_body(encoding: OtlpEncoding, rejected: u64) -> Vec<u8> {
     match encoding {
         OtlpEncoding::Protobuf => response.encode_to_vec(),
         OtlpEncoding::Json => serde_json::to_vec(&response).unwrap_or_default(),
+    }
+}
+
+/// gRPC's code for an answer with HTTP `status`, as OTLP maps them.
+pub fn grpc_code(status: http::StatusCode) -> i32 {
+    match status.as_u16() {
+        400 | 415 => 3, // INVALID_ARGUMENT
+        401 => 16,      // UNAUTHENTICATED
+        413 => 8,       // RESOURCE_EXHAUSTED
+        503 => 14,      // UNAVAILABLE
+        _ => 13,        // INTERNAL
     }
 }
 

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{RETRY_AFTER_SECONDS, error, unavailable};
 use crate::serve::batches::BatchOutcome;
+use crate::serve::intake::Failure;
 use crate::serve::otlp::{self, OtlpEncoding};
 
 /// Whose answers a sink gives.
@@ -16,18 +17,6 @@ use crate::serve::otlp::{self, OtlpEncoding};
 pub enum Dialect {
     Meshlog,
     Otlp(OtlpEncoding),
-}
-
-/// gRPC's code for an answer with HTTP `status` (as OTLP maps them).
-fn grpc_code(status: StatusCode) -> i32 {
-    match status.as_u16() {
-        400 => 3,  // INVALID_ARGUMENT
-        401 => 16, // UNAUTHENTICATED
-        413 => 8,  // RESOURCE_EXHAUSTED
-        415 => 3,
-        503 => 14, // UNAVAILABLE
-        _ => 13,   // INTERNAL
-    }
 }
 
 impl Dialect {
@@ -57,9 +46,18 @@ impl Dialect {
         match self {
             Dialect::Meshlog => error(status, message),
             Dialect::Otlp(encoding) => {
-                let body = otlp::status_body(encoding, grpc_code(status), message);
+                let body = otlp::status_body(encoding, otlp::grpc_code(status), message);
                 with_type(status, encoding, body)
             }
+        }
+    }
+
+    /// Why the lines were not stored: 503 with `Retry-After` for what passes.
+    pub fn failure(self, failure: &Failure) -> Response {
+        let (status, message) = (failure.status(), failure.message());
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => self.unavailable(&message),
+            _ => self.error(status, &message),
         }
     }
 

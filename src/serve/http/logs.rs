@@ -3,12 +3,13 @@
 //! line is in the write-ahead log (a row, or a reject with its reason); `400` for a
 //! body that cannot be read at all; `413` over the body limit (after
 //! decompression); `503` + `Retry-After` when the server is behind or stopping.
-//! A request's memory is reserved before its body is read, from a budget shared by
-//! all requests, so memory stays bounded under any load.
+//! `POST /v1/logs` (OTLP/HTTP) is read here too and answers in OTLP's terms. A
+//! request's memory is reserved before its body is read, from a budget shared by
+//! all requests, so memory stays bounded under any load; the lines then take the
+//! way every pushed line takes ([`intake`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -16,27 +17,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::AppState;
 use super::answer::Dialect;
 use crate::serve::body::{self, BodyError, BodyKind};
+use crate::serve::intake::{self, Failure, LinesOf, Reserved, SOURCE_CLUSTER_HEADER};
 use crate::serve::otlp::{self, OtlpEncoding};
-use crate::serve::parse::{LineSettings, ParseError, parse_records};
-use crate::serve::sink::{Parsed, Refused, Submission};
+use crate::serve::sink::Parsed;
 
-/// The header naming the reporting cluster of a request's lines.
-pub const SOURCE_CLUSTER_HEADER: &str = "x-meshlog-source-cluster";
 /// The header that makes a retried request idempotent.
 pub const BATCH_ID_HEADER: &str = "x-meshlog-batch-id";
-/// How long a parsed request waits for room among the rows in memory before it is
-/// told 503.
-const PATIENCE: Duration = Duration::from_secs(5);
 /// How much a compressed body is guessed to inflate, for its first reservation
 /// (access logs gzip about 8 to 12 times); one that inflates more reserves the rest.
 const INFLATION_GUESS: usize = 16;
-/// Lines longer than this are rejects (as for files).
-const MAX_LINE_BYTES: usize = meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
 
 /// The query parameters of the sink.
 #[derive(Debug, Deserialize)]
@@ -118,7 +111,7 @@ async fn take_logs(
     .await;
     let ((parsed, permit), request) = match parsed {
         Ok(Ok(parsed)) => parsed,
-        Ok(Err(failure)) => return failure.response(dialect),
+        Ok(Err(failure)) => return dialect.failure(&failure),
         Err(_) => {
             return dialect.error(StatusCode::INTERNAL_SERVER_ERROR, "parsing the body failed");
         }
@@ -168,62 +161,16 @@ fn reserve(state: &AppState, headers: &HeaderMap) -> Option<Reserved> {
     Reserved::take(state, bytes)
 }
 
-/// Memory reserved for a request: twice its body's size (the body, then its rows).
-struct Reserved {
-    permits: Vec<OwnedSemaphorePermit>,
-    bytes: usize,
-}
-
-impl Reserved {
-    fn take(state: &AppState, bytes: usize) -> Option<Reserved> {
-        let permits = u32::try_from(bytes.saturating_mul(2).max(1)).unwrap_or(u32::MAX);
-        let permit = state.inflight.clone().try_acquire_many_owned(permits).ok()?;
-        Some(Reserved { permits: vec![permit], bytes })
-    }
-
-    /// Reserves more, for a body that inflated past its guess; `false` if there is
-    /// not that much left.
-    fn grow_to(&mut self, state: &AppState, bytes: usize) -> bool {
-        if bytes <= self.bytes {
-            return true;
-        }
-        match Reserved::take(state, bytes - self.bytes) {
-            Some(more) => {
-                self.permits.extend(more.permits);
-                self.bytes = bytes;
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 async fn submit(
     state: &AppState,
     batch_id: Option<String>,
     parsed: Parsed,
-    permit: Reserved,
+    reserved: Reserved,
     dialect: Dialect,
 ) -> Response {
-    let (reply, receipt) = oneshot::channel();
-    let submission = Submission { batch_id, parsed, files: Vec::new(), reply };
-    match state.sink.submit(submission, PATIENCE).await {
-        Ok(()) => {}
-        Err(Refused::Busy) => {
-            let behind = "behind: the rows waiting to be written are at their bound";
-            return dialect.unavailable(behind);
-        }
-        Err(Refused::Stopped) => return dialect.unavailable("stopping"),
-    }
-    let receipt = receipt.await;
-    drop(permit);
-    match receipt {
+    match intake::store(state, batch_id, parsed, reserved).await {
         Ok(receipt) => dialect.stored(receipt.outcome, receipt.duplicate),
-        Err(_) => dialect.error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the write-ahead log failed, the server is stopping: this request may or may not \
-             be stored; retry it (with the same X-Meshlog-Batch-Id it is stored once)",
-        ),
+        Err(failure) => dialect.failure(&failure),
     }
 }
 
@@ -240,59 +187,6 @@ struct RequestLines {
     dialect: Dialect,
 }
 
-/// Why a body gave no lines.
-enum Failure {
-    Body(BodyError),
-    Parse(ParseError),
-    Cluster(String),
-    /// The body inflated past what memory is left for it.
-    Busy,
-}
-
-/// With a topology, the lines' reporting cluster must be one of its clusters, and
-/// be named: local and cross-cluster depend on it.
-fn check_cluster(
-    state: &AppState,
-    explicit: Option<&str>,
-    records_name_theirs: bool,
-) -> Result<(), Failure> {
-    if state.topology.is_empty() {
-        return Ok(());
-    }
-    match explicit {
-        Some(name) if state.topology.id(name).is_none() => Err(Failure::Cluster(format!(
-            "source cluster {name:?} is not one of the config's [[clusters]]"
-        ))),
-        None if state.default_cluster.is_none() && !records_name_theirs => {
-            Err(Failure::Cluster(format!(
-                "no reporting cluster: send the header {SOURCE_CLUSTER_HEADER}, the parameter \
-                 source_cluster, or set source_cluster in the config"
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
-impl Failure {
-    fn response(&self, dialect: Dialect) -> Response {
-        match self {
-            Failure::Body(too_large @ BodyError::TooLarge { .. }) => {
-                dialect.error(StatusCode::PAYLOAD_TOO_LARGE, &too_large.to_string())
-            }
-            Failure::Body(other) => dialect.error(StatusCode::BAD_REQUEST, &other.to_string()),
-            Failure::Cluster(message) => dialect.error(StatusCode::BAD_REQUEST, message),
-            Failure::Busy => dialect.unavailable("behind: too many request bodies being read"),
-            Failure::Parse(format @ ParseError::Format { .. }) => {
-                dialect.error(StatusCode::BAD_REQUEST, &format.to_string())
-            }
-            Failure::Parse(other) => {
-                tracing::error!(error = %other, "cannot build the rows of a request");
-                dialect.error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
-            }
-        }
-    }
-}
-
 impl RequestLines {
     /// Decodes, splits, parses and tags the body (on a blocking thread).
     fn parse(
@@ -305,14 +199,14 @@ impl RequestLines {
         let decoded = body::decode(encoding.as_deref(), bytes, state.settings.max_body_bytes)
             .map_err(Failure::Body)?;
         if !reserved.grow_to(state, decoded.len()) {
-            return Err(Failure::Busy);
+            return Err(Failure::Busy("too many request bodies being read"));
         }
         // The header or parameter names the cluster of every line; else a record's
         // field (an OTLP record's attribute) names its own; else the config's default.
         let explicit = self.source_cluster().map(Arc::<str>::from);
         let records = match self.dialect {
             Dialect::Meshlog => {
-                check_cluster(
+                intake::check_cluster(
                     state,
                     explicit.as_deref(),
                     state.settings.source_cluster_field.is_some(),
@@ -327,29 +221,21 @@ impl RequestLines {
                 body::records(kind, &decoded, field).map_err(Failure::Body)?
             }
             Dialect::Otlp(encoding) => {
-                check_cluster(state, explicit.as_deref(), true)?;
+                intake::check_cluster(state, explicit.as_deref(), true)?;
                 let request = otlp::decode_request(encoding, &decoded).map_err(Failure::Body)?;
-                let attribute = state.settings.otlp_cluster_attribute.as_deref();
-                let mut records = otlp::records(&request, attribute);
-                if explicit.is_some() {
-                    records.iter_mut().for_each(|record| record.source_cluster = None);
-                }
-                records
+                otlp::records(&request, state.settings.otlp_cluster_attribute.as_deref())
             }
         };
         let source = match &self.batch_id {
             Some(id) => format!("http batch {id}"),
             None => "http".to_owned(),
         };
-        let format = self.params.format.as_deref().unwrap_or(&state.settings.format);
-        let settings = LineSettings {
-            topology: &state.topology,
-            format,
-            max_line_bytes: MAX_LINE_BYTES,
+        let lines = LinesOf {
+            explicit_cluster: explicit,
+            format: self.params.format.as_deref(),
             source: &source,
         };
-        let cluster = explicit.or_else(|| state.default_cluster.clone());
-        parse_records(&settings, &records, cluster.as_ref()).map_err(Failure::Parse)
+        intake::parse_lines(state, lines, records)
     }
 
     /// The header, else the query parameter.
