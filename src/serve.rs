@@ -1,5 +1,6 @@
 //! `meshlog serve`: one long-running process, one pipeline, every source. The
-//! sources ([`sources`]: the HTTP sink, followed files, admin scrape targets) are
+//! sources ([`sources`]: the HTTP sink, OTLP over gRPC, followed files, admin
+//! scrape targets) are
 //! one closed set, each built from its configuration and run until the stop
 //! signal. The HTTP sink's batches go through the write-ahead log ([`sink`],
 //! [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
@@ -18,6 +19,7 @@ pub mod fresh;
 pub mod http;
 pub mod intake;
 pub mod otlp;
+pub mod otlp_grpc;
 pub mod parse;
 pub mod pg;
 pub mod sink;
@@ -68,6 +70,12 @@ pub enum ServeError {
         address: std::net::SocketAddr,
         #[source]
         source: std::io::Error,
+    },
+    #[error("the OTLP gRPC service on {address} failed")]
+    Grpc {
+        address: std::net::SocketAddr,
+        #[source]
+        source: tonic::transport::Error,
     },
     #[error("cannot start {what}")]
     Start {

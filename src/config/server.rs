@@ -42,6 +42,8 @@ pub struct ServerConfig {
     /// The attribute of an OTLP log record or its resource that names its reporting
     /// cluster (`k8s.cluster.name` is looked at after it).
     pub otlp_cluster_attribute: Option<String>,
+    /// Where OTLP's gRPC `LogsService` listens (off when absent).
+    pub otlp_grpc_listen: Option<Spanned<String>>,
     /// Retried batches (`X-Meshlog-Batch-Id`) remembered, newest first.
     pub remembered_batches: Option<usize>,
     /// How long SIGTERM waits for requests under way (the last commit follows).
@@ -94,6 +96,7 @@ pub struct ServeSettings {
     pub format: String,
     pub source_cluster_field: Option<String>,
     pub otlp_cluster_attribute: Option<String>,
+    pub otlp_grpc_listen: Option<SocketAddr>,
     pub remembered_batches: usize,
     pub shutdown_timeout: Duration,
     pub compact_interval: Duration,
@@ -159,6 +162,7 @@ impl ServeSettings {
             format,
             source_cluster_field: server.source_cluster_field.clone(),
             otlp_cluster_attribute: server.otlp_cluster_attribute.clone(),
+            otlp_grpc_listen: otlp_grpc_address(file, server)?,
             remembered_batches: server.remembered_batches.unwrap_or(10_000),
             shutdown_timeout: duration(
                 file,
@@ -234,6 +238,32 @@ fn check_exposure(
     ))
 }
 
+/// `otlp_grpc_listen`, refused off loopback as `listen` is (the same tokens).
+fn otlp_grpc_address(
+    file: &ConfigFile,
+    server: &ServerConfig,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(listen) = &server.otlp_grpc_listen else { return Ok(None) };
+    let address: SocketAddr = listen.get_ref().parse().map_err(|_| {
+        file.value_error(
+            "otlp_grpc_listen",
+            listen.span(),
+            "not an address such as \"0.0.0.0:4317\"",
+        )
+    })?;
+    if address.ip().is_loopback() || !server.tokens.is_empty() || server.insecure {
+        return Ok(Some(address));
+    }
+    Err(file.value_error(
+        "otlp_grpc_listen",
+        listen.span(),
+        format!(
+            "{address} is reachable from other hosts: set `tokens` (exporters send the metadata \
+             `authorization: Bearer <token>`), or `insecure = true` to serve without them"
+        ),
+    ))
+}
+
 fn bytes(
     file: &ConfigFile,
     key: &str,
@@ -284,6 +314,18 @@ mod tests {
         assert!(error.contains("tokens"), "{error}");
         settings("[server]\nlisten = \"0.0.0.0:7280\"\ntokens = [\"t\"]\n").unwrap();
         settings("[server]\nlisten = \"0.0.0.0:7280\"\ninsecure = true\n").unwrap();
+    }
+
+    #[test]
+    fn otlp_grpc_is_off_unless_configured_and_needs_tokens_off_loopback() {
+        assert_eq!(settings("").unwrap().otlp_grpc_listen, None);
+        let on = settings("[server]\notlp_grpc_listen = \"127.0.0.1:4317\"\n").unwrap();
+        assert_eq!(on.otlp_grpc_listen, Some("127.0.0.1:4317".parse().unwrap()));
+        let open = settings_error("[server]\notlp_grpc_listen = \"0.0.0.0:4317\"\n");
+        assert!(open.contains("otlp_grpc_listen") && open.contains("tokens"), "{open}");
+        let text = "[server]\notlp_grpc_listen = \"0.0.0.0:4317\"\ntokens = [\"t0ken\"]\n";
+        assert!(settings(text).unwrap().otlp_grpc_listen.is_some());
+        assert!(settings_error("[server]\notlp_grpc_listen = \"4317\"\n").contains("0.0.0.0:4317"));
     }
 
     #[test]

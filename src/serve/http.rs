@@ -109,10 +109,15 @@ async fn require_token(
 }
 
 fn carries_token(headers: &HeaderMap, tokens: &[String]) -> bool {
-    let Some(given) = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes) else {
+    bearer_matches(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes), tokens)
+}
+
+/// Whether an `Authorization` value is `Bearer <one of tokens>` (a gRPC request's
+/// `authorization` metadata too).
+pub fn bearer_matches(authorization: Option<&[u8]>, tokens: &[String]) -> bool {
+    let Some(given) = authorization.and_then(|value| value.strip_prefix(b"Bearer ")) else {
         return false;
     };
-    let Some(given) = given.strip_prefix(b"Bearer ") else { return false };
     // Every token is compared, each in constant time, so timing says nothing of which
     // came close.
     tokens.iter().fold(false, |found, token| found | bool::from(token.as_bytes().ct_eq(given)))

@@ -20,6 +20,8 @@ use super::sink::{Parsed, Receipt, Refused, Submission};
 /// The header (gRPC: the metadata key) naming the reporting cluster of all a
 /// request's lines.
 pub const SOURCE_CLUSTER_HEADER: &str = "x-meshlog-source-cluster";
+/// The header (gRPC: the metadata key) that makes a retried request idempotent.
+pub const BATCH_ID_HEADER: &str = "x-meshlog-batch-id";
 /// How long a parsed request waits for room among the rows in memory before it is
 /// told to come back later.
 const PATIENCE: Duration = Duration::from_secs(5);

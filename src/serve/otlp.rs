@@ -153,7 +153,7 @@ fn attribute_text(attributes: &[KeyValue], name: &str) -> Option<String> {
 
 /// The answer to a request whose lines are all stored, `rejected` of them as
 /// rejects.
-pub fn response_body(encoding: OtlpEncoding, rejected: u64) -> Vec<u8> {
+pub fn response(rejected: u64) -> ExportLogsServiceResponse {
     let partial_success = (rejected > 0).then(|| ExportLogsPartialSuccess {
         rejected_log_records: i64::try_from(rejected).unwrap_or(i64::MAX),
         error_message: format!(
@@ -161,7 +161,12 @@ pub fn response_body(encoding: OtlpEncoding, rejected: u64) -> Vec<u8> {
              kept in the rejects table with the reason"
         ),
     });
-    let response = ExportLogsServiceResponse { partial_success };
+    ExportLogsServiceResponse { partial_success }
+}
+
+/// [`response`], in `encoding`.
+pub fn response_body(encoding: OtlpEncoding, rejected: u64) -> Vec<u8> {
+    let response = response(rejected);
     match encoding {
         OtlpEncoding::Protobuf => response.encode_to_vec(),
         OtlpEncoding::Json => serde_json::to_vec(&response).unwrap_or_default(),

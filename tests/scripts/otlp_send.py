@@ -1,31 +1,45 @@
-"""Sends access-log lines to `meshlog serve`'s `POST /v1/logs` with the official
-OpenTelemetry Python SDK and OTLP/HTTP exporter (protobuf, gzip), shaped as Envoy's
-OpenTelemetry access logger sends them under Istio's `envoyOtelAls` provider: the
-line as a string body ending in a newline, the provider's labels as string
-attributes (`cluster`, `pod`, `namespace`), Envoy's start time as the record time.
+"""Sends access-log lines to `meshlog serve` with the official OpenTelemetry Python
+SDK and OTLP exporter, over HTTP (`POST /v1/logs`, protobuf) or gRPC
+(`LogsService/Export`), gzip-compressed, shaped as Envoy's OpenTelemetry access
+logger sends them under Istio's `envoyOtelAls` provider: the line as a string body
+ending in a newline, the provider's labels as string attributes (`cluster`, `pod`,
+`namespace`), Envoy's start time as the record time.
 
-    python3 otlp_send.py URL LINES_FILE [RESOURCE_CLUSTER]
+    python3 otlp_send.py http|grpc ENDPOINT LINES_FILE [RESOURCE_CLUSTER]
 
-With RESOURCE_CLUSTER, the resource also carries `k8s.cluster.name` (as an
-OpenTelemetry Collector's k8sattributes processor adds it). Prints the number sent.
+ENDPOINT is the URL of /v1/logs (http) or host:port (grpc). With RESOURCE_CLUSTER,
+the resource also carries `k8s.cluster.name` (as an OpenTelemetry Collector's
+k8sattributes processor adds it). Prints the number sent.
 """
 import sys
 
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-url, path = sys.argv[1], sys.argv[2]
+
+def exporter(protocol, endpoint):
+    if protocol == "http":
+        from opentelemetry.exporter.otlp.proto.http import Compression
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(endpoint=endpoint, compression=Compression.Gzip, timeout=30)
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+    return OTLPLogExporter(endpoint=endpoint, insecure=True, compression=grpc.Compression.Gzip,
+                           timeout=30)
+
+
+protocol, endpoint, path = sys.argv[1], sys.argv[2], sys.argv[3]
 attributes = {"log_name": "otel_envoy_accesslog"}
-if len(sys.argv) > 3:
-    attributes["k8s.cluster.name"] = sys.argv[3]
-exporter = OTLPLogExporter(endpoint=url, compression=Compression.Gzip, timeout=30)
+if len(sys.argv) > 4:
+    attributes["k8s.cluster.name"] = sys.argv[4]
 provider = LoggerProvider(resource=Resource(attributes), shutdown_on_exit=False)
 # Batches of many records per request, as Envoy flushes its buffer.
-provider.add_log_record_processor(BatchLogRecordProcessor(exporter, max_export_batch_size=50))
+processor = BatchLogRecordProcessor(exporter(protocol, endpoint), max_export_batch_size=50)
+provider.add_log_record_processor(processor)
 logger = provider.get_logger("envoy.access_loggers.open_telemetry")
 sent = 0
 with open(path, encoding="utf-8") as lines:

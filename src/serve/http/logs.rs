@@ -21,12 +21,12 @@ use serde::Deserialize;
 use super::AppState;
 use super::answer::Dialect;
 use crate::serve::body::{self, BodyError, BodyKind};
-use crate::serve::intake::{self, Failure, LinesOf, Reserved, SOURCE_CLUSTER_HEADER};
+use crate::serve::intake::{
+    self, BATCH_ID_HEADER, Failure, LinesOf, Reserved, SOURCE_CLUSTER_HEADER,
+};
 use crate::serve::otlp::{self, OtlpEncoding};
 use crate::serve::sink::Parsed;
 
-/// The header that makes a retried request idempotent.
-pub const BATCH_ID_HEADER: &str = "x-meshlog-batch-id";
 /// How much a compressed body is guessed to inflate, for its first reservation
 /// (access logs gzip about 8 to 12 times); one that inflates more reserves the rest.
 const INFLATION_GUESS: usize = 16;
