@@ -1,9 +1,8 @@
 //! `meshlog serve`: one long-running process, one pipeline, every source. The
 //! sources ([`sources`]: the HTTP sink, OTLP over gRPC, followed files, admin
-//! scrape targets) are
-//! one closed set, each built from its configuration and run until the stop
-//! signal. The HTTP sink's batches go through the write-ahead log ([`sink`],
-//! [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
+//! scrape targets) are one closed set, each built from its configuration and run
+//! until the stop signal. Pushed batches ([`intake`]) go through the write-ahead
+//! log ([`sink`], [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
 //! hands to the pipeline when they are many or old enough; followed files
 //! ([`follow`]) add their reads to the same rows, checkpointed by file position; the
 //! scrape targets send their snapshots to the same pipeline. Queries ([`http`])
