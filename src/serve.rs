@@ -1,5 +1,5 @@
 //! `meshlog serve`: one long-running process, one pipeline, every source. The
-//! sources ([`sources`]: the HTTP sink, OTLP over gRPC, followed files, admin
+//! sources ([`sources`]: the HTTP sink, gRPC (OTLP and Envoy's access-log service), followed files, admin
 //! scrape targets) are one closed set, each built from its configuration and run
 //! until the stop signal. Pushed batches ([`intake`]) go through the write-ahead
 //! log ([`sink`], [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
@@ -10,15 +10,16 @@
 //! no commit holds are replayed; on SIGTERM or Ctrl-C the server stops taking
 //! requests, finishes those under way, hands everything over, commits and exits.
 
+pub mod als;
 pub mod batches;
 pub mod body;
 pub mod compact;
 mod follow;
 pub mod fresh;
+pub mod grpc;
 pub mod http;
 pub mod intake;
 pub mod otlp;
-pub mod otlp_grpc;
 pub mod parse;
 pub mod pg;
 pub mod sink;
@@ -70,7 +71,7 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the OTLP gRPC service on {address} failed")]
+    #[error("the gRPC services on {address} failed")]
     Grpc {
         address: std::net::SocketAddr,
         #[source]

@@ -11,7 +11,7 @@ use arrow::compute::concat_batches;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use meshlog_parsers::envelope::LinePosition;
 use meshlog_parsers::stream::LogStream;
-use meshlog_parsers::{FormatError, LineParser};
+use meshlog_parsers::{AccessLogRecord, FormatError, LineParser};
 
 use super::body::Record;
 use super::sink::Parsed;
@@ -123,13 +123,38 @@ impl<'s> LineBatch<'s> {
         while let Some((span, outcome)) = self.stream.finish() {
             self.processor.outcome(outcome, b"", LineOrigin::new(self.source, span));
         }
-        let counts = self.processor.counts();
-        let (requests, rejects) = self.processor.take_batches()?;
-        let rejected = counts.rejected();
-        let requests = shrunk(AppendedTable::Requests, requests)?;
-        let rejects = shrunk(AppendedTable::Rejects, rejects)?;
-        Ok(Parsed { requests, rejects, accepted: counts.lines - rejected, rejected })
+        parsed_of(self.processor)
     }
+}
+
+/// Tags and stores records that arrive typed (Envoy's gRPC access-log entries), all
+/// under `cluster`. One with no start time is a reject whose line is its JSON.
+pub fn rows_of_records(
+    topology: &Arc<Topology>,
+    source: &str,
+    cluster: Option<Arc<str>>,
+    records: &[AccessLogRecord<'_>],
+) -> Result<Parsed, ParseError> {
+    let mut processor = Processor::new(topology.clone(), cluster);
+    for (line, record) in (1..).zip(records) {
+        let origin = LineOrigin { source, offset: 0, line, lines: 1 };
+        let raw = match record.ts {
+            Some(_) => Vec::new(),
+            None => serde_json::to_vec(record).unwrap_or_default(),
+        };
+        processor.handle_parsed(record, &raw, origin);
+    }
+    parsed_of(processor)
+}
+
+/// What `processor` made, its buffers cut to their contents.
+fn parsed_of(mut processor: Processor) -> Result<Parsed, ParseError> {
+    let counts = processor.counts();
+    let (requests, rejects) = processor.take_batches()?;
+    let rejected = counts.rejected();
+    let requests = shrunk(AppendedTable::Requests, requests)?;
+    let rejects = shrunk(AppendedTable::Rejects, rejects)?;
+    Ok(Parsed { requests, rejects, accepted: counts.lines - rejected, rejected })
 }
 
 /// `batch` with each buffer cut to its contents. Builders grow their buffers by

@@ -1,6 +1,6 @@
 //! The sources `meshlog serve` runs, one closed set of kinds: the HTTP sink
 //! (`[server]`), followed files (`[[sources]] type = "file"`), the Envoy admin
-//! scrape targets (`[[scrape]]`), OTLP over gRPC (`[server] otlp_grpc_listen`), and
+//! scrape targets (`[[scrape]]`), the gRPC services (`[server] otlp_grpc_listen`), and
 //! the PostgreSQL listener that answers queries (`[server] postgres_listen`). Each kind's configuration is built, with what it
 //! needs of the server ([`SourceContext`]), into a [`RunningSource`]: a task that
 //! runs until the stop signal and then finishes what it holds (the HTTP sink answers
@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use super::ServeError;
 use super::follow::{self, StartPositions};
 use super::fresh::Fresh;
+use super::grpc::{GrpcConfig, GrpcListener};
 use super::http::{self, AppState};
-use super::otlp_grpc::{OtlpGrpcConfig, OtlpGrpcListener};
 use super::pg::PgListener;
 use crate::config::Settings;
 use crate::config::postgres::PostgresSettings;
@@ -35,8 +35,9 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// Envoy admin endpoints, polled on their schedules.
     Scrape(Vec<ScrapeTarget>),
-    /// OTLP's gRPC `LogsService`, on `[server] otlp_grpc_listen`.
-    OtlpGrpc(OtlpGrpcConfig),
+    /// OTLP's `LogsService` and Envoy's `AccessLogService` over gRPC, on
+    /// `[server] otlp_grpc_listen`.
+    Grpc(GrpcConfig),
     /// The PostgreSQL wire protocol for queries, on `[server] postgres_listen`.
     Postgres(PostgresSettings),
 }
@@ -73,7 +74,7 @@ pub struct RunningSource {
 impl SourceConfig {
     /// Every source the config gives: the HTTP sink (`[server]`) first, then the
     /// followed files (`[[sources]]`), then the scrape targets (`[[scrape]]`, when
-    /// there are any), then OTLP over gRPC and the PostgreSQL protocol when set.
+    /// there are any), then the gRPC services and the PostgreSQL protocol when set.
     pub fn all(serve: &ServeSettings, scrape: &[ScrapeTarget]) -> Vec<SourceConfig> {
         let http =
             HttpSourceConfig { listen: serve.listen, shutdown_timeout: serve.shutdown_timeout };
@@ -83,10 +84,7 @@ impl SourceConfig {
             sources.push(SourceConfig::Scrape(scrape.to_vec()));
         }
         sources.extend(serve.otlp_grpc_listen.map(|listen| {
-            SourceConfig::OtlpGrpc(OtlpGrpcConfig {
-                listen,
-                shutdown_timeout: serve.shutdown_timeout,
-            })
+            SourceConfig::Grpc(GrpcConfig { listen, shutdown_timeout: serve.shutdown_timeout })
         }));
         sources.extend(serve.postgres.clone().map(SourceConfig::Postgres));
         sources
@@ -105,9 +103,9 @@ impl SourceConfig {
                 Scraper::new(targets, context.input.clone())?
                     .report_to(context.app.metrics.clone()),
             )),
-            SourceConfig::OtlpGrpc(config) => BuiltSource::OtlpGrpc(Box::new(
-                OtlpGrpcListener::bind(config, context.app.clone()).await?,
-            )),
+            SourceConfig::Grpc(config) => {
+                BuiltSource::Grpc(Box::new(GrpcListener::bind(config, context.app.clone()).await?))
+            }
             SourceConfig::Postgres(settings) => BuiltSource::Postgres(Box::new(
                 PgListener::bind(&settings, context.app.clone()).await?,
             )),
@@ -120,7 +118,7 @@ pub enum BuiltSource {
     Http(HttpServer),
     File(Box<follow::Follower>),
     Scrape(Box<Scraper>),
-    OtlpGrpc(Box<OtlpGrpcListener>),
+    Grpc(Box<GrpcListener>),
     Postgres(Box<PgListener>),
 }
 
@@ -145,8 +143,8 @@ impl BuiltSource {
             BuiltSource::Scrape(scraper) => {
                 RunningSource { kind: "scrape", task: run_scrape(*scraper, stop) }
             }
-            BuiltSource::OtlpGrpc(listener) => {
-                RunningSource { kind: "OTLP gRPC", task: tokio::spawn(listener.run(stop)) }
+            BuiltSource::Grpc(listener) => {
+                RunningSource { kind: "gRPC", task: tokio::spawn(listener.run(stop)) }
             }
             BuiltSource::Postgres(listener) => {
                 RunningSource { kind: "PostgreSQL", task: tokio::spawn(listener.run(stop)) }

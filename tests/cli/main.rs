@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod alerts;
+mod als;
 mod dashboards;
 mod demo;
 mod envelopes;
