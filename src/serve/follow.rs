@@ -27,7 +27,7 @@ use crate::ingest::IngestError;
 use crate::ingest::source::{LIVE_WITHIN, OpenedSource, open_file};
 use crate::ingest::source_reader::SourceReader;
 use crate::process::Processor;
-use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord, FilePosition};
+use crate::storage::commit_log::{Checkpoint, CommitLog, CommitRecord};
 
 /// How often files are looked at, unless the source says.
 const DEFAULT_POLL: Duration = Duration::from_millis(250);
@@ -54,12 +54,17 @@ pub struct StartPositions(Vec<CommitRecord>);
 
 impl StartPositions {
     /// `replayed`: each replayed entry's positions, oldest first (a later one wins).
-    pub fn of(log: &CommitLog, replayed: Vec<Vec<FilePosition>>) -> StartPositions {
+    pub fn of(log: &CommitLog, replayed: Vec<Vec<Checkpoint>>) -> StartPositions {
         let mut positions = CommitLog::positions_only(log.records().to_vec());
-        for entry in replayed.into_iter().filter(|files| !files.is_empty()) {
-            positions.remember(entry.into_iter().map(Checkpoint::File).collect());
+        for entry in replayed.into_iter().filter(|positions| !positions.is_empty()) {
+            positions.remember(entry);
         }
         StartPositions(positions.records().to_vec())
+    }
+
+    /// The commits' records, then one per replayed entry with positions.
+    pub fn records(&self) -> &[CommitRecord] {
+        &self.0
     }
 }
 
@@ -246,14 +251,14 @@ impl Follower {
                 let (requests, rejects) = processor.take_batches()?;
                 let (accepted, rejected) = (requests.num_rows() as u64, rejects.num_rows() as u64);
                 let parsed = Parsed { requests, rejects, accepted, rejected };
-                let files: Vec<_> = after.clone().into_iter().collect();
+                let files: Vec<_> = after.clone().into_iter().map(Checkpoint::File).collect();
                 if self.sink.store_blocking(parsed, files.clone()).is_none() {
                     // The WAL's writer stopped (it failed): the server is stopping,
                     // and this read is done again after the restart.
                     self.stopped = true;
                     return Ok(false);
                 }
-                self.positions.remember(files.into_iter().map(Checkpoint::File).collect());
+                self.positions.remember(files);
             }
             (before, moved_back) = (after, false);
         }

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::pipeline::PublishObserver;
 use crate::query::fresh::FreshRows;
-use crate::storage::commit_log::{Checkpoint, FilePosition, SinkPosition};
+use crate::storage::commit_log::{Checkpoint, SinkPosition, SourceKey};
 
 /// Rows from one batch or one read, not yet in Parquet.
 #[derive(Debug, Clone)]
@@ -24,8 +24,9 @@ pub struct FreshPart {
     pub wal_seq: u64,
     pub requests: RecordBatch,
     pub rejects: RecordBatch,
-    /// Where the followed files stand once these rows are stored.
-    pub files: Vec<FilePosition>,
+    /// Where the sources they were read from (followed files) stand once these
+    /// rows are stored.
+    pub positions: Vec<Checkpoint>,
 }
 
 /// Parts on their way to one commit.
@@ -58,12 +59,21 @@ struct State {
     visible_commit: Option<u64>,
     rows: usize,
     stopping: bool,
+    /// A source asked for what is held to be committed now (a Kafka partition
+    /// being revoked).
+    flush_requested: bool,
+    /// The sources' positions of the newest published commit that named them.
+    published: BTreeMap<SourceKey, Checkpoint>,
+    /// Published commits so far: tells a reader of `published` it changed.
+    publications: u64,
 }
 
 /// The in-memory rows of a running server.
 pub struct Fresh {
     state: Mutex<State>,
     due: Condvar,
+    /// Told at every publication.
+    publication: Condvar,
     data_dir: PathBuf,
 }
 
@@ -71,7 +81,12 @@ impl Fresh {
     /// No rows yet, for the server writing `data_dir`.
     pub fn new(data_dir: PathBuf) -> Fresh {
         let state = State { next_id: 1, ..State::default() };
-        Fresh { state: Mutex::new(state), due: Condvar::new(), data_dir }
+        Fresh {
+            state: Mutex::new(state),
+            due: Condvar::new(),
+            publication: Condvar::new(),
+            data_dir,
+        }
     }
 
     /// Says that the WAL's entries up to `wal_committed` are in Parquet and that
@@ -120,6 +135,35 @@ impl Fresh {
         }
     }
 
+    /// Has every part held now committed, waiting up to `timeout`; whether it was.
+    pub fn commit_now(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        let Some(target) = state.parts.back().map(|held| held.id) else { return true };
+        state.flush_requested = true;
+        self.due.notify_all();
+        while state.parts.front().is_some_and(|held| held.id <= target) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .publication
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// The sources' positions the published commits reach, once they have changed
+    /// since `publications` (as returned with them before; 0 at first).
+    pub fn published_since(&self, publications: u64) -> Option<(u64, Vec<Checkpoint>)> {
+        let state = self.lock();
+        (state.publications != publications)
+            .then(|| (state.publications, state.published.values().cloned().collect()))
+    }
+
     /// Asks [`Fresh::wait_due`] to hand over what is left and then return `None`.
     pub fn stop(&self) {
         self.lock().stopping = true;
@@ -140,7 +184,8 @@ impl Fresh {
                 });
             let age = oldest.map(|at| at.elapsed());
             let old = age.is_some_and(|age| age >= max_age);
-            if count > 0 && (count >= rows || old || state.stopping) {
+            if count > 0 && (count >= rows || old || state.stopping || state.flush_requested) {
+                state.flush_requested = false;
                 return Some(take_handover(&mut state));
             }
             if state.stopping {
@@ -156,22 +201,19 @@ fn take_handover(state: &mut State) -> Handover {
     let through = state.parts.back().map_or(state.handed_through, |held| held.id);
     let mut handover =
         Handover { requests: Vec::new(), rejects: Vec::new(), checkpoints: Vec::new(), rows: 0 };
-    let mut files = BTreeMap::new();
+    let mut positions = BTreeMap::new();
     for held in state.parts.iter().filter(|held| held.id > state.handed_through) {
         let part = &held.part;
         handover.rows += part.requests.num_rows() + part.rejects.num_rows();
         handover.requests.push(part.requests.clone());
         handover.rejects.push(part.rejects.clone());
         state.wal_handed = state.wal_handed.max(part.wal_seq);
-        // One position per file, by identity: after a rotation the old file and the
-        // new one have the same path, and each needs its own.
-        for position in &part.files {
-            let identity = &position.identity;
-            let key = (identity.device, identity.inode, identity.fingerprint);
-            files.insert(key, position.clone());
+        // The last position of each source (a file by identity, not by path).
+        for position in &part.positions {
+            positions.insert(position.source_key(), position.clone());
         }
     }
-    handover.checkpoints = files.into_values().map(Checkpoint::File).collect();
+    handover.checkpoints = positions.into_values().collect();
     handover.checkpoints.push(Checkpoint::Sink(SinkPosition { wal_seq: state.wal_handed }));
     state.handed_through = through;
     state.in_flight.push_back(through);
@@ -182,13 +224,21 @@ impl PublishObserver for Fresh {
     fn published(&self, commit_seq: u64, checkpoints: &[Checkpoint]) {
         let mut state = self.lock();
         state.visible_commit = Some(commit_seq);
-        let Some(sink) = checkpoints.iter().find_map(Checkpoint::sink) else { return };
+        for checkpoint in checkpoints.iter().filter(|checkpoint| checkpoint.sink().is_none()) {
+            state.published.insert(checkpoint.source_key(), checkpoint.clone());
+        }
+        state.publications += 1;
+        let Some(sink) = checkpoints.iter().find_map(Checkpoint::sink) else {
+            self.publication.notify_all();
+            return;
+        };
         let Some(through) = state.in_flight.pop_front() else { return };
         while state.parts.front().is_some_and(|held| held.id <= through) {
             if let Some(held) = state.parts.pop_front() {
                 state.rows -= held.part.requests.num_rows() + held.part.rejects.num_rows();
             }
         }
+        self.publication.notify_all();
         // Segments are removed one commit late, so that a reader beside the server
         // that read the log before this commit still finds the entries.
         let removable = state.wal_removable;

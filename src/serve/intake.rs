@@ -172,7 +172,7 @@ pub async fn store(
     reserved: Reserved,
 ) -> Result<Receipt, Failure> {
     let (reply, receipt) = oneshot::channel();
-    let submission = Submission { batch_id, parsed, files: Vec::new(), reply };
+    let submission = Submission { batch_id, parsed, positions: Vec::new(), reply };
     match state.sink.submit(submission, PATIENCE).await {
         Ok(()) => {}
         Err(Refused::Busy) => {

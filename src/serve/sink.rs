@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::batches::{BatchOutcome, RememberedBatches};
 use super::fresh::{Fresh, FreshPart};
 use crate::metrics::{Metrics, traffic};
-use crate::storage::commit_log::FilePosition;
+use crate::storage::commit_log::Checkpoint;
 use crate::storage::wal::{EntryMeta, Wal, WalError};
 
 /// Requests waiting for the writer before new ones are refused.
@@ -38,8 +38,8 @@ pub struct Parsed {
 pub struct Submission {
     pub batch_id: Option<String>,
     pub parsed: Parsed,
-    /// Where the followed files it was read from stand once it is stored.
-    pub files: Vec<FilePosition>,
+    /// Where the sources it was read from (followed files) stand once it is stored.
+    pub positions: Vec<Checkpoint>,
     pub reply: oneshot::Sender<Receipt>,
 }
 
@@ -128,9 +128,9 @@ impl Sink {
 
     /// Stores a batch from a thread outside the async runtime (a followed file's
     /// read), waiting for room and for the fsync; `None` if the writer stopped.
-    pub fn store_blocking(&self, parsed: Parsed, files: Vec<FilePosition>) -> Option<Receipt> {
+    pub fn store_blocking(&self, parsed: Parsed, positions: Vec<Checkpoint>) -> Option<Receipt> {
         let (reply, receipt) = oneshot::channel();
-        let submission = Submission { batch_id: None, parsed, files, reply };
+        let submission = Submission { batch_id: None, parsed, positions, reply };
         self.sender.blocking_send(submission).ok()?;
         receipt.blocking_recv().ok()
     }
@@ -180,17 +180,17 @@ impl Writer {
         // Counted once every request of the group is answered: off the ack path.
         let mut stored = Vec::with_capacity(appended.len());
         for Appended { seq, submission } in appended {
-            let Submission { batch_id, parsed, files, reply } = submission;
+            let Submission { batch_id, parsed, positions, reply } = submission;
             let outcome = BatchOutcome { accepted: parsed.accepted, rejected: parsed.rejected };
             if let Some(id) = batch_id {
                 self.batches.lock().unwrap_or_else(PoisonError::into_inner).insert(id, outcome);
             }
-            let source = if files.is_empty() { "http" } else { "file" };
+            let source = source_kind(&positions);
             let part = FreshPart {
                 wal_seq: seq,
                 requests: parsed.requests,
                 rejects: parsed.rejects,
-                files,
+                positions,
             };
             stored.push((source, outcome, part.requests.clone(), part.rejects.clone()));
             self.fresh.push(part);
@@ -242,9 +242,20 @@ impl Writer {
             batch_id: submission.batch_id.clone(),
             accepted: parsed.accepted,
             rejected: parsed.rejected,
-            files: submission.files.clone(),
+            positions: submission.positions.clone(),
         };
         let seq = self.wal.append(&meta, &parsed.requests, &parsed.rejects)?;
         Ok(Appended { seq, submission })
+    }
+}
+
+/// The `source` a batch's lines are counted under: `file` for a followed file's
+/// read, `kafka` for a Kafka batch, `http` for what was pushed (the sink, OTLP,
+/// Envoy's ALS).
+fn source_kind(positions: &[Checkpoint]) -> &'static str {
+    match positions.first() {
+        Some(Checkpoint::File(_)) => "file",
+        Some(Checkpoint::Kafka(_)) => "kafka",
+        Some(Checkpoint::Sink(_)) | None => "http",
     }
 }

@@ -19,8 +19,10 @@ use super::follow::{self, StartPositions};
 use super::fresh::Fresh;
 use super::grpc::{GrpcConfig, GrpcListener};
 use super::http::{self, AppState};
+use super::kafka::KafkaSource;
 use super::pg::PgListener;
 use crate::config::Settings;
+use crate::config::kafka::KafkaSourceConfig;
 use crate::config::postgres::PostgresSettings;
 use crate::config::scrape::ScrapeTarget;
 use crate::config::server::{FileSourceConfig, ServeSettings};
@@ -33,6 +35,8 @@ pub enum SourceConfig {
     Http(HttpSourceConfig),
     /// Files followed like `tail -F`.
     File(FileSourceConfig),
+    /// A Kafka consumer group.
+    Kafka(KafkaSourceConfig),
     /// Envoy admin endpoints, polled on their schedules.
     Scrape(Vec<ScrapeTarget>),
     /// OTLP's `LogsService` and Envoy's `AccessLogService` over gRPC, on
@@ -80,6 +84,7 @@ impl SourceConfig {
             HttpSourceConfig { listen: serve.listen, shutdown_timeout: serve.shutdown_timeout };
         let mut sources = vec![SourceConfig::Http(http)];
         sources.extend(serve.files.iter().cloned().map(SourceConfig::File));
+        sources.extend(serve.kafka.iter().cloned().map(SourceConfig::Kafka));
         if !scrape.is_empty() {
             sources.push(SourceConfig::Scrape(scrape.to_vec()));
         }
@@ -99,6 +104,11 @@ impl SourceConfig {
             SourceConfig::File(config) => {
                 BuiltSource::File(Box::new(follow::Follower::new(&config, context)?))
             }
+            SourceConfig::Kafka(config) => {
+                let source = KafkaSource::new(&config, context)
+                    .map_err(|error| ServeError::Kafka(Box::new(error)))?;
+                BuiltSource::Kafka(Box::new(source))
+            }
             SourceConfig::Scrape(targets) => BuiltSource::Scrape(Box::new(
                 Scraper::new(targets, context.input.clone())?
                     .report_to(context.app.metrics.clone()),
@@ -117,6 +127,7 @@ impl SourceConfig {
 pub enum BuiltSource {
     Http(HttpServer),
     File(Box<follow::Follower>),
+    Kafka(Box<KafkaSource>),
     Scrape(Box<Scraper>),
     Grpc(Box<GrpcListener>),
     Postgres(Box<PgListener>),
@@ -140,6 +151,10 @@ impl BuiltSource {
             BuiltSource::File(follower) => {
                 RunningSource { kind: "file", task: run_follow(*follower) }
             }
+            BuiltSource::Kafka(source) => RunningSource {
+                kind: "Kafka",
+                task: on_own_thread("kafka", "Kafka consumer", move || source.run()),
+            },
             BuiltSource::Scrape(scraper) => {
                 RunningSource { kind: "scrape", task: run_scrape(*scraper, stop) }
             }
@@ -202,17 +217,26 @@ fn run_http(server: HttpServer, stop: watch::Receiver<bool>) -> SourceTask {
 }
 
 /// Follows on a thread of its own (not one of the runtime's blocking threads, which
-/// parse request bodies), told done through a channel.
+/// parse request bodies).
 fn run_follow(follower: follow::Follower) -> SourceTask {
+    on_own_thread("follow", "file follower", move || follower.run())
+}
+
+/// Runs `work` on a thread of its own, told done through a channel.
+fn on_own_thread(
+    name: &str,
+    what: &'static str,
+    work: impl FnOnce() + Send + 'static,
+) -> SourceTask {
     let (done, finished) = tokio::sync::oneshot::channel();
-    let thread = std::thread::Builder::new().name("follow".into()).spawn(move || {
-        follower.run();
+    let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+        work();
         let _ = done.send(());
     });
     tokio::spawn(async move {
         match thread {
-            Ok(_) => finished.await.map_err(|_| ServeError::Panicked("file follower")),
-            Err(source) => Err(ServeError::Start { what: "a file follower's thread", source }),
+            Ok(_) => finished.await.map_err(|_| ServeError::Panicked(what)),
+            Err(source) => Err(ServeError::Start { what, source }),
         }
     })
 }

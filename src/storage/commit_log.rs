@@ -28,6 +28,8 @@ pub enum Checkpoint {
     File(FilePosition),
     /// `meshlog serve`'s in-memory rows handed over to Parquet.
     Sink(SinkPosition),
+    /// A Kafka partition read up to an offset.
+    Kafka(KafkaPosition),
 }
 
 impl Checkpoint {
@@ -35,7 +37,30 @@ impl Checkpoint {
     pub fn file(&self) -> Option<&FilePosition> {
         match self {
             Checkpoint::File(position) => Some(position),
-            Checkpoint::Sink(_) => None,
+            Checkpoint::Sink(_) | Checkpoint::Kafka(_) => None,
+        }
+    }
+
+    /// The Kafka partition's position, if this is one.
+    pub fn kafka(&self) -> Option<&KafkaPosition> {
+        match self {
+            Checkpoint::Kafka(position) => Some(position),
+            Checkpoint::File(_) | Checkpoint::Sink(_) => None,
+        }
+    }
+
+    /// What it is a position of: two checkpoints with the same key are of the same
+    /// source, the later one further on.
+    pub fn source_key(&self) -> SourceKey {
+        match self {
+            Checkpoint::File(position) => {
+                let identity = &position.identity;
+                SourceKey::File(identity.device, identity.inode, identity.fingerprint)
+            }
+            Checkpoint::Sink(_) => SourceKey::Sink,
+            Checkpoint::Kafka(position) => {
+                SourceKey::Kafka(position.topic.clone(), position.partition)
+            }
         }
     }
 
@@ -43,9 +68,29 @@ impl Checkpoint {
     pub fn sink(&self) -> Option<&SinkPosition> {
         match self {
             Checkpoint::Sink(position) => Some(position),
-            Checkpoint::File(_) => None,
+            Checkpoint::File(_) | Checkpoint::Kafka(_) => None,
         }
     }
+}
+
+/// What a [`Checkpoint`] is a position of.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SourceKey {
+    /// A file by device, inode and fingerprint: after a rotation the old file and
+    /// the new one have the same path, and each needs its own position.
+    File(u64, u64, u64),
+    Sink,
+    /// A Kafka topic and partition.
+    Kafka(String, i32),
+}
+
+/// How far a Kafka partition is stored: its messages before `offset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaPosition {
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset to read.
+    pub offset: i64,
 }
 
 /// How far `meshlog serve`'s write-ahead log is stored in Parquet: every entry up
@@ -186,6 +231,15 @@ impl CommitLog {
             .find(|position| position.identity.device == device && position.identity.inode == inode)
     }
 
+    /// The last committed position of a Kafka partition.
+    pub fn kafka_position(&self, topic: &str, partition: i32) -> Option<&KafkaPosition> {
+        self.records
+            .iter()
+            .rev()
+            .flat_map(|record| record.sources.iter().filter_map(Checkpoint::kafka))
+            .find(|position| position.topic == topic && position.partition == partition)
+    }
+
     /// Where the last commit left `meshlog serve`'s write-ahead log (0: nothing).
     pub fn last_wal_seq(&self) -> u64 {
         last_wal_seq(&self.records)
@@ -286,7 +340,7 @@ fn merge(records: &[CommitRecord]) -> CommitRecord {
     let mut states: Vec<PathBuf> = Vec::new();
     for record in records.iter().rev() {
         for checkpoint in &record.sources {
-            if !sources.iter().any(|kept| same_source(kept, checkpoint)) {
+            if !sources.iter().any(|kept| kept.source_key() == checkpoint.source_key()) {
                 sources.push(checkpoint.clone());
             }
         }
@@ -306,19 +360,6 @@ fn merge(records: &[CommitRecord]) -> CommitRecord {
         rejects: records.iter().map(|record| record.rejects).sum(),
         compacted: records.iter().map(|record| record.compacted.max(1)).sum(),
         removed: Vec::new(),
-    }
-}
-
-/// Whether two checkpoints are of the same source (a file: device, inode and
-/// first bytes).
-fn same_source(a: &Checkpoint, b: &Checkpoint) -> bool {
-    match (a, b) {
-        (Checkpoint::File(a), Checkpoint::File(b)) => {
-            let (a, b) = (&a.identity, &b.identity);
-            (a.device, a.inode, a.fingerprint) == (b.device, b.inode, b.fingerprint)
-        }
-        (Checkpoint::Sink(_), Checkpoint::Sink(_)) => true,
-        _ => false,
     }
 }
 

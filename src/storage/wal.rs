@@ -23,7 +23,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use super::StorageError;
-use super::commit_log::FilePosition;
+use super::commit_log::Checkpoint;
 
 /// The WAL's directory, under the data directory.
 pub const WAL_DIR: &str = "_meshlog/wal";
@@ -61,10 +61,11 @@ pub struct EntryMeta {
     /// Lines stored as rows, and lines rejected.
     pub accepted: u64,
     pub rejected: u64,
-    /// Where the followed files the rows were read from stand once they are stored
-    /// (none for HTTP batches).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<FilePosition>,
+    /// Where the sources the rows were read from (followed files) stand once they
+    /// are stored (none for pushed batches). Named `files` as it always was: a file's
+    /// position reads as it did.
+    #[serde(default, rename = "files", skip_serializing_if = "Vec::is_empty")]
+    pub positions: Vec<Checkpoint>,
 }
 
 /// One accepted batch.
@@ -422,7 +423,23 @@ mod tests {
     }
 
     fn meta(id: &str) -> EntryMeta {
-        EntryMeta { batch_id: Some(id.into()), accepted: 2, rejected: 1, files: Vec::new() }
+        EntryMeta { batch_id: Some(id.into()), accepted: 2, rejected: 1, positions: Vec::new() }
+    }
+
+    /// Entries written before positions were any source's still read.
+    #[test]
+    fn a_files_position_reads_as_it_was_written() {
+        let written = r#"{"batch_id":null,"accepted":1,"rejected":0,"files":[{"path":"/var/log/a.log",
+            "identity":{"device":1,"inode":2,"fingerprint":3,"fingerprint_len":4},"offset":5,"lines":6}]}"#;
+        let meta: EntryMeta = serde_json::from_str(written).unwrap();
+        let Some(Checkpoint::File(position)) = meta.positions.first() else { panic!("{meta:?}") };
+        assert_eq!(
+            (position.path.as_str(), position.offset, position.lines),
+            ("/var/log/a.log", 5, 6)
+        );
+        let again: EntryMeta =
+            serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
+        assert_eq!(again, meta);
     }
 
     #[test]

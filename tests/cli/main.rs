@@ -12,6 +12,8 @@ mod demo;
 mod envelopes;
 mod faults;
 mod ingest;
+mod kafka;
+mod kafka_support;
 mod live_files;
 mod metrics;
 mod otlp;
