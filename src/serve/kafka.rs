@@ -38,6 +38,9 @@ use messages::MessageReading;
 const MAX_LINE_BYTES: usize = meshlog_parsers::parser::DEFAULT_MAX_LINE_BYTES;
 /// How long one poll waits for a message.
 const POLL: Duration = Duration::from_millis(100);
+/// Message bytes in one batch, at most (besides what librdkafka prefetches), so
+/// that large messages cannot make a batch outgrow memory.
+const BATCH_BYTES: usize = 16 << 20;
 
 /// Why a Kafka source could not start.
 #[derive(Debug, thiserror::Error)]
@@ -149,14 +152,19 @@ impl KafkaSource {
         *self.stop.borrow() || self.stop.has_changed().is_err()
     }
 
-    /// Messages until the batch is full or `batch_wait` has passed since the first,
-    /// without those of partitions revoked meanwhile.
+    /// Messages until the batch is full (`max_batch_messages`, or 16 MiB) or
+    /// `batch_wait` has passed since the first, without those of partitions revoked
+    /// meanwhile.
     fn read_batch(&mut self) -> Vec<Pending> {
         let reading = MessageReading { config: &self.config };
         let (limit, wait) = (self.config.batch_messages(), self.config.batch_wait());
         let mut batch = Vec::new();
+        let mut bytes = 0;
         let mut first = None::<Instant>;
-        while batch.len() < limit && first.is_none_or(|at| at.elapsed() < wait) {
+        while batch.len() < limit
+            && bytes < BATCH_BYTES
+            && first.is_none_or(|at| at.elapsed() < wait)
+        {
             while self.fresh.rows() >= self.max_rows && !self.stopping() {
                 std::thread::sleep(POLL);
             }
@@ -174,6 +182,7 @@ impl KafkaSource {
                     let topic = message.topic().to_owned();
                     let records = reading.records(&topic, message.payload(), header.as_deref());
                     let key = (topic, message.partition());
+                    bytes += message.payload_len();
                     batch.push(Pending { key, offset: message.offset(), records });
                 }
                 Some(Err(error)) => tracing::warn!(%error, "kafka"),
