@@ -27,6 +27,7 @@ use super::ServeError;
 use super::http::{AppState, RETRY_AFTER_SECONDS, bearer_matches};
 use super::intake::Failure;
 use super::otlp;
+use super::sources::{stopped, until_deadline};
 use access_logs::AccessLogSink;
 use otlp_logs::LogsSink;
 
@@ -76,29 +77,16 @@ impl GrpcListener {
                 .accept_compressed(CompressionEncoding::Zstd)
                 .max_decoding_message_size(settings.max_body_bytes);
         tracing::info!(%address, "serving gRPC: OTLP logs and Envoy access logs");
-        let (mut stopping, mut deadline) = (stop.clone(), stop);
         let server = tonic::transport::Server::builder()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(at_once))
             .add_service(otlp_logs)
             .add_service(access_logs)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),
-                async move {
-                    let _ = stopping.wait_for(|stopped| *stopped).await;
-                },
+                stopped(stop.clone()),
             );
-        let cut_off = async move {
-            let _ = deadline.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(config.shutdown_timeout).await;
-        };
-        tokio::select! {
-            served = server => served.map_err(|source| ServeError::Grpc { address, source }),
-            () = cut_off => {
-                let deadline = config.shutdown_timeout;
-                tracing::warn!(?deadline, "gRPC requests still under way at the deadline were cut off");
-                Ok(())
-            }
-        }
+        let served = until_deadline(server, stop, config.shutdown_timeout, "gRPC").await;
+        served.map_err(|source| ServeError::Grpc { address, source })
     }
 }
 
@@ -153,7 +141,7 @@ fn authorized(state: &AppState, metadata: &MetadataMap) -> Result<(), Refusal> {
         return Err(Refusal::unauthenticated());
     }
     if !state.ready.load(Ordering::Acquire) {
-        return Err(Failure::Busy("not ready: recovering or stopping").into());
+        return Err(Failure::NotReady.into());
     }
     Ok(())
 }

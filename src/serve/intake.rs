@@ -38,6 +38,8 @@ pub enum Failure {
     Cluster(String),
     /// Behind: memory, the rows in memory or the WAL's queue are at their bound.
     Busy(&'static str),
+    /// The server is recovering or stopping, and takes nothing.
+    NotReady,
     /// The server is stopping.
     Stopped,
     /// The WAL failed: the lines may or may not be stored.
@@ -51,7 +53,9 @@ impl Failure {
             Failure::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Body(_) | Failure::Cluster(_) => StatusCode::BAD_REQUEST,
             Failure::Parse(ParseError::Format { .. }) => StatusCode::BAD_REQUEST,
-            Failure::Busy(_) | Failure::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Busy(_) | Failure::NotReady | Failure::Stopped => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Failure::Parse(_) | Failure::WalFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +67,7 @@ impl Failure {
             Failure::Parse(error) => error.to_string(),
             Failure::Cluster(message) => message.clone(),
             Failure::Busy(why) => format!("behind: {why}"),
+            Failure::NotReady => "not ready: recovering or stopping".to_owned(),
             Failure::Stopped => "stopping".to_owned(),
             Failure::WalFailed => "the write-ahead log failed, the server is stopping: this \
                  request may or may not be stored; retry it (with the same X-Meshlog-Batch-Id \
@@ -79,28 +84,27 @@ pub struct Reserved {
     bytes: usize,
 }
 
+/// Why a reservation failed: the budget has not that much left.
+const NO_MEMORY: &str = "too many request bodies being read";
+
 impl Reserved {
-    /// `None` when the budget has not that much left.
-    pub fn take(state: &AppState, bytes: usize) -> Option<Reserved> {
+    /// Busy when the budget has not that much left.
+    pub fn take(state: &AppState, bytes: usize) -> Result<Reserved, Failure> {
         let permits = u32::try_from(bytes.saturating_mul(2).max(1)).unwrap_or(u32::MAX);
-        let permit = state.inflight.clone().try_acquire_many_owned(permits).ok()?;
-        Some(Reserved { permits: vec![permit], bytes })
+        let permit = state.inflight.clone().try_acquire_many_owned(permits);
+        let permit = permit.map_err(|_| Failure::Busy(NO_MEMORY))?;
+        Ok(Reserved { permits: vec![permit], bytes })
     }
 
-    /// Reserves more, for a body that inflated past its guess; `false` if there is
-    /// not that much left.
-    pub fn grow_to(&mut self, state: &AppState, bytes: usize) -> bool {
-        if bytes <= self.bytes {
-            return true;
+    /// Reserves more, for a body that inflated past its guess; busy if there is not
+    /// that much left.
+    pub fn grow_to(&mut self, state: &AppState, bytes: usize) -> Result<(), Failure> {
+        if bytes > self.bytes {
+            let more = Reserved::take(state, bytes - self.bytes)?;
+            self.permits.extend(more.permits);
+            self.bytes = bytes;
         }
-        match Reserved::take(state, bytes - self.bytes) {
-            Some(more) => {
-                self.permits.extend(more.permits);
-                self.bytes = bytes;
-                true
-            }
-            None => false,
-        }
+        Ok(())
     }
 }
 

@@ -1,8 +1,8 @@
 //! The sources `meshlog serve` runs, one closed set of kinds: the HTTP sink
 //! (`[server]`), followed files (`[[sources]] type = "file"`), the Envoy admin
-//! scrape targets (`[[scrape]]`), the gRPC services (`[server] otlp_grpc_listen`), and
-//! the PostgreSQL listener that answers queries (`[server] postgres_listen`). Each kind's configuration is built, with what it
-//! needs of the server ([`SourceContext`]), into a [`RunningSource`]: a task that
+//! scrape targets (`[[scrape]]`), the gRPC services (`[server] otlp_grpc_listen`),
+//! and the PostgreSQL listener that answers queries (`[server] postgres_listen`).
+//! Each kind's configuration is built, with what it needs of the server ([`SourceContext`]), into a [`RunningSource`]: a task that
 //! runs until the stop signal and then finishes what it holds (the HTTP sink answers
 //! the requests under way, up to `shutdown_timeout`; a follower reads once more; a
 //! scrape round under way ends). A configuration that cannot start (an address in
@@ -196,24 +196,39 @@ fn run_http(server: HttpServer, stop: watch::Receiver<bool>) -> SourceTask {
     let HttpServer { listener, router, config } = server;
     let address = config.listen;
     tracing::info!(%address, "serving");
-    let (mut stopping, mut deadline) = (stop.clone(), stop);
+    let stopping = stop.clone();
     tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = stopping.wait_for(|stopped| *stopped).await;
-        });
-        let cut_off = async move {
-            let _ = deadline.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(config.shutdown_timeout).await;
-        };
-        tokio::select! {
-            served = server => served.map_err(|source| ServeError::Listen { address, source }),
-            () = cut_off => {
-                let deadline = config.shutdown_timeout;
-                tracing::warn!(?deadline, "requests still under way at the deadline were cut off");
-                Ok(())
-            }
-        }
+        let server = axum::serve(listener, router).with_graceful_shutdown(stopped(stopping));
+        let served = until_deadline(server, stop, config.shutdown_timeout, "HTTP").await;
+        served.map_err(|source| ServeError::Listen { address, source })
     })
+}
+
+/// Resolves once `stop` turns `true` (or its sender is gone).
+pub async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Runs `server` (one that shuts down gracefully on the stop signal) until it ends,
+/// or until `shutdown_timeout` after the stop signal: requests still under way then
+/// are cut off.
+pub async fn until_deadline<E>(
+    server: impl std::future::IntoFuture<Output = Result<(), E>>,
+    stop: watch::Receiver<bool>,
+    shutdown_timeout: Duration,
+    what: &str,
+) -> Result<(), E> {
+    let cut_off = async move {
+        stopped(stop).await;
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served,
+        () = cut_off => {
+            tracing::warn!(deadline = ?shutdown_timeout, what, "requests still under way at the deadline were cut off");
+            Ok(())
+        }
+    }
 }
 
 /// Follows on a thread of its own (not one of the runtime's blocking threads, which

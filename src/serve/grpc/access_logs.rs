@@ -94,8 +94,7 @@ impl AccessLogSink {
         let state = &self.state;
         let encoded_len = message.encoded_len();
         let Some(entries) = message.log_entries else { return Ok(()) };
-        let reserved = Reserved::take(state, encoded_len)
-            .ok_or(Failure::Busy("too many request bodies being read"))?;
+        let reserved = Reserved::take(state, encoded_len)?;
         intake::check_cluster(state, cluster.as_deref(), false)?;
         let parsed = tokio::task::spawn_blocking({
             let state = state.clone();

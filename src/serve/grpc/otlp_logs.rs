@@ -15,9 +15,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Refusal, authorized, count, metadata_text};
 use crate::serve::http::AppState;
-use crate::serve::intake::{
-    self, BATCH_ID_HEADER, Failure, LinesOf, Reserved, SOURCE_CLUSTER_HEADER,
-};
+use crate::serve::intake::{self, BATCH_ID_HEADER, LinesOf, Reserved, SOURCE_CLUSTER_HEADER};
 use crate::serve::otlp;
 
 /// The method's path, the `route` its answers are counted under.
@@ -56,8 +54,7 @@ impl LogsSink {
         }
         let explicit_cluster = metadata_text(metadata, SOURCE_CLUSTER_HEADER).map(Arc::<str>::from);
         let export = request.into_inner();
-        let reserved = Reserved::take(state, export.encoded_len())
-            .ok_or(Failure::Busy("too many request bodies being read"))?;
+        let reserved = Reserved::take(state, export.encoded_len())?;
         let parsed = tokio::task::spawn_blocking({
             let state = state.clone();
             move || {

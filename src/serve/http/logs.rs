@@ -78,15 +78,15 @@ async fn take_logs(
 ) -> Response {
     let limit = state.settings.max_body_bytes;
     if !state.ready.load(Ordering::Acquire) {
-        return refuse(body, limit, dialect.unavailable("not ready: recovering or stopping")).await;
+        return refuse(body, limit, dialect.failure(&Failure::NotReady)).await;
     }
     let batch_id = header_text(&headers, BATCH_ID_HEADER);
     if let Some(outcome) = batch_id.as_deref().and_then(|id| state.sink.remembered(id)) {
         return refuse(body, limit, dialect.stored(outcome, true)).await;
     }
-    let Some(permit) = reserve(&state, &headers) else {
-        let busy = dialect.unavailable("behind: too many request bodies being read");
-        return refuse(body, limit, busy).await;
+    let permit = match reserve(&state, &headers) {
+        Ok(permit) => permit,
+        Err(busy) => return refuse(body, limit, dialect.failure(&busy)).await,
     };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -148,7 +148,7 @@ fn is_over_limit(failure: &axum::Error) -> bool {
 
 /// Reserves the memory a body may take: its length, or the limit when it is
 /// compressed or its length is not given.
-fn reserve(state: &AppState, headers: &HeaderMap) -> Option<Reserved> {
+fn reserve(state: &AppState, headers: &HeaderMap) -> Result<Reserved, Failure> {
     let limit = state.settings.max_body_bytes;
     let length =
         header_text(headers, header::CONTENT_LENGTH.as_str()).and_then(|text| text.parse().ok());
@@ -198,9 +198,7 @@ impl RequestLines {
         let encoding = header_text(&self.headers, header::CONTENT_ENCODING.as_str());
         let decoded = body::decode(encoding.as_deref(), bytes, state.settings.max_body_bytes)
             .map_err(Failure::Body)?;
-        if !reserved.grow_to(state, decoded.len()) {
-            return Err(Failure::Busy("too many request bodies being read"));
-        }
+        reserved.grow_to(state, decoded.len())?;
         // The header or parameter names the cluster of every line; else a record's
         // field (an OTLP record's attribute) names its own; else the config's default.
         let explicit = self.source_cluster().map(Arc::<str>::from);
