@@ -156,21 +156,21 @@ impl KafkaSource {
     /// `batch_wait` has passed since the first, without those of partitions revoked
     /// meanwhile.
     fn read_batch(&mut self) -> Vec<Pending> {
+        // Room for one batch among the rows in memory, checked once per batch (a
+        // batch is at most `max_batch_messages` past the bound).
+        while self.fresh.rows() >= self.max_rows && !self.stopping() {
+            std::thread::sleep(POLL);
+        }
         let reading = MessageReading { config: &self.config };
         let (limit, wait) = (self.config.batch_messages(), self.config.batch_wait());
         let mut batch = Vec::new();
         let mut bytes = 0;
         let mut first = None::<Instant>;
-        while batch.len() < limit
+        while !self.stopping()
+            && batch.len() < limit
             && bytes < BATCH_BYTES
             && first.is_none_or(|at| at.elapsed() < wait)
         {
-            while self.fresh.rows() >= self.max_rows && !self.stopping() {
-                std::thread::sleep(POLL);
-            }
-            if self.stopping() {
-                break;
-            }
             match self.consumer.poll(POLL) {
                 Some(Ok(message)) => {
                     first.get_or_insert_with(Instant::now);
@@ -186,13 +186,15 @@ impl KafkaSource {
                     batch.push(Pending { key, offset: message.offset(), records });
                 }
                 Some(Err(error)) => tracing::warn!(%error, "kafka"),
-                None if first.is_none() => return batch,
+                None if first.is_none() => break,
                 None => {}
             }
-            let revoked = self.lock_positions().take_revoked();
-            if !revoked.is_empty() {
-                batch.retain(|pending| !revoked.contains(&pending.key));
-            }
+        }
+        // Partitions revoked while polling (the callbacks run inside `poll`): their
+        // messages are the next owner's to read.
+        let revoked = self.lock_positions().take_revoked();
+        if !revoked.is_empty() {
+            batch.retain(|pending| !revoked.contains(&pending.key));
         }
         batch
     }
