@@ -57,6 +57,23 @@ fn canary_the_broker_resumes_a_group_at_an_offset_inside_a_record_batch() {
     assert_eq!(message.payload(), Some(&b"message 5"[..]));
 }
 
+/// A `[[sources]]` entry reading `topic` at `brokers` as cluster1's lines, with a
+/// session timeout short enough that a killed member's partitions move within
+/// seconds; `more` adds keys.
+fn kafka_source(brokers: &str, topic: &str, more: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\n\
+         source_cluster = \"cluster1\"\n\
+         options = {{ \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"500\" }}\n\
+         {more}\n"
+    )
+}
+
+/// Access-log lines whose request ids are `{prefix}-{index:05}` for `from..to`.
+fn numbered_lines(prefix: &str, from: usize, to: usize) -> Vec<String> {
+    (from..to).map(|index| line(&format!("{prefix}-{index:05}"))).collect()
+}
+
 /// A pseudo-random number below `bound`, from a seed the test prints.
 fn next(seed: &mut u64, bound: u64) -> u64 {
     *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -74,20 +91,14 @@ fn every_record_is_stored_once_across_restarts_and_kills() {
     let dir = scratch("kafka-exactly-once");
     let broker = Broker::start();
     broker.create_topic("istio-logs", 3);
-    let source = format!(
-        "[[sources]]\ntype = \"kafka\"\nbrokers = \"{}\"\ntopics = [\"istio-logs\"]\n\
-         group_id = \"meshlog-test\"\nsource_cluster = \"cluster1\"\nmax_batch_messages = 200\n\
-         options = {{ \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"500\" }}\n",
-        broker.address()
-    );
+    let more = "group_id = \"meshlog-test\"\nmax_batch_messages = 200";
+    let source = kafka_source(&broker.address(), "istio-logs", more);
     let (config, port) = write_config(&dir, "flush_rows = 300\nflush_interval = \"1s\"", &source);
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("seed {seed}");
     let mut produced = 0;
     let mut produce = |count: usize| {
-        let values: Vec<String> =
-            (produced..produced + count).map(|index| line(&format!("k-{index:05}"))).collect();
-        broker.produce("istio-logs", &values);
+        broker.produce("istio-logs", &numbered_lines("k", produced, produced + count));
         produced += count;
         produced as u64
     };
@@ -144,12 +155,8 @@ fn request_ids(server: &Server) -> Vec<String> {
 fn members_joining_and_leaving_the_group_store_every_record_once_between_them() {
     let broker = Broker::start();
     broker.create_topic("shared-logs", 6);
-    let source = format!(
-        "[[sources]]\ntype = \"kafka\"\nbrokers = \"{}\"\ntopics = [\"shared-logs\"]\n\
-         group_id = \"meshlog-group\"\nsource_cluster = \"cluster1\"\nmax_batch_messages = 100\n\
-         options = {{ \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"500\" }}\n",
-        broker.address()
-    );
+    let more = "group_id = \"meshlog-group\"\nmax_batch_messages = 100";
+    let source = kafka_source(&broker.address(), "shared-logs", more);
     // Each member writes its own data directory.
     let members: Vec<_> = ["kafka-member-a", "kafka-member-b", "kafka-member-c"]
         .iter()
@@ -162,9 +169,7 @@ fn members_joining_and_leaving_the_group_store_every_record_once_between_them() 
         .collect();
     let mut produced = 0;
     let mut produce = |count: usize| {
-        let values: Vec<String> =
-            (produced..produced + count).map(|index| line(&format!("g-{index:05}"))).collect();
-        broker.produce("shared-logs", &values);
+        broker.produce("shared-logs", &numbered_lines("g", produced, produced + count));
         produced += count;
         produced as u64
     };
@@ -215,15 +220,9 @@ fn offsets_kafka_never_got_are_made_up_by_those_in_the_commit_log() {
     mock.request_errors(rdkafka::types::RDKafkaApiKey::OffsetCommit, &[failure; 5000]);
     let bootstrap = mock.bootstrap_servers();
     let dir = scratch("kafka-lost-commits");
-    let source = format!(
-        "[[sources]]\ntype = \"kafka\"\nbrokers = \"{bootstrap}\"\ntopics = [\"lost-commits\"]\n\
-         source_cluster = \"cluster1\"\n"
-    );
+    let source = kafka_source(&bootstrap, "lost-commits", "");
     let (config, port) = write_config(&dir, "flush_interval = \"1s\"", &source);
-    let values = |from: usize, to: usize| -> Vec<String> {
-        (from..to).map(|index| line(&format!("lost-{index:05}"))).collect()
-    };
-    produce_to(&bootstrap, "lost-commits", &values(0, 1000));
+    produce_to(&bootstrap, "lost-commits", &numbered_lines("lost", 0, 1000));
     let wait_for = |server: &Server, rows: u64| {
         let waited = Instant::now();
         while stored_rows(server).0 < rows {
@@ -240,7 +239,7 @@ fn offsets_kafka_never_got_are_made_up_by_those_in_the_commit_log() {
         "the commits to Kafka failed"
     );
 
-    produce_to(&bootstrap, "lost-commits", &values(1000, 1500));
+    produce_to(&bootstrap, "lost-commits", &numbered_lines("lost", 1000, 1500));
     let server = Server::start(&config, port);
     wait_for(&server, 1500);
     std::thread::sleep(Duration::from_secs(2));
